@@ -1,0 +1,1 @@
+"""Parley's functions: stateless handlers, one folder per capability."""

@@ -1,0 +1,1 @@
+"""Admin API: login, tenants, bots, FAQs, documents, API keys, users, logs, analytics."""

@@ -1,0 +1,24 @@
+"""The admin function. Admin API: login, tenants, bots, FAQs, documents, API keys, users, logs,
+analytics.
+
+Run in a container with `uvicorn functions.admin.app:app`; on AWS Lambda the entry
+point is `functions.admin.app.handler`.
+"""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+
+from shared.http.app import create_function_app, lambda_handler
+from shared.http.endpoints import AnyEndpoint
+from shared.runtime import Runtime
+
+ENDPOINTS: list[AnyEndpoint] = []
+
+
+def create_app(runtime: Runtime | None = None) -> Starlette:
+    return create_function_app("admin", ENDPOINTS, runtime=runtime)
+
+
+app = create_app()
+handler = lambda_handler(app)

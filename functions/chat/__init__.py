@@ -1,0 +1,1 @@
+"""Visitor chat: HTTP, SSE and WebSocket; widget config; feedback."""

@@ -1,0 +1,23 @@
+"""The chat function. Visitor chat: HTTP, SSE and WebSocket; widget config; feedback.
+
+Run in a container with `uvicorn functions.chat.app:app`; on AWS Lambda the entry
+point is `functions.chat.app.handler`.
+"""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+
+from shared.http.app import create_function_app, lambda_handler
+from shared.http.endpoints import AnyEndpoint
+from shared.runtime import Runtime
+
+ENDPOINTS: list[AnyEndpoint] = []
+
+
+def create_app(runtime: Runtime | None = None) -> Starlette:
+    return create_function_app("chat", ENDPOINTS, runtime=runtime)
+
+
+app = create_app()
+handler = lambda_handler(app)

@@ -1,0 +1,1 @@
+"""Ingestion: S3 events and polling -> parse -> chunk -> embed -> index; log archiving."""

@@ -1,0 +1,152 @@
+"""The ``parley`` command: serve, migrate and the operator's jobs.
+
+parley serve [--host 127.0.0.1] [--port 8000] [--data-dir ./.parley]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from shared.config import ConfigError, Settings, load_settings
+from shared.db.embedded import EmbeddedDatabaseError
+from shared.db.migrate import SchemaError, migrate
+from shared.errors import DatabaseUnavailableError
+from shared.logging import configure_logging
+from shared.runtime import Runtime
+
+
+class CommandError(Exception):
+    """A failure to report as one line and exit status 1."""
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = load_settings()
+    if getattr(args, "data_dir", None) is not None:
+        settings = settings.model_copy(update={"data_dir": Path(args.data_dir)})
+    return settings
+
+
+def _announce_admin(username: str, password: str | None) -> None:
+    if password is None:
+        return
+    # Printed to the terminal once, on purpose: this is the only place it ever appears.
+    print(
+        f"\n  Parley created the admin user '{username}' with the password:\n\n"
+        f"      {password}\n\n"
+        "  Store it now; it is not shown again. Set PARLEY_ADMIN_USERNAME and\n"
+        "  PARLEY_ADMIN_PASSWORD to choose your own.\n",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from parley.server import create_local_app
+
+    settings = _settings(args)
+    configure_logging(settings.log_level)
+    origin = f"http://{args.host}:{args.port}"
+    runtime = Runtime.from_settings(settings)
+    try:
+        # Start-up work runs before serving, so a failure is one line, not a traceback.
+        asyncio.run(_prepare(runtime, origin))
+        app = create_local_app(runtime)
+        config = uvicorn.Config(
+            app,
+            host=args.host,
+            port=args.port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            server_header=False,
+        )
+        print(f"Parley is serving on {origin}  (Ctrl-C to stop)", file=sys.stderr, flush=True)
+        # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal; with this
+        # handler that ends in SystemExit, so the embedded database below is stopped too.
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
+        uvicorn.Server(config).run()
+    finally:
+        runtime.stop_embedded()
+    return 0
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+async def _prepare(runtime: Runtime, origin: str) -> None:
+    from parley.server import prepare
+
+    try:
+        await prepare(
+            runtime,
+            public_origin=origin,
+            announce=lambda admin: _announce_admin(admin.username, admin.generated_password),
+        )
+    finally:
+        # The pool belongs to this short-lived event loop; the server opens its own.
+        await runtime.db.close()
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    configure_logging(settings.log_level)
+    runtime = Runtime.from_settings(settings)
+
+    async def run() -> list[int]:
+        try:
+            async with runtime.db.connection() as conn:
+                return await migrate(conn)
+        finally:
+            await runtime.db.close()
+
+    try:
+        applied = asyncio.run(run())
+    finally:
+        runtime.stop_embedded()
+    print(f"applied migrations: {applied}" if applied else "schema is up to date")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="parley", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run all functions, the widget and the demo page")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--data-dir", help="local state folder (default: PARLEY_DATA_DIR or ./.parley)"
+    )
+    serve.set_defaults(func=cmd_serve)
+
+    mig = sub.add_parser("migrate", help="apply database migrations and exit")
+    mig.add_argument("--data-dir")
+    mig.set_defaults(func=cmd_migrate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+        return code
+    except (ConfigError, CommandError, EmbeddedDatabaseError, SchemaError) as exc:
+        print(f"parley: error: {exc}", file=sys.stderr)
+        return 1
+    except DatabaseUnavailableError:
+        print("parley: error: the database is unreachable (check DATABASE_URL)", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

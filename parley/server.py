@@ -1,0 +1,101 @@
+"""The local single process: the four function apps mounted by path, plus the demo site.
+
+Start-up applies migrations, ensures the admin and seeds the demo shop; requests are
+then dispatched by path prefix exactly as the reverse proxy routes them in production.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from importlib import resources
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from functions.admin.app import create_app as create_admin
+from functions.chat.app import create_app as create_chat
+from functions.gdpr.app import create_app as create_gdpr
+from functions.ingest.app import create_app as create_ingest
+from parley.routing import function_for
+from shared.bootstrap import AdminBootstrap, ensure_admin, seed_demo
+from shared.db.migrate import migrate
+from shared.http.app import create_function_app
+from shared.http.middleware import RequestContextMiddleware
+from shared.logging import get_logger
+from shared.runtime import Runtime
+
+log = get_logger("parley.server")
+
+
+async def prepare(
+    runtime: Runtime,
+    *,
+    public_origin: str = "http://127.0.0.1:8000",
+    announce: Callable[[AdminBootstrap], None] | None = None,
+) -> None:
+    """Migrate, ensure the admin, seed the demo: everything a first start needs."""
+    async with runtime.db.connection() as conn:
+        applied = await migrate(conn)
+    if applied:
+        # Connections opened before the vector type existed cannot use it.
+        await runtime.db.reset()
+    async with runtime.db.connection() as conn, conn.transaction():
+        admin = await ensure_admin(conn, runtime.settings)
+    if admin is not None and announce is not None:
+        announce(admin)
+    if runtime.settings.demo_enabled:
+        origins = sorted({public_origin, "http://127.0.0.1:8000", "http://localhost:8000"})
+        await seed_demo(runtime.db, allowed_origins=origins)
+
+
+async def demo_page(request: Request) -> Response:
+    html = resources.files("parley").joinpath("static/demo.html").read_text(encoding="utf-8")
+    return HTMLResponse(html)
+
+
+class PathDispatcher:
+    """Send each request to the app that owns its path prefix (see parley.routing)."""
+
+    def __init__(self, functions: Mapping[str, ASGIApp], site: ASGIApp) -> None:
+        self.functions = functions
+        self.site = site
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            name = function_for(scope["path"])
+            if name is not None:
+                await self.functions[name](scope, receive, send)
+                return
+        await self.site(scope, receive, send)
+
+
+def create_local_app(runtime: Runtime) -> ASGIApp:
+    """All four functions and the demo site on one runtime (run :func:`prepare` first)."""
+    functions = {
+        "chat": create_chat(runtime),
+        "admin": create_admin(runtime),
+        "ingest": create_ingest(runtime),
+        "gdpr": create_gdpr(runtime),
+    }
+    every_endpoint = [ep for app in functions.values() for ep in app.state.endpoints]
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await runtime.aclose()
+
+    site = create_function_app(
+        "parley",
+        [],
+        runtime=runtime,
+        documented=every_endpoint,
+        extra_routes=[Route("/", demo_page, methods=["GET"])],
+        lifespan=lifespan,
+    )
+    return RequestContextMiddleware(PathDispatcher(functions, site))

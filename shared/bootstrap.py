@@ -1,0 +1,134 @@
+"""First-start work: the admin account and the demo shop. Both are safe to run again."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+from uuid import UUID
+
+from shared.config import Settings
+from shared.db import bots, documents, faqs, tenants, users
+from shared.db.pool import Conn, Database
+from shared.logging import get_logger
+from shared.passwords import generate_password, hash_password
+
+log = get_logger("parley.bootstrap")
+
+DEMO_TENANT_SLUG = "demo"
+DEMO_BOT_SLUG = "fernwood"
+DEMO_DISPLAY = {
+    "title": "Fernwood Outfitters",
+    "greeting": "Hi! I'm Fernwood's assistant. Ask me about orders, shipping, returns or gear.",
+    "handoff_text": (
+        "I'm not sure about that one. Our team is happy to help: care@fernwood.example "
+        "or +49 30 1234 5678 (Mon–Fri, 9 am–6 pm CET)."
+    ),
+    "starter_questions": [
+        "How much does shipping cost?",
+        "How do I return an item?",
+        "What warranty do you offer?",
+    ],
+    "primary_color": "#2f6b4f",
+}
+DEMO_INSTRUCTIONS = (
+    "You are the customer-support assistant of Fernwood Outfitters, an online shop for "
+    "outdoor gear. Be brief and friendly."
+)
+
+
+@dataclass(frozen=True)
+class AdminBootstrap:
+    username: str
+    generated_password: str | None  # shown once on the console, never logged
+
+
+async def ensure_admin(conn: Conn, settings: Settings) -> AdminBootstrap | None:
+    """Create/update the configured admin, or create ``admin`` with a random password
+    when no admin exists yet. Returns what happened, or None when nothing was needed."""
+    if settings.admin_username and settings.admin_password:
+        await users.upsert_admin(
+            conn,
+            username=settings.admin_username,
+            password_hash=hash_password(settings.admin_password.get_secret_value()),
+        )
+        log.info("admin ensured from environment", username=settings.admin_username)
+        return AdminBootstrap(settings.admin_username, None)
+    if await users.count_admins(conn) > 0:
+        return None
+    password = generate_password()
+    await users.upsert_admin(conn, username="admin", password_hash=hash_password(password))
+    log.info("admin created with a generated password", username="admin")
+    return AdminBootstrap("admin", password)
+
+
+@dataclass(frozen=True)
+class DemoSeed:
+    tenant_id: UUID
+    bot_id: UUID
+    faqs_added: int
+    documents_added: int
+
+
+async def seed_demo(db: Database, *, allowed_origins: list[str]) -> DemoSeed:
+    """The demo shop's tenant, bot, FAQs and policy documents; a second run adds nothing."""
+    async with db.connection() as conn, conn.transaction():
+        tenant_id = await tenants.ensure_tenant(
+            conn, slug=DEMO_TENANT_SLUG, name="Fernwood Outfitters (demo)"
+        )
+        bot_id, _ = await bots.ensure_bot(
+            conn,
+            tenant_id=tenant_id,
+            slug=DEMO_BOT_SLUG,
+            name="Fernwood assistant",
+            allowed_origins=allowed_origins,
+            instructions=DEMO_INSTRUCTIONS,
+            display=DEMO_DISPLAY,
+        )
+        faqs_added = 0
+        for entry in demo_faqs():
+            created = await faqs.create_faq(
+                conn,
+                tenant_id=tenant_id,
+                bot_id=bot_id,
+                question=entry["question"],
+                alternatives=entry["alternatives"],
+                answer=entry["answer"],
+                external_id=entry["id"],
+            )
+            faqs_added += created is not None
+        documents_added = 0
+        for name, text in demo_documents().items():
+            raw = text.encode()
+            created = await documents.register_document(
+                conn,
+                tenant_id=tenant_id,
+                bot_id=bot_id,
+                source_uri=f"demo:{name}",
+                title=text.splitlines()[0].lstrip("# ").strip(),
+                mime="text/markdown",
+                size=len(raw),
+                etag=hashlib.md5(raw, usedforsecurity=False).hexdigest(),
+            )
+            documents_added += created is not None
+        if faqs_added or documents_added:
+            await bots.bump_kb_version(conn, tenant_id=tenant_id, bot_id=bot_id)
+    if faqs_added or documents_added:
+        log.info("demo seeded", faqs=faqs_added, documents=documents_added)
+    return DemoSeed(tenant_id, bot_id, faqs_added, documents_added)
+
+
+def demo_faqs() -> list[dict[str, Any]]:
+    text = resources.files("shared.demo").joinpath("faqs.jsonl").read_text(encoding="utf-8")
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def demo_documents() -> dict[str, str]:
+    folder = resources.files("shared.demo").joinpath("documents")
+    return {
+        entry.name: entry.read_text(encoding="utf-8")
+        for entry in sorted(folder.iterdir(), key=lambda e: e.name)
+        if entry.name.endswith(".md")
+    }

@@ -1,0 +1,96 @@
+"""The async connection pool: pgvector registered on every connection, driver errors named.
+
+A pool is created lazily and may vanish at any time (a Lambda freeze, a test), so
+callers go through :meth:`Database.connection`, which opens the pool on first use and
+turns "the database is down" into :class:`~shared.errors.DatabaseUnavailableError`
+(a 503 with the JSON error shape) instead of a driver traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import psycopg
+from pgvector.psycopg import register_vector_async
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from shared.errors import DatabaseUnavailableError
+from shared.logging import get_logger
+
+log = get_logger("parley.db")
+
+Conn = psycopg.AsyncConnection[dict[str, Any]]
+
+
+async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:
+    # Before the first migration the extension does not exist yet; connections
+    # made then are recycled once the schema is in place (see Database.reset).
+    with contextlib.suppress(psycopg.ProgrammingError):
+        await register_vector_async(conn)
+    await conn.set_autocommit(True)
+
+
+class Database:
+    """One pool per process and database URL, created on first use."""
+
+    def __init__(
+        self, url: str, *, min_size: int = 1, max_size: int = 10, timeout: float = 5.0
+    ) -> None:
+        self._url = url
+        self._min_size = min_size
+        self._max_size = max_size
+        self.timeout = timeout
+        self._pool: AsyncConnectionPool[Conn] | None = None
+        self._lock = asyncio.Lock()
+
+    async def pool(self) -> AsyncConnectionPool[Conn]:
+        if self._pool is None:
+            async with self._lock:
+                if self._pool is None:
+                    pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
+                        self._url,
+                        min_size=self._min_size,
+                        max_size=self._max_size,
+                        kwargs={"row_factory": dict_row},
+                        configure=_configure,
+                        check=AsyncConnectionPool.check_connection,
+                        open=False,
+                        name="parley",
+                    )
+                    await pool.open(wait=False)
+                    self._pool = pool
+        return self._pool
+
+    @asynccontextmanager
+    async def connection(self, timeout: float | None = None) -> AsyncIterator[Conn]:
+        """A pooled connection in autocommit mode; use ``conn.transaction()`` for units of work."""
+        pool = await self.pool()
+        try:
+            async with pool.connection(
+                timeout=self.timeout if timeout is None else timeout
+            ) as conn:
+                yield conn
+        except PoolTimeout:
+            raise DatabaseUnavailableError() from None
+        except psycopg.OperationalError as exc:
+            log.warning("database error", exc_type=type(exc).__name__)
+            raise DatabaseUnavailableError() from None
+
+    async def ping(self, timeout: float = 2.0) -> None:
+        """Raise DatabaseUnavailableError unless a query round-trips within ``timeout``."""
+        async with self.connection(timeout=timeout) as conn:
+            await conn.execute("SELECT 1")
+
+    async def reset(self) -> None:
+        """Drop pooled connections (e.g. after migrations created the vector type)."""
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    async def close(self) -> None:
+        await self.reset()

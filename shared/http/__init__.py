@@ -1,0 +1,1 @@
+"""The HTTP edge every function shares: app factory, middleware, errors, OpenAPI."""

@@ -1,0 +1,101 @@
+"""Build a function's ASGI app and its Lambda handler from a list of endpoints.
+
+ENDPOINTS = [Endpoint("GET", "/v1/widget/config", widget_config, "Widget settings")]
+app = create_function_app("chat", ENDPOINTS)
+handler = lambda_handler(app)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from mangum import Mangum
+from pydantic import BaseModel
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute
+from starlette.types import Lifespan
+
+from shared.http.endpoints import AnyEndpoint, Endpoint, build_routes
+from shared.http.errors import EXCEPTION_HANDLERS
+from shared.http.middleware import RequestContextMiddleware
+from shared.http.openapi import openapi_document
+from shared.runtime import Runtime, default_runtime
+
+
+class HealthStatus(BaseModel):
+    status: str
+
+
+def get_runtime(conn: HTTPConnection) -> Runtime:
+    """The runtime the app was built with, else the process-wide one."""
+    runtime: Runtime | None = getattr(conn.app.state, "runtime", None)
+    return runtime if runtime is not None else default_runtime()
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    await get_runtime(request).db.ping()
+    return JSONResponse({"status": "ready"})
+
+
+def health_endpoints() -> list[Endpoint]:
+    return [
+        Endpoint(
+            "GET", "/healthz", healthz, "The process is up", response=HealthStatus, tag="health"
+        ),
+        Endpoint(
+            "GET",
+            "/readyz",
+            readyz,
+            "The database is reachable (503 otherwise)",
+            response=HealthStatus,
+            tag="health",
+        ),
+    ]
+
+
+def create_function_app(
+    name: str,
+    endpoints: Sequence[AnyEndpoint],
+    *,
+    runtime: Runtime | None = None,
+    documented: Sequence[AnyEndpoint] | None = None,
+    extra_routes: Sequence[BaseRoute] = (),
+    lifespan: Lifespan[Any] | None = None,
+) -> Starlette:
+    """A Starlette app serving ``endpoints`` plus /healthz, /readyz and /openapi.json.
+
+    ``documented`` is what /openapi.json describes (default: this app's own endpoints).
+    """
+    all_endpoints = [*endpoints, *health_endpoints()]
+    document = openapi_document(
+        [*(documented if documented is not None else endpoints), *health_endpoints()],
+        title=f"Parley {name}" if name != "parley" else "Parley",
+    )
+
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(document)
+
+    app = Starlette(
+        routes=[*build_routes(all_endpoints), *extra_routes],
+        middleware=[Middleware(RequestContextMiddleware)],
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan,
+    )
+    app.add_route("/openapi.json", openapi, methods=["GET"], include_in_schema=False)
+    app.state.runtime = runtime
+    app.state.endpoints = list(endpoints)
+    app.state.openapi = document
+    return app
+
+
+def lambda_handler(app: Starlette) -> Mangum:
+    """Mangum with lifespan off: pools and clients are created lazily instead."""
+    return Mangum(app, lifespan="off")
