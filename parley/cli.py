@@ -17,6 +17,7 @@ from shared.db.embedded import EmbeddedDatabaseError
 from shared.db.migrate import SchemaError, migrate
 from shared.errors import DatabaseUnavailableError
 from shared.logging import configure_logging
+from shared.masterkey import MasterKeyMismatchError
 from shared.runtime import Runtime
 
 
@@ -138,7 +139,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.func(args)
         return code
-    except (ConfigError, CommandError, EmbeddedDatabaseError, SchemaError) as exc:
+    except (
+        ConfigError,
+        CommandError,
+        EmbeddedDatabaseError,
+        SchemaError,
+        MasterKeyMismatchError,
+    ) as exc:
         print(f"parley: error: {exc}", file=sys.stderr)
         return 1
     except DatabaseUnavailableError:

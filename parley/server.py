@@ -26,6 +26,7 @@ from shared.db.migrate import migrate
 from shared.http.app import create_function_app
 from shared.http.middleware import RequestContextMiddleware
 from shared.logging import get_logger
+from shared.masterkey import verify_master_key
 from shared.runtime import Runtime
 
 log = get_logger("parley.server")
@@ -44,6 +45,7 @@ async def prepare(
         # Connections opened before the vector type existed cannot use it.
         await runtime.db.reset()
     async with runtime.db.connection() as conn, conn.transaction():
+        await verify_master_key(conn, runtime.master_key)
         admin = await ensure_admin(conn, runtime.settings)
     if admin is not None and announce is not None:
         announce(admin)

@@ -14,24 +14,27 @@ from dataclasses import dataclass, field
 from shared.config import Settings, load_settings
 from shared.db.embedded import EmbeddedPostgres
 from shared.db.pool import Database
+from shared.masterkey import resolve_master_key
 
 
 @dataclass
 class Runtime:
     settings: Settings
     db: Database
+    master_key: bytes = field(repr=False)
     embedded: EmbeddedPostgres | None = field(default=None, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
         """Connect to DATABASE_URL, or start the embedded server in ``<data-dir>/pg``."""
+        master_key = resolve_master_key(settings)
         embedded = None
         if settings.database_url is not None:
             url = settings.database_url.get_secret_value()
         else:
             embedded = EmbeddedPostgres(settings.data_dir / "pg")
             url = embedded.start()
-        return cls(settings=settings, db=Database(url), embedded=embedded)
+        return cls(settings=settings, db=Database(url), master_key=master_key, embedded=embedded)
 
     async def aclose(self) -> None:
         await self.db.close()

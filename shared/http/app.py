@@ -7,7 +7,7 @@ handler = lambda_handler(app)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from mangum import Mangum
@@ -96,6 +96,20 @@ def create_function_app(
     return app
 
 
-def lambda_handler(app: Starlette) -> Mangum:
-    """Mangum with lifespan off: pools and clients are created lazily instead."""
-    return Mangum(app, lifespan="off")
+LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def lambda_handler(app: Starlette) -> LambdaHandler:
+    """A Lambda entry point for ``app``: Mangum with lifespan off (pools and clients are
+    created lazily instead). Mangum sets up an event loop when it is built, so it is
+    built on the first invocation, not when a container merely imports the module."""
+    adapter: Mangum | None = None
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        nonlocal adapter
+        if adapter is None:
+            adapter = Mangum(app, lifespan="off")
+        response: dict[str, Any] = adapter(event, context)
+        return response
+
+    return handler

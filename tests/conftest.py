@@ -1,0 +1,138 @@
+"""Fixtures: one PostgreSQL for the session, a fresh database per test, apps and servers.
+
+The server is the embedded one from ``pgserver`` unless DATABASE_URL names another (the
+role needs CREATEDB). Each test gets its own database, cloned from a migrated template,
+so tests never see each other's rows.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import psycopg
+import pytest
+from psycopg import sql
+from starlette.types import ASGIApp
+
+from shared.config import Settings, load_settings
+from shared.db.embedded import EmbeddedPostgres
+from shared.db.migrate import migrate
+from shared.db.pool import Database
+from shared.runtime import Runtime
+
+TEMPLATE_DB = "parley_test_template"
+
+
+def database_url(server_url: str, name: str) -> str:
+    parts = urlsplit(server_url)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of the session's PostgreSQL server (its maintenance database)."""
+    external = os.environ.get("DATABASE_URL")
+    if external:
+        yield external
+        return
+    embedded = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "data", delete_on_stop=True)
+    url = embedded.start()
+    yield url
+    embedded.stop()
+
+
+def admin_execute(server_url: str, statement: sql.Composed) -> None:
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(statement)
+
+
+@pytest.fixture(scope="session")
+async def template_db(pg_server: str) -> str:
+    """A database with every migration applied, cloned for each test."""
+    admin_execute(
+        pg_server, sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(TEMPLATE_DB))
+    )
+    admin_execute(pg_server, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(TEMPLATE_DB)))
+    url = database_url(pg_server, TEMPLATE_DB)
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        await migrate(conn)  # type: ignore[arg-type]
+    return TEMPLATE_DB
+
+
+@pytest.fixture
+def make_database(pg_server: str) -> Iterator[Callable[..., str]]:
+    """Factory: a new empty (or templated) database; dropped after the test."""
+    created: list[str] = []
+
+    def make(template: str | None = None) -> str:
+        name = f"parley_test_{uuid.uuid4().hex[:12]}"
+        statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+        if template:
+            statement = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(template)
+            )
+        admin_execute(pg_server, statement)
+        created.append(name)
+        return database_url(pg_server, name)
+
+    yield make
+    for name in created:
+        admin_execute(
+            pg_server,
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)),
+        )
+
+
+@pytest.fixture
+def db_url(make_database: Callable[..., str], template_db: str) -> str:
+    """A migrated database of this test's own."""
+    return make_database(template_db)
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+    def make(**env: str) -> Settings:
+        base = {"PARLEY_DATA_DIR": str(tmp_path / "data"), "PARLEY_DEMO": "0"}
+        return load_settings({**base, **env}, env_file=None)
+
+    return make
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings], db_url: str) -> Settings:
+    return make_settings(DATABASE_URL=db_url)
+
+
+@pytest.fixture
+async def runtime(settings: Settings, db_url: str) -> AsyncIterator[Runtime]:
+    rt = Runtime(settings=settings, db=Database(db_url, max_size=4), master_key=os.urandom(32))
+    yield rt
+    await rt.aclose()
+
+
+@pytest.fixture
+async def conn(runtime: Runtime) -> AsyncIterator[psycopg.AsyncConnection[dict[str, object]]]:
+    async with runtime.db.connection() as connection:
+        yield connection
+
+
+@pytest.fixture
+async def make_client() -> AsyncIterator[Callable[[ASGIApp], httpx.AsyncClient]]:
+    """Factory: an httpx client talking to an ASGI app in-process."""
+    clients: list[httpx.AsyncClient] = []
+
+    def make(app: ASGIApp) -> httpx.AsyncClient:
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+        )
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        await client.aclose()

@@ -1,0 +1,90 @@
+"""`parley serve` as a user runs it: embedded database, first start, restart, clean stop."""
+
+from __future__ import annotations
+
+import base64
+import re
+import signal
+import stat
+
+import httpx
+import psutil
+import psycopg
+import pytest
+
+from tests.utils.servers import ParleyProcess
+
+
+def postgres_processes(pgdata) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(attrs=["name", "cmdline"]):
+        cmdline = proc.info["cmdline"] or []
+        if proc.info["name"] == "postgres" and str(pgdata) in " ".join(cmdline):
+            found.append(proc)
+    return found
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    path = tmp_path / "state"
+    yield path
+    for proc in postgres_processes(path / "pg"):  # never leave a server behind
+        proc.kill()
+
+
+def count(pgdata, query: str) -> int:
+    """Count rows through the embedded server's socket while Parley runs."""
+    with psycopg.connect(f"postgresql://postgres@/postgres?host={pgdata}") as conn:
+        row = conn.execute(query).fetchone()
+        assert row is not None
+        return int(row[0])
+
+
+def test_first_start_restart_and_clean_stop(data_dir):
+    env = {"PARLEY_ADMIN_USERNAME": "", "PARLEY_ADMIN_PASSWORD": ""}
+    first = ParleyProcess(data_dir, env).start()
+    try:
+        assert httpx.get(first.url + "/readyz").json() == {"status": "ready"}
+        assert "Fernwood Outfitters" in httpx.get(first.url + "/").text
+        faqs = count(data_dir / "pg", "SELECT count(*) FROM faqs")
+        assert faqs >= 30
+        assert count(data_dir / "pg", "SELECT count(*) FROM documents") == 3
+        with psycopg.connect(f"postgresql://postgres@/postgres?host={data_dir / 'pg'}") as conn:
+            conn.execute("CREATE TABLE keepme AS SELECT 42 AS answer")
+        key_file = data_dir / "master.key"
+        assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+        assert len(base64.b64decode(key_file.read_text())) == 32
+    finally:
+        assert first.stop(signal.SIGTERM) == 128 + signal.SIGTERM
+    output = first.output()
+    password = re.search(r"admin user 'admin' with the password:\s+(\S+)", output)
+    assert password, output
+    # the generated password appears once on the terminal and in no log line
+    assert output.count(password[1]) == 1
+    assert not postgres_processes(data_dir / "pg"), "SIGTERM left PostgreSQL running"
+
+    second = ParleyProcess(data_dir, env).start()
+    try:
+        assert count(data_dir / "pg", "SELECT answer FROM keepme") == 42
+        assert count(data_dir / "pg", "SELECT count(*) FROM faqs") == faqs  # seeded once
+        assert count(data_dir / "pg", "SELECT count(*) FROM users") == 1
+    finally:
+        assert second.stop(signal.SIGINT) in (0, 128 + signal.SIGINT, -signal.SIGINT)
+    assert "with the password" not in second.output()
+    assert not postgres_processes(data_dir / "pg"), "Ctrl-C left PostgreSQL running"
+
+
+def test_wrong_master_key_is_a_clear_error(data_dir):
+    env = {"PARLEY_MASTER_KEY": base64.b64encode(b"k" * 32).decode(), "PARLEY_DEMO": "0"}
+    ParleyProcess(data_dir, env).start().stop()
+    other = ParleyProcess(
+        data_dir, {**env, "PARLEY_MASTER_KEY": base64.b64encode(b"x" * 32).decode()}
+    )
+    other.start(wait=False)
+    assert other.proc is not None
+    assert other.proc.wait(timeout=60) == 1
+    lines = [line for line in other.output().splitlines() if line.startswith("parley: error:")]
+    assert lines
+    assert "not the key this database was set up with" in lines[0]
+    assert "Traceback" not in other.output()
+    assert not postgres_processes(data_dir / "pg")
