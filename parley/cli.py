@@ -116,6 +116,14 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    if args.what == "startup":
+        from parley.bench import startup
+
+        startup.run(runs=args.runs)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="parley", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -131,6 +139,11 @@ def build_parser() -> argparse.ArgumentParser:
     mig = sub.add_parser("migrate", help="apply database migrations and exit")
     mig.add_argument("--data-dir")
     mig.set_defaults(func=cmd_migrate)
+
+    bench = sub.add_parser("bench", help="print performance figures")
+    bench.add_argument("what", choices=["startup"])
+    bench.add_argument("--runs", type=int, default=5)
+    bench.set_defaults(func=cmd_bench)
     return parser
 
 

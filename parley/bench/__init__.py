@@ -1,0 +1,1 @@
+"""Benchmarks behind ``parley bench …``: they print figures, they never assert timings."""
