@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 import io
 import json
 import logging
 
+import httpx
 import pytest
 from pydantic import BaseModel
 from starlette.requests import Request
@@ -17,6 +19,7 @@ from shared.errors import NotFoundError, RateLimitedError
 from shared.http.app import create_function_app
 from shared.http.endpoints import Endpoint, RequestModel, read_json
 from shared.logging import configure_logging
+from tests.utils.servers import ThreadServer
 
 
 class Greeting(RequestModel):
@@ -203,3 +206,21 @@ async def test_openapi_documents_every_route_of_the_local_app(make_client, runti
     assert ("/readyz", "get") in served
     assert served <= documented, served - documented
     assert "ErrorResponse" in document["components"]["schemas"]
+
+
+@pytest.mark.parametrize("name", ["chat", "ingest", "admin", "gdpr"])
+async def test_each_function_app_is_ready_on_its_own(make_client, runtime, name):
+    module = importlib.import_module(f"functions.{name}.app")
+    client = make_client(module.create_app(runtime))
+    response = await client.get("/readyz")
+    assert response.json() == {"status": "ready"}
+    assert (await client.get("/openapi.json")).json()["info"]["title"] == f"Parley {name}"
+
+
+def test_real_server_on_loopback(runtime):
+    """The local app under uvicorn on a free port, over real HTTP."""
+    with ThreadServer(create_local_app(runtime)) as server:
+        response = httpx.get(server.url + "/readyz", headers={"X-Request-ID": "real-1"})
+        assert response.status_code == 200
+        assert response.headers["x-request-id"] == "real-1"
+        assert httpx.get(server.url + "/v1/admin/nothing").json()["error"]["code"] == "not_found"
