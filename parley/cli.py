@@ -17,7 +17,7 @@ from shared.db.embedded import EmbeddedDatabaseError
 from shared.db.migrate import SchemaError, migrate
 from shared.errors import DatabaseUnavailableError
 from shared.logging import configure_logging
-from shared.masterkey import MasterKeyMismatchError
+from shared.masterkey import MasterKeyMismatchError, rotate_master_key
 from shared.runtime import Runtime
 
 
@@ -116,6 +116,32 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rotate_master_key(args: argparse.Namespace) -> int:
+    """Rewrap every tenant key under PARLEY_MASTER_KEY; the old key goes in
+    PARLEY_PREVIOUS_MASTER_KEYS while processes roll over."""
+    settings = _settings(args)
+    configure_logging(settings.log_level)
+    if not settings.previous_master_keys():
+        raise CommandError(
+            "set PARLEY_MASTER_KEY to the new key and PARLEY_PREVIOUS_MASTER_KEYS to the old one"
+        )
+    runtime = Runtime.from_settings(settings)
+
+    async def run() -> int:
+        try:
+            async with runtime.db.connection() as conn:
+                return await rotate_master_key(conn, runtime.keyring)
+        finally:
+            await runtime.db.close()
+
+    try:
+        count = asyncio.run(run())
+    finally:
+        runtime.stop_embedded()
+    print(f"rewrapped {count} tenant keys under master key {runtime.keyring.current_id}")
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     if args.what == "startup":
         from parley.bench import startup
@@ -139,6 +165,10 @@ def build_parser() -> argparse.ArgumentParser:
     mig = sub.add_parser("migrate", help="apply database migrations and exit")
     mig.add_argument("--data-dir")
     mig.set_defaults(func=cmd_migrate)
+
+    rotate = sub.add_parser("rotate-master-key", help="rewrap tenant keys under a new master key")
+    rotate.add_argument("--data-dir")
+    rotate.set_defaults(func=cmd_rotate_master_key)
 
     bench = sub.add_parser("bench", help="print performance figures")
     bench.add_argument("what", choices=["startup"])

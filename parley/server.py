@@ -45,7 +45,7 @@ async def prepare(
         # Connections opened before the vector type existed cannot use it.
         await runtime.db.reset()
     async with runtime.db.connection() as conn, conn.transaction():
-        await verify_master_key(conn, runtime.master_key)
+        await verify_master_key(conn, runtime.keyring)
         admin = await ensure_admin(conn, runtime.settings)
     if admin is not None and announce is not None:
         announce(admin)

@@ -33,6 +33,7 @@ DOCUMENTED: dict[str, str] = {
     "DATABASE_URL": "PostgreSQL URL; unset = embedded server in <data-dir>/pg",
     "PARLEY_DATA_DIR": "folder for local state (embedded database, files, cache, master key)",
     "PARLEY_MASTER_KEY": "base64 of 32 random bytes wrapping every tenant's data key",
+    "PARLEY_PREVIOUS_MASTER_KEYS": "comma-separated earlier master keys, accepted while rotating",
     "PARLEY_ADMIN_USERNAME": "admin user created or updated at start (with the password)",
     "PARLEY_ADMIN_PASSWORD": "that admin's password",
     "PARLEY_DEMO": "seed the demo shop's tenant, bot, FAQs and documents",
@@ -64,6 +65,7 @@ class Settings(BaseModel):
     database_url: SecretStr | None = Field(None, alias="DATABASE_URL")
     data_dir: Path = Field(Path(".parley"), alias="PARLEY_DATA_DIR")
     master_key: SecretStr | None = Field(None, alias="PARLEY_MASTER_KEY")
+    previous_master_keys_: tuple[SecretStr, ...] = Field((), alias="PARLEY_PREVIOUS_MASTER_KEYS")
     admin_username: str | None = Field(None, alias="PARLEY_ADMIN_USERNAME")
     admin_password: SecretStr | None = Field(None, alias="PARLEY_ADMIN_PASSWORD")
     demo: bool | None = Field(None, alias="PARLEY_DEMO")
@@ -104,6 +106,17 @@ class Settings(BaseModel):
             return None
         decode_master_key(str(value))
         return value
+
+    @field_validator("previous_master_keys_", mode="before")
+    @classmethod
+    def _check_previous_keys(cls, value: Any) -> Any:
+        if value in (None, ""):
+            return ()
+        items = value if isinstance(value, list | tuple) else str(value).split(",")
+        keys = tuple(str(item).strip() for item in items if str(item).strip())
+        for key in keys:
+            decode_master_key(key)
+        return keys
 
     @field_validator("demo", mode="before")
     @classmethod
@@ -175,6 +188,10 @@ class Settings(BaseModel):
             if key is not None
         ]
         return (*chain, "extractive") if chain else ("extractive",)
+
+    def previous_master_keys(self) -> list[bytes]:
+        """Earlier master keys, still accepted for unwrapping during a rotation."""
+        return [decode_master_key(k.get_secret_value()) for k in self.previous_master_keys_]
 
     def master_key_bytes(self) -> bytes | None:
         """The decoded master key, if one was configured."""

@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 from shared.config import ConfigError, Settings, decode_master_key
+from shared.crypto import Keyring
 from shared.db.pool import Conn
 
 KEY_FILE = "master.key"
@@ -24,7 +25,12 @@ class MasterKeyMismatchError(Exception):
     """The configured master key is not the one this database was set up with."""
 
 
-def resolve_master_key(settings: Settings) -> bytes:
+def resolve_keyring(settings: Settings) -> Keyring:
+    """The current master key (configured or, locally, generated) and any previous ones."""
+    return Keyring(_current_key(settings), settings.previous_master_keys())
+
+
+def _current_key(settings: Settings) -> bytes:
     configured = settings.master_key_bytes()
     if configured is not None:
         return configured
@@ -50,29 +56,55 @@ def _local_key(path: Path) -> bytes:
     return key
 
 
-def key_id(key: bytes) -> str:
-    """A short public name for a key, stored beside everything it wraps."""
-    return hmac.new(key, b"parley master key id", hashlib.sha256).hexdigest()[:16]
-
-
 def _check_value(key: bytes) -> bytes:
     return hmac.new(key, b"parley master key check", hashlib.sha256).digest()
 
 
-async def verify_master_key(conn: Conn, key: bytes) -> None:
-    """Record the key on first use; afterwards refuse any other key."""
+async def verify_master_key(conn: Conn, keyring: Keyring) -> None:
+    """Record the current key on first use; afterwards refuse a key set that does not
+    include the key the database was set up with (or last rotated to)."""
     cur = await conn.execute(
         "INSERT INTO deployment (id, master_key_id, master_key_check) VALUES (true, %s, %s)"
         " ON CONFLICT (id) DO UPDATE SET master_key_id = COALESCE(deployment.master_key_id,"
         " EXCLUDED.master_key_id), master_key_check = COALESCE(deployment.master_key_check,"
         " EXCLUDED.master_key_check) RETURNING master_key_id, master_key_check",
-        (key_id(key), _check_value(key)),
+        (keyring.current_id, _check_value(keyring.current)),
     )
     row = await cur.fetchone()
     assert row is not None
-    if not hmac.compare_digest(bytes(row["master_key_check"]), _check_value(key)):
+    recorded = bytes(row["master_key_check"])
+    if not any(hmac.compare_digest(recorded, _check_value(k)) for k in keyring.all_keys()):
         raise MasterKeyMismatchError(
             "PARLEY_MASTER_KEY: not the key this database was set up with "
-            f"(expected key id {row['master_key_id']}, got {key_id(key)}); "
+            f"(expected key id {row['master_key_id']}, got {keyring.current_id}); "
             "use the original key, or `parley rotate-master-key` to change it"
         )
+
+
+async def rotate_master_key(conn: Conn, keyring: Keyring) -> int:
+    """Rewrap every tenant key under the keyring's current key, in one transaction.
+
+    Data ciphertexts are untouched. Returns the number of tenant keys rewrapped.
+    """
+    rewrapped = 0
+    async with conn.transaction():
+        await verify_master_key(conn, keyring)
+        cur = await conn.execute(
+            "SELECT id, data_key_wrapped, master_key_id FROM tenants"
+            " WHERE data_key_wrapped IS NOT NULL AND master_key_id <> %s FOR UPDATE",
+            (keyring.current_id,),
+        )
+        for row in await cur.fetchall():
+            data_key = keyring.unwrap(
+                row["id"], bytes(row["data_key_wrapped"]), row["master_key_id"]
+            )
+            await conn.execute(
+                "UPDATE tenants SET data_key_wrapped = %s, master_key_id = %s WHERE id = %s",
+                (keyring.wrap(row["id"], data_key), keyring.current_id, row["id"]),
+            )
+            rewrapped += 1
+        await conn.execute(
+            "UPDATE deployment SET master_key_id = %s, master_key_check = %s",
+            (keyring.current_id, _check_value(keyring.current)),
+        )
+    return rewrapped

@@ -10,31 +10,43 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from uuid import UUID
 
 from shared.config import Settings, load_settings
+from shared.crypto import Keyring, TenantCipher
+from shared.db import tenants
 from shared.db.embedded import EmbeddedPostgres
-from shared.db.pool import Database
-from shared.masterkey import resolve_master_key
+from shared.db.pool import Conn, Database
+from shared.masterkey import resolve_keyring
 
 
 @dataclass
 class Runtime:
     settings: Settings
     db: Database
-    master_key: bytes = field(repr=False)
+    keyring: Keyring = field(repr=False)
     embedded: EmbeddedPostgres | None = field(default=None, repr=False)
+    _ciphers: dict[UUID, TenantCipher] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
         """Connect to DATABASE_URL, or start the embedded server in ``<data-dir>/pg``."""
-        master_key = resolve_master_key(settings)
+        keyring = resolve_keyring(settings)
         embedded = None
         if settings.database_url is not None:
             url = settings.database_url.get_secret_value()
         else:
             embedded = EmbeddedPostgres(settings.data_dir / "pg")
             url = embedded.start()
-        return cls(settings=settings, db=Database(url), master_key=master_key, embedded=embedded)
+        return cls(settings=settings, db=Database(url), keyring=keyring, embedded=embedded)
+
+    async def cipher(self, conn: Conn, tenant_id: UUID) -> TenantCipher:
+        """The tenant's data cipher (its key is created on first use, then cached)."""
+        cached = self._ciphers.get(tenant_id)
+        if cached is None:
+            data_key = await tenants.data_key(conn, self.keyring, tenant_id=tenant_id)
+            cached = self._ciphers[tenant_id] = TenantCipher(tenant_id, data_key)
+        return cached
 
     async def aclose(self) -> None:
         await self.db.close()

@@ -20,6 +20,7 @@ from psycopg import sql
 from starlette.types import ASGIApp
 
 from shared.config import Settings, load_settings
+from shared.crypto import Keyring
 from shared.db.embedded import EmbeddedPostgres
 from shared.db.migrate import migrate
 from shared.db.pool import Database
@@ -110,7 +111,9 @@ def settings(make_settings: Callable[..., Settings], db_url: str) -> Settings:
 
 @pytest.fixture
 async def runtime(settings: Settings, db_url: str) -> AsyncIterator[Runtime]:
-    rt = Runtime(settings=settings, db=Database(db_url, max_size=4), master_key=os.urandom(32))
+    rt = Runtime(
+        settings=settings, db=Database(db_url, max_size=4), keyring=Keyring(os.urandom(32))
+    )
     yield rt
     await rt.aclose()
 

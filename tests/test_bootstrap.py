@@ -6,6 +6,7 @@ import pytest
 
 from parley.server import prepare
 from shared.bootstrap import demo_documents, demo_faqs, ensure_admin, seed_demo
+from shared.crypto import Keyring
 from shared.db import users
 from shared.masterkey import MasterKeyMismatchError
 from shared.passwords import verify_password
@@ -81,6 +82,6 @@ async def test_phrasings_are_searchable_in_the_bots_language(runtime, conn):
 async def test_prepare_refuses_a_different_master_key(runtime):
     await prepare(runtime)
     await prepare(runtime)  # the same key again is fine
-    runtime.master_key = bytes(32)
+    runtime.keyring = Keyring(bytes(32))
     with pytest.raises(MasterKeyMismatchError, match="not the key this database"):
         await prepare(runtime)

@@ -8,6 +8,7 @@ import pytest
 
 from parley.server import create_local_app, prepare
 from shared.config import load_settings
+from shared.crypto import Keyring
 from shared.db.embedded import EmbeddedPostgres
 from shared.db.pool import Database
 from shared.runtime import Runtime
@@ -28,7 +29,9 @@ async def test_readyz_is_503_while_the_database_is_down_and_200_when_back(
     settings = load_settings(
         {"DATABASE_URL": own_server.url, "PARLEY_DATA_DIR": str(tmp_path)}, env_file=None
     )
-    runtime = Runtime(settings, Database(own_server.url, timeout=1.0), master_key=os.urandom(32))
+    runtime = Runtime(
+        settings, Database(own_server.url, timeout=1.0), keyring=Keyring(os.urandom(32))
+    )
     await prepare(runtime)
     client = make_client(create_local_app(runtime))
     try:

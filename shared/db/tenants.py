@@ -1,10 +1,18 @@
-"""Tenants: one shop (or business) each; everything else hangs off a tenant."""
+"""Tenants: one shop (or business) each; everything else hangs off a tenant.
+
+``scope`` arguments are a tenant id, or None for an admin who sees every tenant.
+"""
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
+from shared.crypto import DecryptionError, Keyring, new_data_key
 from shared.db.pool import Conn
+from shared.errors import ConflictError, NotFoundError
+
+_COLUMNS = "id, slug, name, created_at, updated_at"
 
 _ENSURE = """
 WITH ins AS (
@@ -24,3 +32,82 @@ async def ensure_tenant(conn: Conn, *, slug: str, name: str) -> UUID:
     assert row is not None
     tenant_id: UUID = row["id"]
     return tenant_id
+
+
+async def create_tenant(conn: Conn, *, slug: str, name: str) -> dict[str, Any]:
+    cur = await conn.execute(
+        f"INSERT INTO tenants (slug, name) VALUES (%(slug)s, %(name)s)"
+        f" ON CONFLICT (slug) DO NOTHING RETURNING {_COLUMNS}",
+        {"slug": slug, "name": name},
+    )
+    row = await cur.fetchone()
+    if row is None:
+        raise ConflictError(f"A tenant with slug {slug!r} already exists.", code="slug_taken")
+    return row
+
+
+async def list_tenants(
+    conn: Conn, *, scope: UUID | None, limit: int, offset: int
+) -> list[dict[str, Any]]:
+    cur = await conn.execute(
+        f"SELECT {_COLUMNS} FROM tenants WHERE (%(scope)s::uuid IS NULL OR id = %(scope)s)"
+        " ORDER BY created_at, id LIMIT %(limit)s OFFSET %(offset)s",
+        {"scope": scope, "limit": limit, "offset": offset},
+    )
+    return await cur.fetchall()
+
+
+async def get_tenant(conn: Conn, *, scope: UUID | None, tenant_id: UUID) -> dict[str, Any]:
+    cur = await conn.execute(
+        f"SELECT {_COLUMNS} FROM tenants WHERE id = %(id)s"
+        " AND (%(scope)s::uuid IS NULL OR id = %(scope)s)",
+        {"id": tenant_id, "scope": scope},
+    )
+    row = await cur.fetchone()
+    if row is None:
+        raise NotFoundError("tenant", tenant_id)
+    return row
+
+
+async def update_tenant(
+    conn: Conn, *, scope: UUID | None, tenant_id: UUID, name: str
+) -> dict[str, Any]:
+    cur = await conn.execute(
+        f"UPDATE tenants SET name = %(name)s, updated_at = now() WHERE id = %(id)s"
+        f" AND (%(scope)s::uuid IS NULL OR id = %(scope)s) RETURNING {_COLUMNS}",
+        {"id": tenant_id, "scope": scope, "name": name},
+    )
+    row = await cur.fetchone()
+    if row is None:
+        raise NotFoundError("tenant", tenant_id)
+    return row
+
+
+async def delete_tenant(conn: Conn, *, tenant_id: UUID) -> None:
+    cur = await conn.execute("DELETE FROM tenants WHERE id = %s RETURNING id", (tenant_id,))
+    if await cur.fetchone() is None:
+        raise NotFoundError("tenant", tenant_id)
+
+
+async def data_key(conn: Conn, keyring: Keyring, *, tenant_id: UUID) -> bytes:
+    """The tenant's data key, unwrapped; created and wrapped on first use (race-safe)."""
+    cur = await conn.execute(
+        "SELECT data_key_wrapped, master_key_id FROM tenants WHERE id = %s", (tenant_id,)
+    )
+    row = await cur.fetchone()
+    if row is None:
+        raise NotFoundError("tenant", tenant_id)
+    if row["data_key_wrapped"] is None:
+        fresh = new_data_key()
+        cur = await conn.execute(
+            "UPDATE tenants SET data_key_wrapped = %s, master_key_id = %s"
+            " WHERE id = %s AND data_key_wrapped IS NULL RETURNING id",
+            (keyring.wrap(tenant_id, fresh), keyring.current_id, tenant_id),
+        )
+        if await cur.fetchone() is not None:
+            return fresh
+        return await data_key(conn, keyring, tenant_id=tenant_id)  # another process won
+    try:
+        return keyring.unwrap(tenant_id, bytes(row["data_key_wrapped"]), row["master_key_id"])
+    except DecryptionError as exc:
+        raise DecryptionError(f"tenant {tenant_id}: {exc}") from None
