@@ -37,6 +37,9 @@ DOCUMENTED: dict[str, str] = {
     "PARLEY_ADMIN_USERNAME": "admin user created or updated at start (with the password)",
     "PARLEY_ADMIN_PASSWORD": "that admin's password",
     "PARLEY_DEMO": "seed the demo shop's tenant, bot, FAQs and documents",
+    "PARLEY_API_RATE_LIMIT": "requests per minute per secret key or dashboard session",
+    "PARLEY_MAX_BODY_BYTES": "largest JSON request body accepted",
+    "PARLEY_MAX_UPLOAD_BYTES": "largest upload or import accepted",
     "PARLEY_LOG_LEVEL": "DEBUG, INFO, WARNING or ERROR",
     "OPENAI_API_KEY": "key for OpenAI or an OpenAI-compatible endpoint",
     "OPENAI_BASE_URL": "OpenAI-compatible endpoint (OpenRouter, vLLM, Ollama)",
@@ -69,6 +72,9 @@ class Settings(BaseModel):
     admin_username: str | None = Field(None, alias="PARLEY_ADMIN_USERNAME")
     admin_password: SecretStr | None = Field(None, alias="PARLEY_ADMIN_PASSWORD")
     demo: bool | None = Field(None, alias="PARLEY_DEMO")
+    api_rate_limit: int = Field(600, alias="PARLEY_API_RATE_LIMIT", gt=0)
+    max_body_bytes: int = Field(1_000_000, alias="PARLEY_MAX_BODY_BYTES", gt=0)
+    max_upload_bytes: int = Field(20_000_000, alias="PARLEY_MAX_UPLOAD_BYTES", gt=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", alias="PARLEY_LOG_LEVEL"
     )

@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from parley.server import create_local_app
+from shared.auth.access import PUBLIC
 from shared.errors import NotFoundError, RateLimitedError
 from shared.http.app import create_function_app
 from shared.http.endpoints import Endpoint, RequestModel, read_json
@@ -53,10 +54,10 @@ def app(runtime):
     return create_function_app(
         "test",
         [
-            Endpoint("POST", "/greet", greet, "Greet", body=Greeting, response=Echo),
-            Endpoint("GET", "/crash", crash, "Crash"),
-            Endpoint("GET", "/missing", missing, "Missing"),
-            Endpoint("GET", "/limited", limited, "Limited"),
+            Endpoint("POST", "/greet", greet, "Greet", PUBLIC, body=Greeting, response=Echo),
+            Endpoint("GET", "/crash", crash, "Crash", PUBLIC),
+            Endpoint("GET", "/missing", missing, "Missing", PUBLIC),
+            Endpoint("GET", "/limited", limited, "Limited", PUBLIC),
         ],
         runtime=runtime,
     )

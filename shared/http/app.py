@@ -14,26 +14,22 @@ from mangum import Mangum
 from pydantic import BaseModel
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import HTTPConnection, Request
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 from starlette.types import Lifespan
 
+from shared.auth.access import PUBLIC
+from shared.http.context import get_runtime
 from shared.http.endpoints import AnyEndpoint, Endpoint, build_routes
 from shared.http.errors import EXCEPTION_HANDLERS
 from shared.http.middleware import RequestContextMiddleware
 from shared.http.openapi import openapi_document
-from shared.runtime import Runtime, default_runtime
+from shared.runtime import Runtime
 
 
 class HealthStatus(BaseModel):
     status: str
-
-
-def get_runtime(conn: HTTPConnection) -> Runtime:
-    """The runtime the app was built with, else the process-wide one."""
-    runtime: Runtime | None = getattr(conn.app.state, "runtime", None)
-    return runtime if runtime is not None else default_runtime()
 
 
 async def healthz(request: Request) -> Response:
@@ -48,13 +44,20 @@ async def readyz(request: Request) -> Response:
 def health_endpoints() -> list[Endpoint]:
     return [
         Endpoint(
-            "GET", "/healthz", healthz, "The process is up", response=HealthStatus, tag="health"
+            "GET",
+            "/healthz",
+            healthz,
+            "The process is up",
+            PUBLIC,
+            response=HealthStatus,
+            tag="health",
         ),
         Endpoint(
             "GET",
             "/readyz",
             readyz,
             "The database is reachable (503 otherwise)",
+            PUBLIC,
             response=HealthStatus,
             tag="health",
         ),

@@ -17,7 +17,13 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from shared import ratelimit
+from shared.auth.access import Access
+from shared.auth.authenticate import authenticate, bearer_token
+from shared.auth.principal import Principal
 from shared.errors import BadRequestError, PayloadTooLargeError, ValidationError
+from shared.http.context import get_runtime
+from shared.logging import append_keys
 
 HttpHandler = Callable[[Request], Awaitable[Response]]
 WsHandler = Callable[[WebSocket], Awaitable[None]]
@@ -38,6 +44,7 @@ class Endpoint:
     path: str
     handler: HttpHandler
     summary: str
+    access: Access
     body: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
     status_code: int = 200
@@ -49,6 +56,7 @@ class WebSocketEndpoint:
     path: str
     handler: WsHandler
     summary: str
+    access: Access
     tag: str = "parley"
 
 
@@ -66,10 +74,38 @@ def build_routes(endpoints: Sequence[AnyEndpoint]) -> list[BaseRoute]:
         methods = by_path.setdefault(ep.path, {})
         if ep.method in methods:
             raise ValueError(f"{ep.method} {ep.path} is declared twice")
-        methods[ep.method] = ep.handler
+        methods[ep.method] = ep.handler if ep.access.public else _guarded(ep)
     for path, methods in by_path.items():
         routes.append(Route(path, _dispatcher(methods), methods=list(methods)))
     return routes
+
+
+def _guarded(ep: Endpoint) -> HttpHandler:
+    """Authenticate, check the role and the API rate limit, then run the handler."""
+
+    async def guarded(request: Request) -> Response:
+        runtime = get_runtime(request)
+        token = bearer_token(request.headers.get("authorization"))
+        async with runtime.db.connection() as conn:
+            principal = await authenticate(conn, token, ep.access)
+            if principal.credential != "publishable_key":
+                await ratelimit.check(
+                    conn,
+                    bucket=f"api:{principal.rate_limit_key}",
+                    limit=runtime.settings.api_rate_limit,
+                    period=60,
+                )
+        request.state.principal = principal
+        append_keys(tenant_id=str(principal.tenant_id) if principal.tenant_id else "*")
+        return await ep.handler(request)
+
+    return guarded
+
+
+def get_principal(request: Request) -> Principal:
+    """The caller, as authenticated by the route's access check."""
+    principal: Principal = request.state.principal
+    return principal
 
 
 def _dispatcher(methods: dict[str, HttpHandler]) -> HttpHandler:

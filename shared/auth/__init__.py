@@ -1,0 +1,1 @@
+"""Who is calling: credentials, principals, roles and the access each endpoint requires."""
