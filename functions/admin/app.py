@@ -9,11 +9,20 @@ from __future__ import annotations
 
 from starlette.applications import Starlette
 
+from functions.admin.routes import auth, bots, conversations, faqs, keys, tenants, users
 from shared.http.app import create_function_app, lambda_handler
 from shared.http.endpoints import AnyEndpoint
 from shared.runtime import Runtime
 
-ENDPOINTS: list[AnyEndpoint] = []
+ENDPOINTS: list[AnyEndpoint] = [
+    *auth.ENDPOINTS,
+    *tenants.ENDPOINTS,
+    *bots.ENDPOINTS,
+    *faqs.ENDPOINTS,
+    *keys.ENDPOINTS,
+    *users.ENDPOINTS,
+    *conversations.ENDPOINTS,
+]
 
 
 def create_app(runtime: Runtime | None = None) -> Starlette:

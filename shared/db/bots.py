@@ -8,6 +8,27 @@ from uuid import UUID
 from psycopg.types.json import Jsonb
 
 from shared.db.pool import Conn
+from shared.errors import ConflictError, NotFoundError
+from shared.languages import text_search_config
+
+COLUMNS = (
+    "id, tenant_id, slug, name, allowed_origins, language, instructions, llm_chain, llm_model,"
+    " faq_threshold, rate_limit_per_minute, daily_token_budget, retention_days, display,"
+    " kb_version, created_at, updated_at"
+)
+# Settings a caller may change, besides name and slug.
+SETTINGS = (
+    "allowed_origins",
+    "language",
+    "instructions",
+    "llm_chain",
+    "llm_model",
+    "faq_threshold",
+    "rate_limit_per_minute",
+    "daily_token_budget",
+    "retention_days",
+    "display",
+)
 
 _ENSURE = """
 WITH ins AS (
@@ -25,6 +46,13 @@ LIMIT 1
 """
 
 
+def _params(values: dict[str, Any]) -> dict[str, Any]:
+    params = dict(values)
+    if "display" in params:
+        params["display"] = Jsonb(params["display"] or {})
+    return params
+
+
 async def ensure_bot(
     conn: Conn,
     *,
@@ -33,27 +61,122 @@ async def ensure_bot(
     name: str,
     allowed_origins: list[str],
     language: str = "en",
-    text_search_config: str = "english",
     instructions: str = "",
     display: dict[str, Any] | None = None,
 ) -> tuple[UUID, bool]:
     """The bot with ``slug`` in the tenant, created if missing; returns (id, created)."""
     cur = await conn.execute(
         _ENSURE,
-        {
-            "tenant_id": tenant_id,
-            "slug": slug,
-            "name": name,
-            "allowed_origins": allowed_origins,
-            "language": language,
-            "text_search_config": text_search_config,
-            "instructions": instructions,
-            "display": Jsonb(display or {}),
-        },
+        _params(
+            {
+                "tenant_id": tenant_id,
+                "slug": slug,
+                "name": name,
+                "allowed_origins": allowed_origins,
+                "language": language,
+                "text_search_config": text_search_config(language),
+                "instructions": instructions,
+                "display": display,
+            }
+        ),
     )
     row = await cur.fetchone()
     assert row is not None
     return row["id"], bool(row["created"])
+
+
+async def create_bot(
+    conn: Conn, *, tenant_id: UUID, slug: str, name: str, settings: dict[str, Any]
+) -> dict[str, Any]:
+    values = {k: v for k, v in settings.items() if k in SETTINGS}
+    columns = ["tenant_id", "slug", "name", "text_search_config", *values]
+    placeholders = [f"%({c})s" for c in columns]
+    placeholders[3] = "%(text_search_config)s::regconfig"
+    cur = await conn.execute(
+        f"INSERT INTO bots ({', '.join(columns)}) VALUES ({', '.join(placeholders)})"
+        f" ON CONFLICT (tenant_id, slug) DO NOTHING RETURNING {COLUMNS}",
+        _params(
+            {
+                **values,
+                "tenant_id": tenant_id,
+                "slug": slug,
+                "name": name,
+                "text_search_config": text_search_config(values.get("language", "en")),
+            }
+        ),
+    )
+    row = await cur.fetchone()
+    if row is None:
+        raise ConflictError(f"The tenant already has a bot {slug!r}.", code="slug_taken")
+    return row
+
+
+async def list_bots(
+    conn: Conn, *, scope: UUID | None, tenant_id: UUID | None, limit: int, offset: int
+) -> list[dict[str, Any]]:
+    cur = await conn.execute(
+        f"SELECT {COLUMNS} FROM bots WHERE (%(scope)s::uuid IS NULL OR tenant_id = %(scope)s)"
+        " AND (%(tenant)s::uuid IS NULL OR tenant_id = %(tenant)s)"
+        " ORDER BY created_at, id LIMIT %(limit)s OFFSET %(offset)s",
+        {"scope": scope, "tenant": tenant_id, "limit": limit, "offset": offset},
+    )
+    return await cur.fetchall()
+
+
+async def get_bot(conn: Conn, *, scope: UUID | None, bot_id: UUID) -> dict[str, Any]:
+    """The bot, if the caller's scope includes its tenant; 404 otherwise."""
+    cur = await conn.execute(
+        f"SELECT {COLUMNS} FROM bots WHERE id = %(id)s"
+        " AND (%(scope)s::uuid IS NULL OR tenant_id = %(scope)s)",
+        {"id": bot_id, "scope": scope},
+    )
+    row = await cur.fetchone()
+    if row is None:
+        raise NotFoundError("bot", bot_id)
+    return row
+
+
+async def update_bot(
+    conn: Conn, *, scope: UUID | None, bot_id: UUID, changes: dict[str, Any]
+) -> dict[str, Any]:
+    allowed = {k: v for k, v in changes.items() if k in (*SETTINGS, "name")}
+    if not allowed:
+        return await get_bot(conn, scope=scope, bot_id=bot_id)
+    sets = [f"{column} = %({column})s" for column in allowed]
+    if "language" in allowed:
+        sets.append("text_search_config = %(text_search_config)s::regconfig")
+        allowed["text_search_config"] = text_search_config(allowed["language"])
+    cur = await conn.execute(
+        f"UPDATE bots SET {', '.join(sets)}, updated_at = now() WHERE id = %(id)s"
+        f" AND (%(scope)s::uuid IS NULL OR tenant_id = %(scope)s) RETURNING {COLUMNS}",
+        _params({**allowed, "id": bot_id, "scope": scope}),
+    )
+    row = await cur.fetchone()
+    if row is None:
+        raise NotFoundError("bot", bot_id)
+    if "language" in allowed:
+        await _retokenize(conn, bot_id=bot_id)
+    return row
+
+
+async def _retokenize(conn: Conn, *, bot_id: UUID) -> None:
+    """Recompute full-text vectors after the bot's language changed."""
+    for table in ("faq_phrasings", "chunks"):
+        await conn.execute(
+            f"UPDATE {table} t SET tsv = to_tsvector(b.text_search_config, t.text)"
+            " FROM bots b WHERE b.id = t.bot_id AND t.bot_id = %s",
+            (bot_id,),
+        )
+
+
+async def delete_bot(conn: Conn, *, scope: UUID | None, bot_id: UUID) -> None:
+    cur = await conn.execute(
+        "DELETE FROM bots WHERE id = %(id)s AND (%(scope)s::uuid IS NULL OR tenant_id = %(scope)s)"
+        " RETURNING id",
+        {"id": bot_id, "scope": scope},
+    )
+    if await cur.fetchone() is None:
+        raise NotFoundError("bot", bot_id)
 
 
 async def bump_kb_version(conn: Conn, *, tenant_id: UUID, bot_id: UUID) -> int:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 from shared.db.pool import Conn
+from shared.errors import NotFoundError
 
 _INSERT_FAQ = """
 INSERT INTO faqs (tenant_id, bot_id, question, alternatives, answer, external_id)
@@ -65,3 +67,82 @@ async def count_faqs(conn: Conn, *, tenant_id: UUID, bot_id: UUID) -> int:
     )
     row = await cur.fetchone()
     return int(row["n"]) if row else 0
+
+
+COLUMNS = (
+    "id, bot_id, question, alternatives, answer, enabled, hits, external_id, created_at, updated_at"
+)
+
+
+async def list_faqs(
+    conn: Conn, *, tenant_id: UUID, bot_id: UUID, query: str | None, limit: int, offset: int
+) -> list[dict[str, Any]]:
+    """The bot's FAQs, newest last; ``query`` filters on question, phrasings and answer."""
+    cur = await conn.execute(
+        f"SELECT {COLUMNS} FROM faqs f WHERE tenant_id = %(t)s AND bot_id = %(b)s"
+        " AND (%(q)s::text IS NULL OR f.question ILIKE %(like)s OR f.answer ILIKE %(like)s"
+        "      OR EXISTS (SELECT 1 FROM unnest(f.alternatives) a WHERE a ILIKE %(like)s))"
+        " ORDER BY created_at, id LIMIT %(limit)s OFFSET %(offset)s",
+        {
+            "t": tenant_id,
+            "b": bot_id,
+            "q": query,
+            "like": f"%{_escape_like(query)}%" if query else None,
+            "limit": limit,
+            "offset": offset,
+        },
+    )
+    return await cur.fetchall()
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def get_faq(conn: Conn, *, tenant_id: UUID, bot_id: UUID, faq_id: UUID) -> dict[str, Any]:
+    cur = await conn.execute(
+        f"SELECT {COLUMNS} FROM faqs WHERE id = %s AND tenant_id = %s AND bot_id = %s",
+        (faq_id, tenant_id, bot_id),
+    )
+    row = await cur.fetchone()
+    if row is None:
+        raise NotFoundError("FAQ", faq_id)
+    return row
+
+
+async def update_faq(
+    conn: Conn, *, tenant_id: UUID, bot_id: UUID, faq_id: UUID, changes: dict[str, Any]
+) -> dict[str, Any]:
+    """Change a FAQ; its phrasings are rebuilt when the question or alternatives change.
+
+    Call inside a transaction together with :func:`shared.db.bots.bump_kb_version`.
+    """
+    allowed = {
+        k: v for k, v in changes.items() if k in ("question", "alternatives", "answer", "enabled")
+    }
+    current = await get_faq(conn, tenant_id=tenant_id, bot_id=bot_id, faq_id=faq_id)
+    if not allowed:
+        return current
+    sets = ", ".join(f"{column} = %({column})s" for column in allowed)
+    cur = await conn.execute(
+        f"UPDATE faqs SET {sets}, updated_at = now() WHERE id = %(id)s RETURNING {COLUMNS}",
+        {**allowed, "id": faq_id},
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    if "question" in allowed or "alternatives" in allowed:
+        await conn.execute("DELETE FROM faq_phrasings WHERE faq_id = %s", (faq_id,))
+        await conn.execute(
+            _INSERT_PHRASINGS,
+            {"faq_id": faq_id, "bot_id": bot_id, "texts": [row["question"], *row["alternatives"]]},
+        )
+    return row
+
+
+async def delete_faq(conn: Conn, *, tenant_id: UUID, bot_id: UUID, faq_id: UUID) -> None:
+    cur = await conn.execute(
+        "DELETE FROM faqs WHERE id = %s AND tenant_id = %s AND bot_id = %s RETURNING id",
+        (faq_id, tenant_id, bot_id),
+    )
+    if await cur.fetchone() is None:
+        raise NotFoundError("FAQ", faq_id)

@@ -6,6 +6,7 @@ from typing import Any
 from uuid import UUID
 
 from shared.db.pool import Conn
+from shared.errors import ConflictError
 
 _UPSERT_ADMIN = """
 INSERT INTO users (username, password_hash, role)
@@ -39,3 +40,35 @@ async def get_by_username(conn: Conn, *, username: str) -> dict[str, Any] | None
         {"u": username},
     )
     return await cur.fetchone()
+
+
+_PUBLIC = "id, username, role, tenant_id, disabled, created_at, last_login_at"
+
+
+async def create_user(
+    conn: Conn, *, username: str, password_hash: str, role: str, tenant_id: UUID | None
+) -> dict[str, Any]:
+    cur = await conn.execute(
+        f"INSERT INTO users (username, password_hash, role, tenant_id) VALUES (%s, %s, %s, %s)"
+        f" ON CONFLICT (lower(username)) DO NOTHING RETURNING {_PUBLIC}",
+        (username, password_hash, role, tenant_id),
+    )
+    row = await cur.fetchone()
+    if row is None:
+        raise ConflictError("That username is taken.", code="username_taken")
+    return row
+
+
+async def list_users(
+    conn: Conn, *, scope: UUID | None, limit: int, offset: int
+) -> list[dict[str, Any]]:
+    cur = await conn.execute(
+        f"SELECT {_PUBLIC} FROM users WHERE (%(scope)s::uuid IS NULL OR tenant_id = %(scope)s)"
+        " ORDER BY created_at, id LIMIT %(limit)s OFFSET %(offset)s",
+        {"scope": scope, "limit": limit, "offset": offset},
+    )
+    return await cur.fetchall()
+
+
+async def record_login(conn: Conn, *, user_id: UUID) -> None:
+    await conn.execute("UPDATE users SET last_login_at = now() WHERE id = %s", (user_id,))

@@ -1,0 +1,121 @@
+"""Bots and their settings, within the caller's tenant scope."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from functions.admin.schemas import Bot, BotCreate, BotUpdate, Ok, Page, slugify
+from shared.auth.access import TENANT_USER
+from shared.db import bots, tenants
+from shared.http.context import get_runtime
+from shared.http.endpoints import Endpoint, get_principal, read_json
+from shared.http.params import page_of, paging, path_uuid, query_uuid, respond
+
+
+async def list_bots(request: Request) -> Response:
+    limit, offset = paging(request)
+    async with get_runtime(request).db.connection() as conn:
+        rows = await bots.list_bots(
+            conn,
+            scope=get_principal(request).scope,
+            tenant_id=query_uuid(request, "tenant_id"),
+            limit=limit,
+            offset=offset,
+        )
+    return page_of(Bot, rows, limit, offset)
+
+
+async def create_bot(request: Request) -> Response:
+    runtime = get_runtime(request)
+    principal = get_principal(request)
+    body = await read_json(request, BotCreate, max_bytes=runtime.settings.max_body_bytes)
+    async with runtime.db.connection() as conn:
+        await tenants.get_tenant(conn, scope=principal.scope, tenant_id=body.tenant_id)
+        row = await bots.create_bot(
+            conn,
+            tenant_id=body.tenant_id,
+            slug=body.slug or slugify(body.name),
+            name=body.name,
+            settings=body.changes(),
+        )
+    return respond(Bot.model_validate(row), 201)
+
+
+async def get_bot(request: Request) -> Response:
+    async with get_runtime(request).db.connection() as conn:
+        row = await bots.get_bot(
+            conn, scope=get_principal(request).scope, bot_id=path_uuid(request, "bot_id")
+        )
+    return respond(Bot.model_validate(row))
+
+
+async def update_bot(request: Request) -> Response:
+    runtime = get_runtime(request)
+    bot_id = path_uuid(request, "bot_id")
+    body = await read_json(request, BotUpdate, max_bytes=runtime.settings.max_body_bytes)
+    async with runtime.db.connection() as conn, conn.transaction():
+        row = await bots.update_bot(
+            conn, scope=get_principal(request).scope, bot_id=bot_id, changes=body.changes()
+        )
+    return respond(Bot.model_validate(row))
+
+
+async def delete_bot(request: Request) -> Response:
+    async with get_runtime(request).db.connection() as conn:
+        await bots.delete_bot(
+            conn, scope=get_principal(request).scope, bot_id=path_uuid(request, "bot_id")
+        )
+    return respond(Ok())
+
+
+ENDPOINTS = [
+    Endpoint(
+        "GET",
+        "/v1/admin/bots",
+        list_bots,
+        "List bots (filter: tenant_id)",
+        TENANT_USER,
+        response=Page[Bot],
+        tag="bots",
+    ),
+    Endpoint(
+        "POST",
+        "/v1/admin/bots",
+        create_bot,
+        "Create a bot",
+        TENANT_USER,
+        body=BotCreate,
+        response=Bot,
+        status_code=201,
+        tag="bots",
+    ),
+    Endpoint(
+        "GET",
+        "/v1/admin/bots/{bot_id}",
+        get_bot,
+        "Get a bot",
+        TENANT_USER,
+        response=Bot,
+        tag="bots",
+    ),
+    Endpoint(
+        "PATCH",
+        "/v1/admin/bots/{bot_id}",
+        update_bot,
+        "Change a bot's settings",
+        TENANT_USER,
+        body=BotUpdate,
+        response=Bot,
+        tag="bots",
+    ),
+    Endpoint(
+        "DELETE",
+        "/v1/admin/bots/{bot_id}",
+        delete_bot,
+        "Delete a bot with its FAQs, documents and conversations",
+        TENANT_USER,
+        response=Ok,
+        tag="bots",
+    ),
+]

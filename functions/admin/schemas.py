@@ -1,0 +1,321 @@
+"""Request and response bodies of the admin API (documented in /openapi.json)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Any, Generic, Literal, TypeVar
+from urllib.parse import urlsplit
+from uuid import UUID
+
+from pydantic import BaseModel, Field, field_validator
+
+from shared.config import LLM_PROVIDERS
+from shared.http.endpoints import RequestModel
+from shared.languages import TEXT_SEARCH
+
+T = TypeVar("T")
+Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+ShortText = Annotated[str, Field(min_length=1, max_length=1000)]
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    limit: int
+    offset: int
+    next_offset: int | None
+
+
+class Ok(BaseModel):
+    ok: bool = True
+
+
+# ----- auth -------------------------------------------------------------------
+
+
+class LoginRequest(RequestModel):
+    username: Annotated[str, Field(min_length=1, max_length=100)]
+    password: Annotated[str, Field(min_length=1, max_length=1000)]
+
+
+class LoginResponse(BaseModel):
+    token: str
+    expires_at: datetime
+    username: str
+    role: str
+    tenant_id: UUID | None
+
+
+# ----- tenants ------------------------------------------------------------------
+
+
+class TenantCreate(RequestModel):
+    slug: Slug
+    name: Name
+
+
+class TenantUpdate(RequestModel):
+    name: Name
+
+
+class Tenant(BaseModel):
+    id: UUID
+    slug: str
+    name: str
+    created_at: datetime
+    updated_at: datetime
+
+
+# ----- bots ---------------------------------------------------------------------
+
+
+class BotDisplay(RequestModel):
+    title: Annotated[str, Field(max_length=100)] = ""
+    greeting: Annotated[str, Field(max_length=1000)] = ""
+    handoff_text: Annotated[str, Field(max_length=1000)] = ""
+    starter_questions: Annotated[
+        list[Annotated[str, Field(max_length=200)]], Field(max_length=6)
+    ] = []
+    primary_color: Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")] = "#2f6b4f"
+    position: Literal["right", "left"] = "right"
+    greeting_delay_seconds: Annotated[int, Field(ge=0, le=600)] | None = None
+
+
+class BotSettings(RequestModel):
+    """Every setting is optional: omitted ones keep their current value (or the default)."""
+
+    allowed_origins: Annotated[list[str], Field(max_length=50)] | None = None
+    language: str | None = None
+    instructions: Annotated[str, Field(max_length=4000)] | None = None
+    llm_chain: list[str] | None = None
+    llm_model: Annotated[str, Field(max_length=200)] | None = None
+    faq_threshold: Annotated[float, Field(ge=0, le=1)] | None = None
+    rate_limit_per_minute: Annotated[int, Field(ge=1, le=10_000)] | None = None
+    daily_token_budget: Annotated[int, Field(ge=0)] | None = None
+    retention_days: Annotated[int, Field(ge=1, le=3650)] | None = None
+    display: BotDisplay | None = None
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        cleaned = []
+        for origin in value:
+            parts = urlsplit(origin.strip())
+            if (
+                parts.scheme not in ("http", "https")
+                or not parts.hostname
+                or parts.path not in ("", "/")
+                or parts.query
+                or parts.fragment
+            ):
+                raise ValueError(f"{origin!r} is not an origin like https://shop.example")
+            cleaned.append(f"{parts.scheme}://{parts.netloc.lower()}")
+        return sorted(set(cleaned))
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, value: str | None) -> str | None:
+        if value is not None and value not in TEXT_SEARCH:
+            raise ValueError(f"unsupported language; one of {', '.join(sorted(TEXT_SEARCH))}")
+        return value
+
+    @field_validator("llm_chain")
+    @classmethod
+    def _chain(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        for name in value:
+            if name not in LLM_PROVIDERS:
+                raise ValueError(f"unknown provider {name!r}")
+        if len(set(value)) != len(value):
+            raise ValueError("names a provider twice")
+        return value
+
+    def changes(self) -> dict[str, Any]:
+        values = self.model_dump(exclude_unset=True)
+        if "display" in values and self.display is not None:
+            values["display"] = self.display.model_dump()
+        return values
+
+
+class BotCreate(BotSettings):
+    tenant_id: UUID
+    name: Name
+    slug: Slug | None = None
+
+
+class BotUpdate(BotSettings):
+    name: Name | None = None
+
+
+class Bot(BaseModel):
+    id: UUID
+    tenant_id: UUID
+    slug: str
+    name: str
+    allowed_origins: list[str]
+    language: str
+    instructions: str
+    llm_chain: list[str] | None
+    llm_model: str | None
+    faq_threshold: float | None
+    rate_limit_per_minute: int | None
+    daily_token_budget: int | None
+    retention_days: int | None
+    display: dict[str, Any]
+    kb_version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+def slugify(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:63]
+    return slug or "bot"
+
+
+# ----- FAQs ---------------------------------------------------------------------
+
+Alternatives = Annotated[list[ShortText], Field(max_length=20)]
+
+
+class FaqCreate(RequestModel):
+    question: ShortText
+    alternatives: Alternatives = []
+    answer: Annotated[str, Field(min_length=1, max_length=10_000)]
+    enabled: bool = True
+
+
+class FaqUpdate(RequestModel):
+    question: ShortText | None = None
+    alternatives: Alternatives | None = None
+    answer: Annotated[str, Field(min_length=1, max_length=10_000)] | None = None
+    enabled: bool | None = None
+
+
+class Faq(BaseModel):
+    id: UUID
+    bot_id: UUID
+    question: str
+    alternatives: list[str]
+    answer: str
+    enabled: bool
+    hits: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class ImportResult(BaseModel):
+    imported: int
+
+
+# ----- API keys -----------------------------------------------------------------
+
+
+class ApiKeyCreate(RequestModel):
+    tenant_id: UUID
+    kind: Literal["publishable", "secret"]
+    bot_id: UUID | None = None
+    role: Literal["guest", "saas_user", "admin"] | None = None
+    name: Annotated[str, Field(max_length=100)] = ""
+    expires_at: datetime | None = None
+
+
+class ApiKey(BaseModel):
+    id: UUID
+    tenant_id: UUID
+    bot_id: UUID | None
+    kind: str
+    role: str
+    name: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+class ApiKeyCreated(ApiKey):
+    key: str = Field(description="The full key. Shown once; only its hash is stored.")
+
+
+# ----- users --------------------------------------------------------------------
+
+
+class UserCreate(RequestModel):
+    username: Annotated[str, Field(min_length=3, max_length=100, pattern=r"^[\w.@+-]+$")]
+    password: Annotated[str, Field(min_length=10, max_length=1000)]
+    role: Literal["admin", "saas_user"]
+    tenant_id: UUID | None = None
+
+
+class User(BaseModel):
+    id: UUID
+    username: str
+    role: str
+    tenant_id: UUID | None
+    disabled: bool
+    created_at: datetime
+    last_login_at: datetime | None
+
+
+# ----- conversations and analytics -------------------------------------------------
+
+
+class Conversation(BaseModel):
+    id: UUID
+    bot_id: UUID
+    visitor_id: str
+    channel: str
+    message_count: int
+    started_at: datetime
+    last_message_at: datetime
+
+
+class Message(BaseModel):
+    id: UUID
+    role: str
+    text: str
+    source: str | None
+    faq_id: UUID | None
+    matched_question: str | None
+    confidence: float | None
+    provider: str | None
+    model: str | None
+    latency_ms: int | None
+    ttft_ms: int | None
+    tokens_in: int
+    tokens_out: int
+    cost_usd: float
+    feedback: int | None
+    sources: list[dict[str, Any]]
+    created_at: datetime
+
+
+class Transcript(Conversation):
+    messages: list[Message]
+
+
+class QuestionCount(BaseModel):
+    question: str
+    count: int
+
+
+class Analytics(BaseModel):
+    from_: datetime = Field(alias="from")
+    to: datetime
+    conversations: int
+    messages: int
+    answers: int
+    sources: dict[str, int]
+    shares: dict[str, float]
+    latency_ms: dict[str, float | None]
+    providers: list[dict[str, Any]]
+    feedback: dict[str, int]
+    top_questions: list[QuestionCount]
+
+
+class Unanswered(BaseModel):
+    items: list[QuestionCount]

@@ -1,0 +1,120 @@
+"""Conversations and their messages. Message text is stored encrypted (see shared.crypto)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from psycopg.types.json import Jsonb
+
+from shared.db.pool import Conn
+from shared.errors import NotFoundError
+
+_CONVERSATION = (
+    "c.id, c.tenant_id, c.bot_id, c.visitor_id, c.channel, c.message_count, c.started_at,"
+    " c.last_message_at"
+)
+_MESSAGE = (
+    "id, role, content_enc, source, faq_id, matched_question, confidence, provider, model,"
+    " latency_ms, ttft_ms, tokens_in, tokens_out, cost_usd, feedback, sources, created_at"
+)
+
+
+async def create_conversation(
+    conn: Conn, *, tenant_id: UUID, bot_id: UUID, visitor_id: str, channel: str = "widget"
+) -> UUID:
+    cur = await conn.execute(
+        "INSERT INTO conversations (tenant_id, bot_id, visitor_id, channel)"
+        " VALUES (%s, %s, %s, %s) RETURNING id",
+        (tenant_id, bot_id, visitor_id, channel),
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    conversation_id: UUID = row["id"]
+    return conversation_id
+
+
+async def add_message(
+    conn: Conn,
+    *,
+    conversation_id: UUID,
+    bot_id: UUID,
+    role: str,
+    content_enc: bytes,
+    **fields: Any,
+) -> UUID:
+    """Store one message; ``fields`` are optional message columns (source, latency_ms, …)."""
+    allowed = {k: v for k, v in fields.items() if k in _MESSAGE.split(", ") and k != "id"}
+    if "sources" in allowed:
+        allowed["sources"] = Jsonb(allowed["sources"])
+    columns = ["conversation_id", "bot_id", "role", "content_enc", *allowed]
+    cur = await conn.execute(
+        f"INSERT INTO messages ({', '.join(columns)})"
+        f" VALUES ({', '.join(f'%({c})s' for c in columns)}) RETURNING id",
+        {
+            "conversation_id": conversation_id,
+            "bot_id": bot_id,
+            "role": role,
+            "content_enc": content_enc,
+            **allowed,
+        },
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    await conn.execute(
+        "UPDATE conversations SET message_count = message_count + 1, last_message_at = now()"
+        " WHERE id = %s",
+        (conversation_id,),
+    )
+    message_id: UUID = row["id"]
+    return message_id
+
+
+async def list_conversations(
+    conn: Conn,
+    *,
+    tenant_id: UUID,
+    bot_id: UUID,
+    visitor_id: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+    offset: int,
+) -> list[dict[str, Any]]:
+    cur = await conn.execute(
+        f"SELECT {_CONVERSATION} FROM conversations c WHERE c.tenant_id = %(t)s"
+        " AND c.bot_id = %(b)s AND (%(v)s::text IS NULL OR c.visitor_id = %(v)s)"
+        " AND (%(since)s::timestamptz IS NULL OR c.last_message_at >= %(since)s)"
+        " AND (%(until)s::timestamptz IS NULL OR c.started_at < %(until)s)"
+        " ORDER BY c.last_message_at DESC, c.id LIMIT %(limit)s OFFSET %(offset)s",
+        {
+            "t": tenant_id,
+            "b": bot_id,
+            "v": visitor_id,
+            "since": since,
+            "until": until,
+            "limit": limit,
+            "offset": offset,
+        },
+    )
+    return await cur.fetchall()
+
+
+async def get_conversation(
+    conn: Conn, *, scope: UUID | None, conversation_id: UUID
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The conversation and its messages (text still encrypted), if in the caller's scope."""
+    cur = await conn.execute(
+        f"SELECT {_CONVERSATION} FROM conversations c WHERE c.id = %(id)s"
+        " AND (%(scope)s::uuid IS NULL OR c.tenant_id = %(scope)s)",
+        {"id": conversation_id, "scope": scope},
+    )
+    conversation = await cur.fetchone()
+    if conversation is None:
+        raise NotFoundError("conversation", conversation_id)
+    cur = await conn.execute(
+        f"SELECT {_MESSAGE} FROM messages WHERE conversation_id = %s ORDER BY created_at, id",
+        (conversation_id,),
+    )
+    return conversation, await cur.fetchall()
