@@ -139,3 +139,25 @@ async def make_client() -> AsyncIterator[Callable[[ASGIApp], httpx.AsyncClient]]
     yield make
     for client in clients:
         await client.aclose()
+
+
+@pytest.fixture(scope="session")
+def password_hash() -> str:
+    from shared.passwords import hash_password
+    from tests.utils.world import PASSWORD
+
+    return hash_password(PASSWORD)
+
+
+@pytest.fixture
+async def world(runtime: Runtime, password_hash: str):
+    from tests.utils.world import build_world
+
+    return await build_world(runtime, password_hash)
+
+
+@pytest.fixture
+def admin_client(make_client, runtime):
+    from functions.admin.app import create_app
+
+    return make_client(create_app(runtime))
