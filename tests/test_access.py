@@ -29,7 +29,7 @@ def fill(path: str, tenant) -> str:
 
 # A valid body for every route that takes one, so the walk reaches the access checks
 # behind validation. A new route with a body must add its sample here.
-SAMPLES: dict[str, object] = {
+SAMPLES: dict[str, dict[str, object]] = {
     "POST /v1/admin/tenants": {"slug": "shop-new", "name": "New"},
     "PATCH /v1/admin/tenants/{tenant_id}": {"name": "Renamed"},
     "POST /v1/admin/bots": {"tenant_id": "{tenant_id}", "name": "Second bot"},

@@ -225,3 +225,19 @@ def test_real_server_on_loopback(runtime):
         assert response.status_code == 200
         assert response.headers["x-request-id"] == "real-1"
         assert httpx.get(server.url + "/v1/admin/nothing").json()["error"]["code"] == "not_found"
+
+
+def test_openapi_gives_every_admin_route_its_schemas():
+    from functions.admin.app import create_app
+
+    app = create_app()
+    document = app.state.openapi
+    for ep in app.state.endpoints:
+        op = document["paths"][ep.path][ep.method.lower()]
+        if ep.body is not None:
+            assert "$ref" in op["requestBody"]["content"]["application/json"]["schema"], ep.path
+        assert ep.response is not None, f"{ep.method} {ep.path} declares no response model"
+        ok = op["responses"][str(ep.status_code)]
+        assert "$ref" in ok["content"]["application/json"]["schema"], ep.path
+        assert "401" in op["responses"]
+    assert {"Bot", "Faq", "ApiKeyCreated", "Analytics"} <= set(document["components"]["schemas"])

@@ -1,0 +1,190 @@
+"""The admin API's behaviour: CRUD, search, paging, import, KB versions, bad input."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture
+def owner(world):
+    return world.headers(world.tenants["a"].session)
+
+
+async def kb_version(client, headers, bot_id):
+    return (await client.get(f"/v1/admin/bots/{bot_id}", headers=headers)).json()["kb_version"]
+
+
+async def test_tenant_and_bot_lifecycle(admin_client, world):
+    admin = world.headers(world.admin_session)
+    tenant = await admin_client.post(
+        "/v1/admin/tenants", headers=admin, json={"slug": "new-shop", "name": "New Shop"}
+    )
+    assert tenant.status_code == 201
+    tid = tenant.json()["id"]
+    again = await admin_client.post(
+        "/v1/admin/tenants", headers=admin, json={"slug": "new-shop", "name": "Twice"}
+    )
+    assert (again.status_code, again.json()["error"]["code"]) == (409, "slug_taken")
+
+    bot = await admin_client.post(
+        "/v1/admin/bots",
+        headers=admin,
+        json={
+            "tenant_id": tid,
+            "name": "Shop Helper",
+            "language": "de",
+            "allowed_origins": ["https://Shop.example/", "https://shop.example"],
+            "display": {"greeting": "Hallo!", "primary_color": "#112233"},
+            "llm_chain": ["mistral", "openai"],
+            "faq_threshold": 0.6,
+            "retention_days": 90,
+        },
+    )
+    assert bot.status_code == 201, bot.text
+    body = bot.json()
+    assert body["slug"] == "shop-helper"
+    assert body["allowed_origins"] == ["https://shop.example"]
+    assert body["display"]["greeting"] == "Hallo!"
+    patched = await admin_client.patch(
+        f"/v1/admin/bots/{body['id']}", headers=admin, json={"faq_threshold": 0.7, "name": "Helper"}
+    )
+    assert patched.json()["faq_threshold"] == pytest.approx(0.7)
+    assert patched.json()["llm_chain"] == ["mistral", "openai"]  # untouched settings stay
+    assert (await admin_client.delete(f"/v1/admin/tenants/{tid}", headers=admin)).status_code == 200
+    gone = await admin_client.get(f"/v1/admin/bots/{body['id']}", headers=admin)
+    assert gone.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"allowed_origins": ["javascript:alert(1)"]}, "allowed_origins"),
+        ({"allowed_origins": ["https://shop.example/path"]}, "allowed_origins"),
+        ({"language": "xx"}, "language"),
+        ({"llm_chain": ["gpt9"]}, "llm_chain"),
+        ({"faq_threshold": 1.5}, "faq_threshold"),
+        ({"display": {"primary_color": "red; background: url(x)"}}, "display.primary_color"),
+        ({"rate_limit_per_minute": "fast"}, "rate_limit_per_minute"),
+        ({"colour": "blue"}, "colour"),
+    ],
+)
+async def test_bad_bot_settings_are_422_and_change_nothing(admin_client, world, owner, body, field):
+    bot_id = world.tenants["a"].bot_id
+    before = (await admin_client.get(f"/v1/admin/bots/{bot_id}", headers=owner)).json()
+    response = await admin_client.patch(f"/v1/admin/bots/{bot_id}", headers=owner, json=body)
+    assert response.status_code == 422
+    assert response.json()["error"]["fields"][0]["field"] == field
+    assert (await admin_client.get(f"/v1/admin/bots/{bot_id}", headers=owner)).json() == before
+
+
+async def test_malformed_requests_are_4xx_never_500(admin_client, world, owner):
+    bot_id = world.tenants["a"].bot_id
+    cases = [
+        ("PATCH", f"/v1/admin/bots/{bot_id}", b"{nope", 400),
+        ("PATCH", f"/v1/admin/bots/{bot_id}", b"[]", 422),
+        ("PATCH", "/v1/admin/bots/not-a-uuid", b"{}", 422),
+        ("GET", f"/v1/admin/bots/{bot_id}/faqs?limit=0", None, 422),
+        ("GET", f"/v1/admin/bots/{bot_id}/faqs?limit=abc", None, 422),
+        ("GET", f"/v1/admin/bots/{bot_id}/analytics?from=yesterday", None, 422),
+        (
+            "POST",
+            f"/v1/admin/bots/{bot_id}/faqs",
+            b'{"question": "' + b"q" * 2_000_000 + b'"}',
+            413,
+        ),
+    ]
+    for method, path, content, status in cases:
+        response = await admin_client.request(method, path, headers=owner, content=content)
+        assert response.status_code == status, (method, path, response.text[:200])
+        assert response.json()["error"]["code"]
+
+
+async def test_faq_crud_search_paging_and_kb_version(admin_client, world, owner):
+    bot_id = world.tenants["a"].bot_id
+    version = await kb_version(admin_client, owner, bot_id)
+    created = []
+    for n in range(5):
+        response = await admin_client.post(
+            f"/v1/admin/bots/{bot_id}/faqs",
+            headers=owner,
+            json={
+                "question": f"Do you ship parcel {n}?",
+                "alternatives": [f"parcel {n} post"],
+                "answer": f"Yes, parcel {n} ships.",
+            },
+        )
+        assert response.status_code == 201
+        created.append(response.json())
+    assert await kb_version(admin_client, owner, bot_id) == version + 5
+
+    first = await admin_client.get(f"/v1/admin/bots/{bot_id}/faqs?q=parcel&limit=2", headers=owner)
+    assert [f["question"] for f in first.json()["items"]] == [
+        "Do you ship parcel 0?",
+        "Do you ship parcel 1?",
+    ]
+    assert first.json()["next_offset"] == 2
+    last = await admin_client.get(
+        f"/v1/admin/bots/{bot_id}/faqs?q=parcel&limit=2&offset=4", headers=owner
+    )
+    assert len(last.json()["items"]) == 1
+    assert last.json()["next_offset"] is None
+    by_alternative = await admin_client.get(f"/v1/admin/bots/{bot_id}/faqs?q=3 post", headers=owner)
+    assert [f["id"] for f in by_alternative.json()["items"]] == [created[3]["id"]]
+    wildcard = await admin_client.get(f"/v1/admin/bots/{bot_id}/faqs?q=%25", headers=owner)
+    assert wildcard.json()["items"] == []  # a literal %, not a wildcard
+
+    faq = created[0]
+    edited = await admin_client.patch(
+        f"/v1/admin/bots/{bot_id}/faqs/{faq['id']}",
+        headers=owner,
+        json={"alternatives": ["shipping parcel zero"]},
+    )
+    assert edited.json()["alternatives"] == ["shipping parcel zero"]
+    deleted = await admin_client.delete(f"/v1/admin/bots/{bot_id}/faqs/{faq['id']}", headers=owner)
+    assert deleted.status_code == 200
+    assert await kb_version(admin_client, owner, bot_id) == version + 7
+
+
+async def test_faq_phrasings_follow_edits(admin_client, world, owner, conn):
+    bot_id = world.tenants["a"].bot_id
+    faq_id = world.tenants["a"].faq_id
+    await admin_client.patch(
+        f"/v1/admin/bots/{bot_id}/faqs/{faq_id}",
+        headers=owner,
+        json={"question": "Opening hours?", "alternatives": ["When open?"]},
+    )
+    cur = await conn.execute(
+        "SELECT text FROM faq_phrasings WHERE faq_id = %s ORDER BY ord", (faq_id,)
+    )
+    assert [r["text"] for r in await cur.fetchall()] == ["Opening hours?", "When open?"]
+
+
+async def test_import_is_all_or_nothing_with_bad_lines_by_number(admin_client, world, owner):
+    bot_id = world.tenants["a"].bot_id
+    url = f"/v1/admin/bots/{bot_id}/faqs/import"
+    before = await admin_client.get(f"/v1/admin/bots/{bot_id}/faqs", headers=owner)
+    bad = (
+        b'{"question": "Q1?", "answer": "A1"}\n'
+        b'{"question": "", "answer": "A2"}\n'
+        b"not json\n"
+        b'{"question": "Q4?", "answer": "A4", "alternatives": ["x"]}\n'
+    )
+    response = await admin_client.post(url, headers=owner, content=bad)
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert [line["line"] for line in error["lines"]] == [2, 3]
+    after = await admin_client.get(f"/v1/admin/bots/{bot_id}/faqs", headers=owner)
+    assert after.json() == before.json()
+
+    csv = (
+        "question,answer,alternatives\n"
+        "Do you gift wrap?,Yes for €3.,gift wrapping|wrap as a present\n"
+        '"Open on holidays, too?",No.,\n'
+    ).encode()
+    response = await admin_client.post(
+        url, headers={**owner, "content-type": "text/csv"}, content=csv
+    )
+    assert response.status_code == 201, response.text
+    assert response.json() == {"imported": 2}
+    listed = await admin_client.get(f"/v1/admin/bots/{bot_id}/faqs?q=wrap", headers=owner)
+    assert listed.json()["items"][0]["alternatives"] == ["gift wrapping", "wrap as a present"]
