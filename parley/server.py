@@ -21,7 +21,9 @@ from functions.chat.app import create_app as create_chat
 from functions.gdpr.app import create_app as create_gdpr
 from functions.ingest.app import create_app as create_ingest
 from parley.routing import function_for
+from shared import ratelimit
 from shared.bootstrap import AdminBootstrap, ensure_admin, seed_demo
+from shared.db import sessions
 from shared.db.migrate import migrate
 from shared.http.app import create_function_app
 from shared.http.middleware import RequestContextMiddleware
@@ -47,6 +49,8 @@ async def prepare(
     async with runtime.db.connection() as conn, conn.transaction():
         await verify_master_key(conn, runtime.keyring)
         admin = await ensure_admin(conn, runtime.settings)
+        await ratelimit.purge_expired(conn)
+        await sessions.purge_expired(conn)
     if admin is not None and announce is not None:
         announce(admin)
     if runtime.settings.demo_enabled:

@@ -7,6 +7,8 @@ so tests never see each other's rows.
 
 from __future__ import annotations
 
+import io
+import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -161,3 +163,14 @@ def admin_client(make_client, runtime):
     from functions.admin.app import create_app
 
     return make_client(create_app(runtime))
+
+
+@pytest.fixture
+def log_stream() -> Iterator[io.StringIO]:
+    """Parley's JSON log lines of this test, at DEBUG."""
+    from shared.logging import configure_logging
+
+    stream = io.StringIO()
+    configure_logging("DEBUG", stream)
+    yield stream
+    logging.getLogger("parley").handlers.clear()

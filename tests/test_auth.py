@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import json
-import logging
 from datetime import UTC, datetime, timedelta
 
 import psycopg
-import pytest
 
-from shared.logging import configure_logging
 from tests.utils.world import PASSWORD
-
-
-@pytest.fixture
-def log_stream():
-    stream = io.StringIO()
-    configure_logging("DEBUG", stream)
-    yield stream
-    logging.getLogger("parley").handlers.clear()
 
 
 async def login(client, username, password):
@@ -132,3 +120,9 @@ async def test_login_never_logs_the_password(admin_client, world, log_stream):
     logs = log_stream.getvalue()
     assert PASSWORD not in logs
     assert all(json.loads(line) for line in logs.splitlines())
+
+
+async def test_login_attempts_are_rate_limited_per_address(admin_client, world):
+    statuses = [(await login(admin_client, f"user{n}", "guess")).status_code for n in range(31)]
+    assert statuses[:30] == [401] * 30
+    assert statuses[30] == 429

@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import io
 import json
-import logging
 
 import httpx
 import pytest
@@ -19,7 +18,6 @@ from shared.auth.access import PUBLIC
 from shared.errors import NotFoundError, RateLimitedError
 from shared.http.app import create_function_app
 from shared.http.endpoints import Endpoint, RequestModel, read_json
-from shared.logging import configure_logging
 from tests.utils.servers import ThreadServer
 
 
@@ -61,14 +59,6 @@ def app(runtime):
         ],
         runtime=runtime,
     )
-
-
-@pytest.fixture
-def log_stream():
-    stream = io.StringIO()
-    configure_logging("INFO", stream)
-    yield stream
-    logging.getLogger("parley").handlers.clear()
 
 
 def log_lines(stream: io.StringIO) -> list[dict[str, object]]:

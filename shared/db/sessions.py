@@ -42,3 +42,8 @@ async def lookup_session(conn: Conn, *, token_hash: bytes) -> dict[str, Any] | N
 
 async def delete_session(conn: Conn, *, token_hash: bytes) -> None:
     await conn.execute("DELETE FROM sessions WHERE token_hash = %s", (token_hash,))
+
+
+async def purge_expired(conn: Conn) -> int:
+    cur = await conn.execute("DELETE FROM sessions WHERE expires_at < now()")
+    return cur.rowcount
