@@ -29,6 +29,7 @@ from shared.http.app import create_function_app
 from shared.http.middleware import RequestContextMiddleware
 from shared.logging import get_logger
 from shared.masterkey import verify_master_key
+from shared.rag.index import check_embedding_model, embed_pending
 from shared.runtime import Runtime
 
 log = get_logger("parley.server")
@@ -56,6 +57,13 @@ async def prepare(
     if runtime.settings.demo_enabled:
         origins = sorted({public_origin, "http://127.0.0.1:8000", "http://localhost:8000"})
         await seed_demo(runtime.db, allowed_origins=origins)
+    embedder = runtime.get_embedder()
+    await embedder.warm_up()
+    async with runtime.db.connection() as conn:
+        await check_embedding_model(conn, embedder)
+        embedded = await embed_pending(conn, embedder)
+    if embedded:
+        log.info("embedded pending texts", count=embedded)
 
 
 async def demo_page(request: Request) -> Response:

@@ -3,7 +3,6 @@ top questions and unanswered questions (decrypted in memory, never stored in cle
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from datetime import datetime
 from typing import Any
@@ -11,6 +10,7 @@ from uuid import UUID
 
 from shared.crypto import DecryptionError, TenantCipher
 from shared.db.pool import Conn
+from shared.text import normalize_question
 
 _TOTALS = """
 SELECT count(DISTINCT conversation_id) AS conversations,
@@ -59,11 +59,6 @@ SELECT q.content_enc
 """
 
 SAMPLE = 5000
-
-
-def normalize_question(text: str) -> str:
-    """Fold case, spacing and trailing punctuation so repeats of a question group."""
-    return re.sub(r"\s+", " ", text).strip().strip("?!.¿¡ ").lower()
 
 
 def _count(cipher: TenantCipher, rows: list[dict[str, Any]], top: int) -> list[dict[str, Any]]:

@@ -10,10 +10,11 @@ from typing import Any
 from uuid import UUID
 
 from shared.config import Settings
-from shared.db import bots, documents, faqs, tenants, users
+from shared.db import bots, chunks, documents, faqs, tenants, users
 from shared.db.pool import Conn, Database
 from shared.logging import get_logger
 from shared.passwords import generate_password, hash_password
+from shared.rag.chunk import chunk_markdown
 
 log = get_logger("parley.bootstrap")
 
@@ -102,17 +103,23 @@ async def seed_demo(db: Database, *, allowed_origins: list[str]) -> DemoSeed:
         documents_added = 0
         for name, text in demo_documents().items():
             raw = text.encode()
+            title = text.splitlines()[0].lstrip("# ").strip()
             created = await documents.register_document(
                 conn,
                 tenant_id=tenant_id,
                 bot_id=bot_id,
                 source_uri=f"demo:{name}",
-                title=text.splitlines()[0].lstrip("# ").strip(),
+                title=title,
                 mime="text/markdown",
                 size=len(raw),
                 etag=hashlib.md5(raw, usedforsecurity=False).hexdigest(),
             )
-            documents_added += created is not None
+            if created is not None:
+                # Embeddings are filled in by shared.rag.index.embed_pending.
+                await chunks.replace_chunks(
+                    conn, document_id=created, bot_id=bot_id, chunks=chunk_markdown(text)
+                )
+                documents_added += 1
         if faqs_added or documents_added:
             await bots.bump_kb_version(conn, tenant_id=tenant_id, bot_id=bot_id)
     if faqs_added or documents_added:

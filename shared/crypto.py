@@ -79,6 +79,11 @@ class TenantCipher:
         self.key_id = hashlib.sha256(b"parley data key id" + data_key).digest()[:_KEY_ID]
         self._aead = AESGCM(data_key)
         self._aad = b"parley data:" + tenant_id.bytes
+        self._mac_key = hmac.new(data_key, b"parley mac key", hashlib.sha256).digest()
+
+    def mac(self, message: str) -> bytes:
+        """A keyed hash under the tenant's data key (stable across master-key rotations)."""
+        return hmac.new(self._mac_key, message.encode("utf-8"), hashlib.sha256).digest()
 
     def encrypt(self, plaintext: str) -> bytes:
         nonce = os.urandom(_NONCE)

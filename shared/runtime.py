@@ -12,12 +12,18 @@ import threading
 from dataclasses import dataclass, field
 from uuid import UUID
 
+from shared.cache import AnswerCache
 from shared.config import Settings, load_settings
 from shared.crypto import Keyring, TenantCipher
 from shared.db import tenants
 from shared.db.embedded import EmbeddedPostgres
 from shared.db.pool import Conn, Database
+from shared.llm.base import LLMProvider
+from shared.llm.breaker import CircuitBreaker
+from shared.llm.mistral import MistralProvider
+from shared.llm.openai import OpenAIProvider
 from shared.masterkey import resolve_keyring
+from shared.rag.embed import Embedder, make_embedder
 
 
 @dataclass
@@ -26,6 +32,10 @@ class Runtime:
     db: Database
     keyring: Keyring = field(repr=False)
     embedded: EmbeddedPostgres | None = field(default=None, repr=False)
+    embedder: Embedder | None = field(default=None, repr=False)
+    answer_cache: AnswerCache | None = field(default=None, repr=False)
+    providers: dict[str, LLMProvider] = field(default_factory=dict, repr=False)
+    breaker: CircuitBreaker = field(default_factory=CircuitBreaker, repr=False)
     _ciphers: dict[UUID, TenantCipher] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -48,8 +58,45 @@ class Runtime:
             cached = self._ciphers[tenant_id] = TenantCipher(tenant_id, data_key)
         return cached
 
+    def get_embedder(self) -> Embedder:
+        """The deployment's embedding provider, created on first use."""
+        if self.embedder is None:
+            s = self.settings
+            self.embedder = make_embedder(
+                s.embeddings,
+                openai_key=s.openai_api_key.get_secret_value() if s.openai_api_key else None,
+                openai_base_url=s.openai_base_url,
+                mistral_key=s.mistral_api_key.get_secret_value() if s.mistral_api_key else None,
+                mistral_base_url=s.mistral_base_url,
+            )
+        return self.embedder
+
+    def get_cache(self) -> AnswerCache:
+        if self.answer_cache is None:
+            self.answer_cache = AnswerCache(self.settings.data_dir / "cache")
+        return self.answer_cache
+
+    def get_provider(self, name: str) -> LLMProvider | None:
+        """The named LLM provider, or None when it has no key configured."""
+        if name not in self.providers:
+            s = self.settings
+            if name == "openai" and s.openai_api_key is not None:
+                self.providers[name] = OpenAIProvider(
+                    s.openai_api_key.get_secret_value(), s.openai_base_url
+                )
+            elif name == "mistral" and s.mistral_api_key is not None:
+                self.providers[name] = MistralProvider(
+                    s.mistral_api_key.get_secret_value(), s.mistral_base_url
+                )
+            else:
+                return None
+        return self.providers[name]
+
     async def aclose(self) -> None:
         await self.db.close()
+        if self.answer_cache is not None:
+            self.answer_cache.close()
+            self.answer_cache = None
 
     def stop_embedded(self) -> None:
         if self.embedded is not None:

@@ -19,6 +19,7 @@ _MESSAGE = (
     "id, role, content_enc, source, faq_id, matched_question, confidence, provider, model,"
     " latency_ms, ttft_ms, tokens_in, tokens_out, cost_usd, feedback, sources, created_at"
 )
+_WRITABLE = {*_MESSAGE.split(", "), "client_message_id", "error"} - {"id", "created_at"}
 
 
 async def create_conversation(
@@ -45,7 +46,7 @@ async def add_message(
     **fields: Any,
 ) -> UUID:
     """Store one message; ``fields`` are optional message columns (source, latency_ms, …)."""
-    allowed = {k: v for k, v in fields.items() if k in _MESSAGE.split(", ") and k != "id"}
+    allowed = {k: v for k, v in fields.items() if k in _WRITABLE}
     if "sources" in allowed:
         allowed["sources"] = Jsonb(allowed["sources"])
     columns = ["conversation_id", "bot_id", "role", "content_enc", *allowed]
@@ -118,3 +119,60 @@ async def get_conversation(
         (conversation_id,),
     )
     return conversation, await cur.fetchall()
+
+
+async def get_owned_conversation(
+    conn: Conn, *, bot_id: UUID, conversation_id: UUID, visitor_id: str
+) -> dict[str, Any] | None:
+    cur = await conn.execute(
+        f"SELECT {_CONVERSATION} FROM conversations c WHERE c.id = %s AND c.bot_id = %s"
+        " AND c.visitor_id = %s",
+        (conversation_id, bot_id, visitor_id),
+    )
+    return await cur.fetchone()
+
+
+async def recent_messages(conn: Conn, *, conversation_id: UUID, limit: int) -> list[dict[str, Any]]:
+    cur = await conn.execute(
+        "SELECT role, content_enc FROM (SELECT role, content_enc, created_at, id FROM messages"
+        " WHERE conversation_id = %s ORDER BY created_at DESC, id DESC LIMIT %s) m"
+        " ORDER BY created_at, id",
+        (conversation_id, limit),
+    )
+    return await cur.fetchall()
+
+
+async def find_reply(
+    conn: Conn, *, bot_id: UUID, visitor_id: str, client_message_id: str
+) -> dict[str, Any] | None:
+    """The stored answer to a visitor's message sent with this client id, if any."""
+    cur = await conn.execute(
+        f"SELECT a.conversation_id, {', '.join('a.' + c for c in _MESSAGE.split(', '))}"
+        " FROM messages q JOIN conversations c ON c.id = q.conversation_id"
+        " JOIN LATERAL (SELECT * FROM messages a WHERE a.conversation_id = q.conversation_id"
+        "   AND a.role = 'assistant' AND a.created_at >= q.created_at"
+        "   ORDER BY a.created_at, a.id LIMIT 1) a ON true"
+        " WHERE c.bot_id = %s AND c.visitor_id = %s AND q.client_message_id = %s"
+        " AND q.role = 'user'",
+        (bot_id, visitor_id, client_message_id),
+    )
+    return await cur.fetchone()
+
+
+async def set_feedback(
+    conn: Conn,
+    *,
+    bot_id: UUID,
+    message_id: UUID,
+    visitor_id: str | None,
+    rating: int,
+    comment_enc: bytes | None,
+) -> bool:
+    """Record feedback on an answer; with ``visitor_id``, only on that visitor's answers."""
+    cur = await conn.execute(
+        "UPDATE messages m SET feedback = %s, feedback_comment_enc = %s FROM conversations c"
+        " WHERE m.id = %s AND m.role = 'assistant' AND m.bot_id = %s AND c.id = m.conversation_id"
+        " AND (%s::text IS NULL OR c.visitor_id = %s) RETURNING m.id",
+        (rating, comment_enc, message_id, bot_id, visitor_id, visitor_id),
+    )
+    return await cur.fetchone() is not None

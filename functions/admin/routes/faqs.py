@@ -5,17 +5,28 @@ Every change bumps the bot's knowledge-base version, which invalidates cached an
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 
 from functions.admin.schemas import Faq, FaqCreate, FaqUpdate, ImportResult, Ok, Page
 from shared.auth.access import TENANT_USER
 from shared.db import bots, faqs
+from shared.db.pool import Conn
 from shared.errors import PayloadTooLargeError
 from shared.faq_import import parse_faq_file
 from shared.http.context import get_runtime
 from shared.http.endpoints import Endpoint, get_principal, read_json
 from shared.http.params import page_of, paging, path_uuid, respond
+from shared.rag.index import embed_pending
+from shared.runtime import Runtime
+
+
+async def knowledge_changed(conn: Conn, runtime: Runtime, bot: dict[str, Any]) -> None:
+    """Embed the new phrasings and bump the KB version (invalidating cached answers)."""
+    await embed_pending(conn, runtime.get_embedder(), bot_id=bot["id"])
+    await bots.bump_kb_version(conn, tenant_id=bot["tenant_id"], bot_id=bot["id"])
 
 
 async def list_faqs(request: Request) -> Response:
@@ -60,7 +71,7 @@ async def create_faq(request: Request) -> Response:
                 faq_id=faq_id,
                 changes={"enabled": False},
             )
-        await bots.bump_kb_version(conn, tenant_id=bot["tenant_id"], bot_id=bot["id"])
+        await knowledge_changed(conn, runtime, bot)
         row = await faqs.get_faq(conn, tenant_id=bot["tenant_id"], bot_id=bot["id"], faq_id=faq_id)
     return respond(Faq.model_validate(row), 201)
 
@@ -79,19 +90,20 @@ async def update_faq(request: Request) -> Response:
             faq_id=path_uuid(request, "faq_id"),
             changes=body.model_dump(exclude_unset=True),
         )
-        await bots.bump_kb_version(conn, tenant_id=bot["tenant_id"], bot_id=bot["id"])
+        await knowledge_changed(conn, runtime, bot)
     return respond(Faq.model_validate(row))
 
 
 async def delete_faq(request: Request) -> Response:
-    async with get_runtime(request).db.connection() as conn, conn.transaction():
+    runtime = get_runtime(request)
+    async with runtime.db.connection() as conn, conn.transaction():
         bot = await bots.get_bot(
             conn, scope=get_principal(request).scope, bot_id=path_uuid(request, "bot_id")
         )
         await faqs.delete_faq(
             conn, tenant_id=bot["tenant_id"], bot_id=bot["id"], faq_id=path_uuid(request, "faq_id")
         )
-        await bots.bump_kb_version(conn, tenant_id=bot["tenant_id"], bot_id=bot["id"])
+        await knowledge_changed(conn, runtime, bot)
     return respond(Ok())
 
 
@@ -118,7 +130,7 @@ async def import_faqs(request: Request) -> Response:
                 alternatives=entry.alternatives,
                 answer=entry.answer,
             )
-        await bots.bump_kb_version(conn, tenant_id=bot["tenant_id"], bot_id=bot["id"])
+        await knowledge_changed(conn, runtime, bot)
     return respond(ImportResult(imported=len(entries)), 201)
 
 

@@ -1,0 +1,1 @@
+"""The chat API: HTTP (JSON and SSE), WebSocket, widget config, feedback."""

@@ -1,0 +1,136 @@
+"""The answer cache (diskcache, shared by every process on the volume).
+
+Two layers, both keyed by bot and knowledge-base version, so any change to a bot's FAQs
+or documents (which bumps the version) makes its old entries unreachable:
+
+- exact: the normalised question's SHA-256 (never the text itself) -> the answer;
+- meaning: recent RAG answers with their question's embedding; a new question within
+  ``SEMANTIC_THRESHOLD`` cosine of one of them, with the same negation and the same
+  numbers, reuses its answer (threshold measured on BANKING77, docs/faq-matching.md).
+
+Entries remember the conversations they came from, so a GDPR erasure can find them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import diskcache
+import numpy as np
+import numpy.typing as npt
+
+from shared.text import normalize_question
+
+TTL_SECONDS = 24 * 3600
+SEMANTIC_THRESHOLD = 0.92
+SEMANTIC_ENTRIES = 256
+_NEGATIONS = {
+    "not",
+    "no",
+    "never",
+    "cannot",
+    "nothing",
+    "without",
+    "nicht",
+    "kein",
+    "keine",
+    "nie",
+}
+_WORD = re.compile(r"[^\W_]+")
+
+
+@dataclass
+class CachedAnswer:
+    answer: str
+    source: str
+    faq_id: str | None = None
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    matched_question: str | None = None
+    confidence: float | None = None
+
+
+def _guard(question: str) -> tuple[bool, frozenset[str]]:
+    """What a paraphrase must keep: whether it is negated, and the numbers in it."""
+    words = _WORD.findall(question.lower().replace("n't", " not"))
+    return bool(_NEGATIONS & set(words)), frozenset(w for w in words if w.isdigit())
+
+
+class AnswerCache:
+    def __init__(self, directory: Path, *, ttl: float = TTL_SECONDS) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self._cache = diskcache.Cache(str(directory), size_limit=512 * 1024 * 1024)
+        self.ttl = ttl
+
+    @staticmethod
+    def _key(bot_id: UUID, kb_version: int, question: str) -> str:
+        digest = hashlib.sha256(normalize_question(question).encode()).hexdigest()
+        return f"a:{bot_id}:{kb_version}:{digest}"
+
+    def get(self, bot_id: UUID, kb_version: int, question: str) -> CachedAnswer | None:
+        entry = self._cache.get(self._key(bot_id, kb_version, question))
+        return CachedAnswer(**entry["answer"]) if entry else None
+
+    def get_similar(
+        self, bot_id: UUID, kb_version: int, question: str, vector: npt.NDArray[np.float32]
+    ) -> CachedAnswer | None:
+        recent: list[dict[str, Any]] = self._cache.get(f"s:{bot_id}:{kb_version}") or []
+        guard = _guard(question)
+        best: tuple[float, str] | None = None
+        for item in recent:
+            similarity = float(np.dot(np.frombuffer(item["vector"], dtype=np.float32), vector))
+            if (
+                similarity >= SEMANTIC_THRESHOLD
+                and tuple(item["guard"]) == (guard[0], sorted(guard[1]))
+                and (best is None or similarity > best[0])
+            ):
+                best = (similarity, item["key"])
+        if best is None:
+            return None
+        entry = self._cache.get(best[1])
+        return CachedAnswer(**entry["answer"]) if entry else None
+
+    def put(
+        self,
+        bot_id: UUID,
+        kb_version: int,
+        question: str,
+        answer: CachedAnswer,
+        *,
+        conversation_id: UUID,
+        vector: npt.NDArray[np.float32] | None = None,
+    ) -> None:
+        key = self._key(bot_id, kb_version, question)
+        with self._cache.transact():
+            self._cache.set(
+                key,
+                {"answer": asdict(answer), "conversations": [str(conversation_id)]},
+                expire=self.ttl,
+            )
+            index = f"c:{conversation_id}"
+            self._cache.set(index, [*(self._cache.get(index) or []), key], expire=self.ttl)
+            if vector is not None:
+                semantic = f"s:{bot_id}:{kb_version}"
+                negated, numbers = _guard(question)
+                recent = [i for i in (self._cache.get(semantic) or []) if i["key"] != key]
+                recent.append(
+                    {
+                        "key": key,
+                        "vector": np.asarray(vector, np.float32).tobytes(),
+                        "guard": (negated, sorted(numbers)),
+                    }
+                )
+                self._cache.set(semantic, recent[-SEMANTIC_ENTRIES:], expire=self.ttl)
+
+    def forget_conversation(self, conversation_id: UUID) -> int:
+        """Drop every entry made from this conversation (GDPR erasure)."""
+        with self._cache.transact():
+            keys = self._cache.pop(f"c:{conversation_id}", default=None) or []
+            return sum(1 for key in keys if self._cache.delete(key))
+
+    def close(self) -> None:
+        self._cache.close()

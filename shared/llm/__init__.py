@@ -1,0 +1,1 @@
+"""LLM providers behind one interface; SDK objects and errors stop at this boundary."""

@@ -1,0 +1,70 @@
+"""The provider interface: stream an answer as text pieces, then report usage."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+@dataclass(frozen=True)
+class Usage:
+    tokens_in: int
+    tokens_out: int
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    """Parley's own limits; the SDKs' defaults would wait for minutes."""
+
+    connect: float = 3.0
+    first_token: float = 15.0
+    total: float = 60.0
+
+
+DEFAULT_DEADLINES = Deadlines()
+
+
+class LLMError(Exception):
+    """A provider failed. ``kind`` is timeout, rate_limited, server, client or network."""
+
+    def __init__(self, provider: str, kind: str, detail: str = "") -> None:
+        self.provider = provider
+        self.kind = kind
+        super().__init__(f"{provider}: {kind}{f' ({detail})' if detail else ''}")
+
+
+class LLMProvider(ABC):
+    name: str
+    default_model: str
+
+    @abstractmethod
+    def stream(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        model: str,
+        max_tokens: int,
+        deadlines: Deadlines,
+    ) -> AsyncIterator[str | Usage]:
+        """Yield text pieces as the model produces them, and a Usage at the end.
+
+        Raises LLMError; never an SDK exception.
+        """
+
+
+def classify_status(status: int | None) -> str:
+    if status == 429:
+        return "rate_limited"
+    if status is not None and status >= 500:
+        return "server"
+    if status is not None and status >= 400:
+        return "client"
+    return "network"

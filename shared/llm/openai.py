@@ -1,0 +1,83 @@
+"""OpenAI and any OpenAI-compatible endpoint (OpenRouter, vLLM, Ollama) via the openai SDK."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, cast
+
+import openai
+
+from shared.llm.base import (
+    DEFAULT_DEADLINES,
+    ChatMessage,
+    Deadlines,
+    LLMError,
+    LLMProvider,
+    Usage,
+    classify_status,
+)
+from shared.llm.timing import first_then_rest
+
+
+class OpenAIProvider(LLMProvider):
+    name = "openai"
+    default_model = "gpt-4o-mini"
+
+    def __init__(
+        self, api_key: str, base_url: str | None = None, deadlines: Deadlines = DEFAULT_DEADLINES
+    ) -> None:
+        timeout = openai.Timeout(deadlines.total, connect=deadlines.connect)
+        # Retries are the chain's job (fall over to the next provider), not the SDK's.
+        self._client = openai.AsyncOpenAI(
+            api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0
+        )
+
+    async def stream(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        model: str,
+        max_tokens: int,
+        deadlines: Deadlines,
+    ) -> AsyncIterator[str | Usage]:
+        try:
+            response = await asyncio.wait_for(
+                self._client.chat.completions.create(
+                    model=model,
+                    messages=cast(Any, [{"role": m.role, "content": m.content} for m in messages]),
+                    max_tokens=max_tokens,
+                    temperature=0.2,
+                    stream=True,
+                    stream_options={"include_usage": True},
+                ),
+                timeout=deadlines.first_token,
+            )
+            usage: Usage | None = None
+            async for chunk in first_then_rest(response, deadlines):
+                text, chunk_usage = _read_chunk(chunk)
+                if text:
+                    yield text
+                if chunk_usage is not None:
+                    usage = chunk_usage
+            yield usage or Usage(0, 0)
+        except TimeoutError:
+            raise LLMError(self.name, "timeout") from None
+        except openai.APIStatusError as exc:
+            raise LLMError(
+                self.name, classify_status(exc.status_code), str(exc.status_code)
+            ) from None
+        except openai.APITimeoutError:
+            raise LLMError(self.name, "timeout") from None
+        except openai.APIError as exc:
+            raise LLMError(self.name, "network", type(exc).__name__) from None
+
+
+def _read_chunk(chunk: Any) -> tuple[str, Usage | None]:
+    text = ""
+    if chunk.choices:
+        text = chunk.choices[0].delta.content or ""
+    usage = None
+    if getattr(chunk, "usage", None) is not None:
+        usage = Usage(chunk.usage.prompt_tokens or 0, chunk.usage.completion_tokens or 0)
+    return text, usage

@@ -1,0 +1,1 @@
+"""Retrieval: embeddings, FAQ matching, document retrieval."""

@@ -1,0 +1,100 @@
+"""FAQ matching: which stored answer fits a visitor's question, and how sure we are.
+
+Chosen by measurement on BANKING77 (`parley bench faq`, figures in docs/faq-matching.md):
+each FAQ is scored from all its phrasings (the question and every alternative) as
+``0.5 * max cosine + 0.5 * mean cosine``, plus a small full-text term (Postgres
+``ts_rank_cd`` in the bot's language, normalised by the best rank among the candidates,
+weight 0.05) that breaks ties on rare words such as product names. The confidence is the
+best score plus its margin over the runner-up (the margin capped at 0.15), within
+[0, 1]: a clear winner is trusted more than a narrow one. The search is an exact scan
+of the bot's own phrasings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+import numpy as np
+import numpy.typing as npt
+
+from shared.db.pool import Conn
+
+LEXICAL_WEIGHT = 0.05
+DEFAULT_THRESHOLD = 0.70
+# The margin counts at most this much, so a bot with one or two FAQs (no real
+# runner-up) does not turn a middling match into a confident one.
+MARGIN_CAP = 0.15
+
+_MATCH = """
+WITH q AS (
+    SELECT replace(plainto_tsquery(b.text_search_config, %(text)s)::text, '&', '|') AS terms,
+           b.text_search_config AS cfg
+      FROM bots b WHERE b.id = %(bot)s
+),
+scored AS (
+    SELECT p.faq_id,
+           1 - (p.embedding <=> %(vec)s) AS cos,
+           CASE WHEN q.terms = '' THEN 0
+                ELSE ts_rank_cd(p.tsv, to_tsquery(q.cfg, q.terms)) END AS lex
+      FROM faq_phrasings p, q
+     WHERE p.bot_id = %(bot)s AND p.embedding IS NOT NULL
+),
+per_faq AS (
+    SELECT faq_id, 0.5 * max(cos) + 0.5 * avg(cos) AS semantic, max(lex) AS lexical
+      FROM scored GROUP BY faq_id
+)
+SELECT f.id, f.question, f.answer, s.semantic, s.lexical
+  FROM per_faq s JOIN faqs f ON f.id = s.faq_id
+ WHERE f.enabled
+"""
+
+
+@dataclass(frozen=True)
+class FaqCandidate:
+    faq_id: UUID
+    question: str
+    answer: str
+    score: float
+
+
+@dataclass(frozen=True)
+class FaqMatch:
+    candidates: list[FaqCandidate]  # best first, at most ``limit``
+    confidence: float
+
+    @property
+    def best(self) -> FaqCandidate | None:
+        return self.candidates[0] if self.candidates else None
+
+
+async def match_faq(
+    conn: Conn, *, bot_id: UUID, text: str, vector: npt.NDArray[np.float32], limit: int = 5
+) -> FaqMatch:
+    cur = await conn.execute(_MATCH, {"bot": bot_id, "text": text, "vec": vector})
+    rows = await cur.fetchall()
+    if not rows:
+        return FaqMatch([], 0.0)
+    best_lexical = max(float(r["lexical"] or 0) for r in rows) or 1.0
+    candidates = sorted(
+        (
+            FaqCandidate(
+                r["id"],
+                r["question"],
+                r["answer"],
+                float(r["semantic"]) + LEXICAL_WEIGHT * float(r["lexical"] or 0) / best_lexical,
+            )
+            for r in rows
+        ),
+        key=lambda c: c.score,
+        reverse=True,
+    )[:limit]
+    return FaqMatch(candidates, confidence(candidates))
+
+
+def confidence(candidates: list[FaqCandidate]) -> float:
+    if not candidates:
+        return 0.0
+    top = candidates[0].score
+    runner_up = candidates[1].score if len(candidates) > 1 else 0.0
+    return float(min(1.0, max(0.0, top + min(top - runner_up, MARGIN_CAP))))
