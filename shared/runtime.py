@@ -18,7 +18,7 @@ from shared.crypto import Keyring, TenantCipher
 from shared.db import tenants
 from shared.db.embedded import EmbeddedPostgres
 from shared.db.pool import Conn, Database
-from shared.llm.base import LLMProvider
+from shared.llm.base import DEFAULT_DEADLINES, Deadlines, LLMProvider
 from shared.llm.breaker import CircuitBreaker
 from shared.llm.mistral import MistralProvider
 from shared.llm.openai import OpenAIProvider
@@ -36,6 +36,7 @@ class Runtime:
     answer_cache: AnswerCache | None = field(default=None, repr=False)
     providers: dict[str, LLMProvider] = field(default_factory=dict, repr=False)
     breaker: CircuitBreaker = field(default_factory=CircuitBreaker, repr=False)
+    deadlines: Deadlines = field(default=DEFAULT_DEADLINES, repr=False)
     _ciphers: dict[UUID, TenantCipher] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -94,6 +95,9 @@ class Runtime:
 
     async def aclose(self) -> None:
         await self.db.close()
+        for provider in self.providers.values():
+            await provider.aclose()
+        self.providers.clear()
         if self.answer_cache is not None:
             self.answer_cache.close()
             self.answer_cache = None

@@ -26,7 +26,10 @@ from shared.crypto import Keyring
 from shared.db.embedded import EmbeddedPostgres
 from shared.db.migrate import migrate
 from shared.db.pool import Database
+from shared.rag.embed import CachedEmbedder, Embedder, LocalEmbedder
 from shared.runtime import Runtime
+
+pytest_plugins = ["tests.chat_fixtures"]
 
 TEMPLATE_DB = "parley_test_template"
 
@@ -111,10 +114,17 @@ def settings(make_settings: Callable[..., Settings], db_url: str) -> Settings:
     return make_settings(DATABASE_URL=db_url)
 
 
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    """The real local model, loaded once for the whole session."""
+    return CachedEmbedder(LocalEmbedder())
+
+
 @pytest.fixture
-async def runtime(settings: Settings, db_url: str) -> AsyncIterator[Runtime]:
+async def runtime(settings: Settings, db_url: str, embedder: Embedder) -> AsyncIterator[Runtime]:
+    keyring = Keyring(os.urandom(32))
     rt = Runtime(
-        settings=settings, db=Database(db_url, max_size=4), keyring=Keyring(os.urandom(32))
+        settings=settings, db=Database(db_url, max_size=4), keyring=keyring, embedder=embedder
     )
     yield rt
     await rt.aclose()

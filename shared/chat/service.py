@@ -24,7 +24,7 @@ from shared.chat.prompt import MAX_HISTORY_MESSAGES, build_messages, cited
 from shared.crypto import DecryptionError, TenantCipher
 from shared.db import conversations, usage
 from shared.errors import NotFoundError, UnauthorizedError
-from shared.llm.base import ChatMessage, Deadlines, LLMError, Usage
+from shared.llm.base import ChatMessage, LLMError, Usage
 from shared.llm.extractive import extract_answer
 from shared.llm.pricing import cost_usd
 from shared.logging import get_logger
@@ -300,7 +300,10 @@ class ChatService:
             used = Usage(0, 0)
             try:
                 async for item in provider.stream(
-                    messages, model=model, max_tokens=MAX_ANSWER_TOKENS, deadlines=Deadlines()
+                    messages,
+                    model=model,
+                    max_tokens=MAX_ANSWER_TOKENS,
+                    deadlines=self.runtime.deadlines,
                 ):
                     if isinstance(item, Usage):
                         used = item

@@ -59,6 +59,9 @@ class LLMProvider(ABC):
         Raises LLMError; never an SDK exception.
         """
 
+    async def aclose(self) -> None:  # noqa: B027  (providers without connections need nothing)
+        """Close the provider's HTTP connections."""
+
 
 def classify_status(status: int | None) -> str:
     if status == 429:

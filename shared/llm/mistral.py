@@ -33,12 +33,17 @@ class MistralProvider(LLMProvider):
     def __init__(
         self, api_key: str, server_url: str | None = None, deadlines: Deadlines = DEFAULT_DEADLINES
     ) -> None:
+        self._http = httpx.AsyncClient(follow_redirects=True)
         self._client = Mistral(
             api_key=api_key,
             server_url=server_url,
+            async_client=cast(Any, self._http),
             timeout_ms=int(deadlines.total * 1000),
             retry_config=_NO_RETRIES,
         )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
 
     async def stream(
         self,

@@ -33,6 +33,9 @@ class OpenAIProvider(LLMProvider):
             api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0
         )
 
+    async def aclose(self) -> None:
+        await self._client.close()
+
     async def stream(
         self,
         messages: Sequence[ChatMessage],

@@ -5,8 +5,8 @@ each FAQ is scored from all its phrasings (the question and every alternative) a
 ``0.5 * max cosine + 0.5 * mean cosine``, plus a small full-text term (Postgres
 ``ts_rank_cd`` in the bot's language, normalised by the best rank among the candidates,
 weight 0.05) that breaks ties on rare words such as product names. The confidence is the
-best score plus its margin over the runner-up (the margin capped at 0.15), within
-[0, 1]: a clear winner is trusted more than a narrow one. The search is an exact scan
+best score plus a quarter of its margin over the runner-up (the margin capped at 0.2),
+within [0, 1]; the default threshold is 0.75. The search is an exact scan
 of the bot's own phrasings.
 """
 
@@ -21,10 +21,11 @@ import numpy.typing as npt
 from shared.db.pool import Conn
 
 LEXICAL_WEIGHT = 0.05
-DEFAULT_THRESHOLD = 0.70
-# The margin counts at most this much, so a bot with one or two FAQs (no real
-# runner-up) does not turn a middling match into a confident one.
-MARGIN_CAP = 0.15
+DEFAULT_THRESHOLD = 0.75
+# A clear winner is trusted a little more than a narrow one, but only a little: a shop's
+# FAQs cover distinct topics, so even a poor match often leads its runner-up by far.
+MARGIN_WEIGHT = 0.25
+MARGIN_CAP = 0.20
 
 _MATCH = """
 WITH q AS (
@@ -97,4 +98,5 @@ def confidence(candidates: list[FaqCandidate]) -> float:
         return 0.0
     top = candidates[0].score
     runner_up = candidates[1].score if len(candidates) > 1 else 0.0
-    return float(min(1.0, max(0.0, top + min(top - runner_up, MARGIN_CAP))))
+    margin = min(top - runner_up, MARGIN_CAP)
+    return float(min(1.0, max(0.0, top + MARGIN_WEIGHT * margin)))

@@ -51,6 +51,7 @@ class ThreadServer:
             log_config=None,
             lifespan="on",
             ws="websockets-sansio",
+            timeout_graceful_shutdown=2,
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

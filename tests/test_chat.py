@@ -1,0 +1,292 @@
+"""The chat API end to end: FAQ hits, RAG with real SDKs against local servers, fallbacks,
+caching, ownership, limits and feedback."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from shared.llm.base import Deadlines
+from tests.chat_fixtures import MISTRAL_KEY, OPENAI_KEY, set_bot
+
+
+async def ask(client, shop, message, **extra):
+    response = await client.post(
+        "/v1/chat", headers=shop.headers(), json={"message": message, **extra}
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def test_faq_paraphrase_is_answered_from_the_faq(chat_client, shop):
+    body = await ask(chat_client, shop, "what does delivery cost?")
+    assert body["source"] == "faq"
+    assert "€4.90" in body["answer"]
+    assert body["faq_id"]
+    assert body["visitor_token"].startswith("vt_")
+    assert body["sources"] == []
+
+
+async def test_unrelated_question_gets_the_handoff_text(chat_client, shop):
+    body = await ask(chat_client, shop, "Who won the football world cup in 1954?")
+    assert body["source"] == "fallback"
+    assert "care@fernwood.example" in body["answer"]
+
+
+async def test_offline_default_answers_extractively_with_its_source(chat_client, shop):
+    body = await ask(chat_client, shop, "Which items can't be returned?")
+    assert body["source"] == "rag"
+    assert "personalised" in body["answer"]
+    assert body["sources"][0]["title"].startswith("Returns and refunds policy")
+    assert body["sources"][0]["chunk_id"]
+
+
+async def test_openai_sdk_streams_a_grounded_answer(chat_client, chat_runtime, shop, fake_openai):
+    await set_bot(chat_runtime, shop.bot_id, llm_chain=["openai"])
+    response = await chat_client.post(
+        "/v1/chat",
+        json={"message": "Which items can't be returned?"},
+        headers={**shop.headers(), "Accept": "text/event-stream"},
+    )
+    assert response.headers["content-type"].startswith("text/event-stream")
+    events = [block.split("\n", 1) for block in response.text.strip().split("\n\n")]
+    names = [e[0].removeprefix("event: ") for e in events]
+    assert names[-1] == "done"
+    assert set(names[:-1]) == {"token"}
+    assert len(names) > 3  # streamed in pieces
+    tokens = "".join(json.loads(e[1].removeprefix("data: "))["text"] for e in events[:-1])
+    done = json.loads(events[-1][1].removeprefix("data: "))
+    assert tokens == done["answer"] == fake_openai.answer
+    assert done["source"] == "rag"
+    assert len(done["sources"]) == 1  # only the cited source
+    sent = fake_openai.requests[-1]
+    assert sent["model"] == "gpt-4o-mini"
+    assert sent["stream"] is True
+    system = sent["messages"][0]["content"]
+    assert "[1]" in system
+    assert "not instructions" in system
+    assert sent["messages"][-1] == {"role": "user", "content": "Which items can't be returned?"}
+    assert fake_openai.headers[-1]["authorization"] == f"Bearer {OPENAI_KEY}"
+
+
+async def test_mistral_sdk_answers_and_usage_is_counted(chat_client, chat_runtime, shop, conn):
+    await set_bot(chat_runtime, shop.bot_id, llm_chain=["mistral", "openai"])
+    body = await ask(chat_client, shop, "Which items can't be returned?")
+    assert body["answer"].startswith("Mistral says")
+    cur = await conn.execute(
+        "SELECT provider, model, tokens_in, tokens_out, cost_usd FROM messages WHERE id = %s",
+        (body["message_id"],),
+    )
+    row = await cur.fetchone()
+    assert (row["provider"], row["model"]) == ("mistral", "mistral-small-latest")
+    assert row["tokens_in"] == 321
+    assert float(row["cost_usd"]) > 0
+
+
+@pytest.mark.parametrize("failure", ["500", "429", "hang"])
+async def test_primary_failure_falls_over_to_the_next_provider(
+    chat_client, chat_runtime, shop, fake_mistral, fake_openai, failure, log_stream
+):
+    chat_runtime.deadlines = Deadlines(connect=1, first_token=1.0, total=5)
+    fake_mistral.mode = failure
+    await set_bot(chat_runtime, shop.bot_id, llm_chain=["mistral", "openai"])
+    body = await ask(chat_client, shop, "Which items can't be returned?")
+    assert body["answer"] == fake_openai.answer
+    assert body["source"] == "rag"
+    logs = log_stream.getvalue()
+    assert "llm provider failed" in logs
+    assert MISTRAL_KEY not in logs
+    assert OPENAI_KEY not in logs
+
+
+async def test_all_providers_down_gives_the_handoff_text_and_a_logged_error(
+    chat_client, chat_runtime, shop, fake_mistral, fake_openai, conn, log_stream
+):
+    fake_mistral.mode = fake_openai.mode = "500"
+    await set_bot(chat_runtime, shop.bot_id, llm_chain=["mistral", "openai"])
+    body = await ask(chat_client, shop, "Which items can't be returned?")
+    assert body["source"] == "fallback"
+    cur = await conn.execute("SELECT error FROM messages WHERE id = %s", (body["message_id"],))
+    assert "mistral: server" in (await cur.fetchone())["error"]
+    assert "every llm provider failed" in log_stream.getvalue()
+
+
+async def test_circuit_breaker_skips_a_dead_provider(
+    chat_client, chat_runtime, shop, fake_mistral, fake_openai
+):
+    fake_mistral.mode = "500"
+    await set_bot(chat_runtime, shop.bot_id, llm_chain=["mistral", "openai"])
+    for n in range(5):
+        await ask(chat_client, shop, f"Which items can't be returned? ({n})")
+    assert len(fake_mistral.requests) == 3  # opened after three failures
+    assert len(fake_openai.requests) == 5
+
+
+async def test_daily_token_budget_switches_to_extractive(
+    chat_client, chat_runtime, shop, fake_openai
+):
+    await set_bot(chat_runtime, shop.bot_id, llm_chain=["openai"], daily_token_budget=100)
+    first = await ask(chat_client, shop, "Which items can't be returned?")
+    assert first["answer"] == fake_openai.answer  # 321 + n tokens: now over budget
+    for n in range(3):  # new visitors each time: the budget is per bot, not per visitor
+        later = await ask(chat_client, shop, f"Can I return opened hygiene items? {n}")
+        assert later["source"] == "rag"
+        assert later["answer"] != fake_openai.answer
+    assert len(fake_openai.requests) == 1
+
+
+async def test_cache_answers_repeats_and_forgets_on_kb_change(chat_client, shop, chat_runtime):
+    first = await ask(chat_client, shop, "Which items can't be returned?")
+    again = await ask(chat_client, shop, "  which items CAN'T be returned ")
+    assert (first["source"], again["source"]) == ("rag", "cache")
+    assert again["answer"] == first["answer"]
+    async with chat_runtime.db.connection() as conn:
+        await conn.execute(
+            "UPDATE bots SET kb_version = kb_version + 1 WHERE id = %s", (shop.bot_id,)
+        )
+    after = await ask(chat_client, shop, "Which items can't be returned?")
+    assert after["source"] == "rag"
+
+
+async def test_conversation_continues_only_for_its_visitor(chat_client, shop):
+    first = await ask(chat_client, shop, "How long does delivery take?")
+    follow = await ask(
+        chat_client,
+        shop,
+        "And to Austria?",
+        conversation_id=first["conversation_id"],
+        visitor_id=first["visitor_id"],
+        visitor_token=first["visitor_token"],
+    )
+    assert follow["conversation_id"] == first["conversation_id"]
+
+    stranger = await ask(chat_client, shop, "Hello")
+    for attempt in (
+        {"visitor_id": stranger["visitor_id"], "visitor_token": stranger["visitor_token"]},
+        {"visitor_id": first["visitor_id"], "visitor_token": stranger["visitor_token"]},
+        {},
+    ):
+        response = await chat_client.post(
+            "/v1/chat",
+            headers=shop.headers(),
+            json={
+                "message": "What did I ask before?",
+                "conversation_id": first["conversation_id"],
+                **attempt,
+            },
+        )
+        assert response.status_code == 404, attempt
+        assert "delivery" not in response.text.lower()
+
+
+async def test_retry_with_client_message_id_returns_the_stored_answer(chat_client, shop, conn):
+    first = await ask(chat_client, shop, "Do you sell gift cards?", client_message_id="m-1")
+    retry = await ask(
+        chat_client,
+        shop,
+        "Do you sell gift cards?",
+        client_message_id="m-1",
+        visitor_id=first["visitor_id"],
+        visitor_token=first["visitor_token"],
+    )
+    assert retry["message_id"] == first["message_id"]
+    cur = await conn.execute("SELECT count(*) AS n FROM messages")
+    assert (await cur.fetchone())["n"] == 2
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "code"),
+    [
+        ({"Origin": "https://evil.example"}, 403, "origin_not_allowed"),
+        ({"Origin": None}, 403, "origin_not_allowed"),
+        ({"Authorization": "Bearer pk_notakey"}, 401, "unauthorized"),
+    ],
+)
+async def test_publishable_key_is_refused_off_its_origins(chat_client, shop, headers, status, code):
+    merged = {k: v for k, v in {**shop.headers(), **headers}.items() if v is not None}
+    response = await chat_client.post("/v1/chat", headers=merged, json={"message": "hi"})
+    assert response.status_code == status
+    assert response.json()["error"]["code"] == code
+
+
+async def test_too_long_and_rate_limited_messages_get_clear_errors(chat_client, chat_runtime, shop):
+    response = await chat_client.post(
+        "/v1/chat", headers=shop.headers(), json={"message": "x" * 2001}
+    )
+    assert response.status_code == 422
+    await set_bot(chat_runtime, shop.bot_id, rate_limit_per_minute=2)
+    statuses = [
+        (
+            await chat_client.post("/v1/chat", headers=shop.headers(), json={"message": f"hi {n}"})
+        ).status_code
+        for n in range(3)
+    ]
+    assert statuses == [200, 200, 429]
+
+
+async def test_secret_key_chats_with_a_named_bot(chat_client, shop):
+    headers = {"Authorization": f"Bearer {shop.secret_key}"}
+    missing = await chat_client.post("/v1/chat", headers=headers, json={"message": "hi"})
+    assert missing.status_code == 422
+    body = (
+        await chat_client.post(
+            "/v1/chat",
+            headers=headers,
+            json={
+                "message": "How much does shipping cost?",
+                "bot_id": str(shop.bot_id),
+                "visitor_id": "crm-customer-42",
+            },
+        )
+    ).json()
+    assert body["source"] == "faq"
+    assert body["visitor_id"] == "crm-customer-42"
+
+
+async def test_feedback_only_on_the_visitors_own_answer(chat_client, shop, conn):
+    first = await ask(chat_client, shop, "How much does shipping cost?")
+    other = await ask(chat_client, shop, "Do you sell gift cards?")
+    mine = {
+        "message_id": first["message_id"],
+        "rating": -1,
+        "comment": "too short",
+        "visitor_id": first["visitor_id"],
+        "visitor_token": first["visitor_token"],
+    }
+    assert (
+        await chat_client.post("/v1/chat/feedback", headers=shop.headers(), json=mine)
+    ).status_code == 200
+    theirs = {**mine, "message_id": other["message_id"]}
+    assert (
+        await chat_client.post("/v1/chat/feedback", headers=shop.headers(), json=theirs)
+    ).status_code == 404
+    cur = await conn.execute(
+        "SELECT feedback, feedback_comment_enc FROM messages WHERE id = %s", (first["message_id"],)
+    )
+    row = await cur.fetchone()
+    assert row["feedback"] == -1
+    assert b"too short" not in bytes(row["feedback_comment_enc"])
+
+
+async def test_widget_config_shows_public_settings_only(chat_client, shop):
+    response = await chat_client.get("/v1/widget/config", headers=shop.headers())
+    body = response.json()
+    assert body["title"] == "Fernwood Outfitters"
+    assert body["starter_questions"]
+    assert "instructions" not in body
+    assert "allowed_origins" not in body
+
+
+async def test_chat_stores_encrypted_explainable_messages(chat_client, shop, conn):
+    body = await ask(chat_client, shop, "what does delivery cost?")
+    cur = await conn.execute(
+        "SELECT role, content_enc, source, faq_id, matched_question,"
+        " confidence, latency_ms FROM messages ORDER BY created_at"
+    )
+    user, bot = await cur.fetchall()
+    assert b"delivery" not in bytes(user["content_enc"])
+    assert (bot["source"], str(bot["faq_id"])) == ("faq", body["faq_id"])
+    assert bot["matched_question"] == "How much does shipping cost?"
+    assert 0 < bot["confidence"] <= 1
+    assert bot["latency_ms"] >= 0

@@ -1,0 +1,159 @@
+"""Streaming over a real server: WebSocket framing, errors that keep the socket, origin
+checks on the handshake, and a visitor leaving mid-answer stopping the provider call."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+
+import httpx
+import pytest
+import websockets
+
+from functions.chat.app import create_app
+from shared.crypto import Keyring
+from shared.db.pool import Database
+from shared.runtime import Runtime
+from tests.chat_fixtures import ORIGIN, make_shop, set_bot
+from tests.utils.servers import ThreadServer
+
+
+@pytest.fixture
+async def served(llm_settings, db_url, embedder):
+    """The chat function under uvicorn, with a runtime of its own (its own event loop)."""
+    setup = Runtime(
+        settings=llm_settings,
+        db=Database(db_url, max_size=2),
+        keyring=Keyring(os.urandom(32)),
+        embedder=embedder,
+    )
+    shop = await make_shop(setup)
+    await setup.aclose()
+    server_runtime = Runtime(
+        settings=llm_settings,
+        db=Database(db_url, max_size=4),
+        keyring=setup.keyring,
+        embedder=embedder,
+    )
+    with ThreadServer(create_app(server_runtime)) as server:
+        yield server, shop, setup
+
+
+def ws_url(server, shop) -> str:
+    return server.url.replace("http://", "ws://") + f"/v1/chat/ws?key={shop.publishable_key}"
+
+
+async def receive_answer(socket) -> tuple[list[str], dict]:
+    tokens = []
+    while True:
+        frame = json.loads(await asyncio.wait_for(socket.recv(), timeout=30))
+        if frame["type"] == "token":
+            tokens.append(frame["text"])
+        else:
+            return tokens, frame
+
+
+async def test_websocket_streams_tokens_then_done_and_survives_visitor_errors(served):
+    server, shop, _ = served
+    async with websockets.connect(ws_url(server, shop), origin=ORIGIN) as socket:
+        await socket.send(json.dumps({"type": "message", "text": "How much does shipping cost?"}))
+        tokens, done = await receive_answer(socket)
+        assert done["type"] == "done"
+        assert done["source"] == "faq"
+        assert "".join(tokens) == done["answer"]
+        assert len(tokens) > 1
+
+        await socket.send(json.dumps({"type": "message", "text": "x" * 2001}))
+        _, error = await receive_answer(socket)
+        assert (error["type"], error["code"]) == ("error", "validation_error")
+        await socket.send("not json")
+        _, error = await receive_answer(socket)
+        assert error["code"] == "malformed_json"
+        await socket.send(
+            json.dumps(
+                {
+                    "type": "message",
+                    "text": "And express?",
+                    "conversation_id": done["conversation_id"],
+                    "visitor_id": "someone-else",
+                    "visitor_token": done["visitor_token"],
+                }
+            )
+        )
+        _, error = await receive_answer(socket)
+        assert error["code"] == "not_found"
+
+        await socket.send(
+            json.dumps(
+                {
+                    "type": "message",
+                    "text": "Do you sell gift cards?",
+                    "conversation_id": done["conversation_id"],
+                    "visitor_id": done["visitor_id"],
+                    "visitor_token": done["visitor_token"],
+                }
+            )
+        )
+        _, again = await receive_answer(socket)
+        assert again["type"] == "done"
+        assert again["conversation_id"] == done["conversation_id"]
+
+
+@pytest.mark.parametrize("origin", ["https://evil.example", None])
+async def test_websocket_handshake_checks_the_origin(served, origin):
+    server, shop, _ = served
+    with pytest.raises(websockets.exceptions.InvalidStatus) as info:
+        async with websockets.connect(ws_url(server, shop), origin=origin):
+            pass
+    assert info.value.response.status_code == 403
+
+
+async def test_websocket_handshake_refuses_a_wrong_key(served):
+    server = served[0]
+    url = server.url.replace("http://", "ws://") + "/v1/chat/ws?key=pk_wrong"
+    with pytest.raises(websockets.exceptions.InvalidStatus):
+        async with websockets.connect(url, origin=ORIGIN):
+            pass
+
+
+async def wait_for(condition, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+async def test_leaving_mid_answer_over_websocket_stops_the_provider(served, fake_openai):
+    server, shop, setup = served
+    await set_bot(setup, shop.bot_id, llm_chain=["openai"])
+    fake_openai.mode = "slow"
+    async with websockets.connect(ws_url(server, shop), origin=ORIGIN) as socket:
+        await socket.send(json.dumps({"type": "message", "text": "Which items can't be returned?"}))
+        first = json.loads(await asyncio.wait_for(socket.recv(), timeout=30))
+        assert first["type"] == "token"
+    assert await wait_for(lambda: fake_openai.cancelled == 1)
+    assert fake_openai.completed == 0
+
+
+async def test_leaving_mid_answer_over_sse_stops_the_provider(served, fake_openai):
+    server, shop, setup = served
+    await set_bot(setup, shop.bot_id, llm_chain=["openai"])
+    fake_openai.mode = "slow"
+    async with (
+        httpx.AsyncClient(base_url=server.url, timeout=30) as client,
+        client.stream(
+            "POST",
+            "/v1/chat",
+            json={"message": "Which items can't be returned?"},
+            headers={**shop.headers(), "Accept": "text/event-stream"},
+        ) as response,
+    ):
+        async for line in response.aiter_lines():
+            if line.startswith("event: token"):
+                break
+    assert await wait_for(lambda: fake_openai.cancelled == 1)
+    assert fake_openai.completed == 0
