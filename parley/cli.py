@@ -147,6 +147,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from parley.bench import startup
 
         startup.run(runs=args.runs)
+    elif args.what == "faq":
+        from parley.bench import faq
+
+        if args.dataset is None or not (Path(args.dataset) / "faqs.jsonl").is_file():
+            raise CommandError("--dataset must name a folder with faqs.jsonl and queries.jsonl")
+        faq.run(Path(args.dataset), concurrency=args.concurrency)
     return 0
 
 
@@ -171,8 +177,10 @@ def build_parser() -> argparse.ArgumentParser:
     rotate.set_defaults(func=cmd_rotate_master_key)
 
     bench = sub.add_parser("bench", help="print performance figures")
-    bench.add_argument("what", choices=["startup"])
-    bench.add_argument("--runs", type=int, default=5)
+    bench.add_argument("what", choices=["startup", "faq"])
+    bench.add_argument("--runs", type=int, default=5, help="startup: how many starts")
+    bench.add_argument("--dataset", help="faq: folder with faqs.jsonl and queries.jsonl")
+    bench.add_argument("--concurrency", type=int, default=8, help="faq: concurrent visitors")
     bench.set_defaults(func=cmd_bench)
     return parser
 

@@ -1,0 +1,380 @@
+"""``parley bench faq --dataset DIR``: FAQ matching quality and speed, beside baselines.
+
+DIR holds ``faqs.jsonl`` and ``queries.jsonl`` (see the team's datasets README). The run:
+
+1. starts ``parley serve`` on a fresh data dir (embedded PostgreSQL, local model);
+2. through the admin API: logs in, creates a tenant and bot, imports the FAQs with
+   opaque answers ("Answer 17.") so nothing can match on the label, makes a key;
+3. sends every query on its own through ``POST /v1/chat`` as a visitor would, recording
+   the source, the FAQ chosen and the latency (the server's ``latency_ms`` and the
+   client's wall time), then the throughput with concurrent visitors, then the latency
+   of repeated questions (answer cache);
+4. ranks every query with Parley's matcher (the same SQL the server runs) for top-1 and
+   MRR@5 independent of the threshold, and the same figures for three baselines computed
+   in this run: BM25 over each FAQ's text, plain cosine (best phrasing), and their
+   reciprocal-rank fusion.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import re
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import numpy.typing as npt
+
+RRF_K = 60
+ORIGIN = "http://bench.local"
+
+
+@dataclass
+class Dataset:
+    faqs: list[dict[str, Any]]
+    queries: list[dict[str, Any]]
+
+    @classmethod
+    def load(cls, folder: Path) -> Dataset:
+        def read(name: str) -> list[dict[str, Any]]:
+            text = (folder / name).read_text(encoding="utf-8")
+            return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+        return cls(read("faqs.jsonl"), read("queries.jsonl"))
+
+
+def _percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.array(values), q)) if values else float("nan")
+
+
+def _scores(ranked: list[list[str]], expected: list[str | None]) -> tuple[float, float]:
+    """(top-1 accuracy, MRR@5) over the queries that have an expected FAQ."""
+    top1 = mrr = 0.0
+    count = 0
+    for ranking, want in zip(ranked, expected, strict=True):
+        if want is None:
+            continue
+        count += 1
+        top1 += bool(ranking) and ranking[0] == want
+        if want in ranking[:5]:
+            mrr += 1 / (ranking.index(want) + 1)
+    return top1 / max(count, 1), mrr / max(count, 1)
+
+
+def _rank(matrix: npt.NDArray[np.float64], ids: list[str]) -> list[list[str]]:
+    order = np.argsort(-matrix, axis=1)[:, :5]
+    return [[ids[j] for j in row] for row in order]
+
+
+def _baselines(
+    data: Dataset,
+    query_vectors: npt.NDArray[np.float32],
+    phrasing_vectors: npt.NDArray[np.float32],
+    owners: npt.NDArray[np.int64],
+) -> dict[str, list[list[str]]]:
+    from rank_bm25 import BM25Okapi
+
+    ids = [f["id"] for f in data.faqs]
+
+    def tokens(text: str) -> list[str]:
+        return re.findall(r"\w+", text.lower())
+
+    bm25 = BM25Okapi([tokens(" ".join([f["question"], *f["alternatives"]])) for f in data.faqs])
+    lexical = np.array([bm25.get_scores(tokens(q["text"])) for q in data.queries])
+    sims = query_vectors @ phrasing_vectors.T
+    cosine = np.stack([sims[:, owners == j].max(axis=1) for j in range(len(ids))], axis=1)
+
+    def ranks(matrix: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
+        return np.argsort(np.argsort(-matrix, axis=1), axis=1) + 1
+
+    fused = 1 / (RRF_K + ranks(lexical)) + 1 / (RRF_K + ranks(cosine))
+    return {
+        "BM25 (FAQ text)": _rank(lexical, ids),
+        "cosine (best phrasing)": _rank(cosine, ids),
+        "RRF of BM25 + cosine": _rank(fused, ids),
+    }
+
+
+class Server:
+    """A throw-away ``parley serve`` for the benchmark."""
+
+    def __init__(self, data_dir: Path) -> None:
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        sock.close()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.data_dir = data_dir
+        self.password = secrets.token_urlsafe(16)
+        env = {
+            **os.environ,
+            "PARLEY_DEMO": "0",
+            "PARLEY_LOG_LEVEL": "WARNING",
+            "PARLEY_ADMIN_USERNAME": "bench",
+            "PARLEY_ADMIN_PASSWORD": self.password,
+            "PARLEY_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
+        }
+        env.pop("DATABASE_URL", None)
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "parley",
+                "serve",
+                "--port",
+                str(self.port),
+                "--data-dir",
+                str(data_dir),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.url + "/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if self.proc.poll() is not None:
+                raise RuntimeError("parley serve exited during start-up")
+            time.sleep(0.1)
+        raise RuntimeError("parley serve did not become ready")
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=60)
+
+
+def _setup_bot(server: Server, data: Dataset) -> tuple[str, str, dict[str, str]]:
+    """Tenant, bot, FAQs and a publishable key via the admin API; returns
+    (bot id, key, Parley FAQ id -> dataset id)."""
+    with httpx.Client(base_url=server.url, timeout=600) as client:
+        token = client.post(
+            "/v1/admin/login", json={"username": "bench", "password": server.password}
+        ).json()["token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        tenant = client.post(
+            "/v1/admin/tenants", headers=auth, json={"slug": "bench", "name": "Benchmark"}
+        ).json()
+        bot = client.post(
+            "/v1/admin/bots",
+            headers=auth,
+            json={
+                "tenant_id": tenant["id"],
+                "name": "Benchmark bot",
+                "allowed_origins": [ORIGIN],
+                "rate_limit_per_minute": 10_000,
+            },
+        ).json()
+        lines = [
+            json.dumps(
+                {
+                    "question": f["question"],
+                    "alternatives": f["alternatives"],
+                    "answer": f"Answer {n}.",
+                }
+            )
+            for n, f in enumerate(data.faqs)
+        ]
+        imported = client.post(
+            f"/v1/admin/bots/{bot['id']}/faqs/import",
+            headers=auth,
+            content="\n".join(lines).encode(),
+        )
+        imported.raise_for_status()
+        mapping: dict[str, str] = {}
+        offset: int | None = 0
+        while offset is not None:
+            listed = client.get(
+                f"/v1/admin/bots/{bot['id']}/faqs",
+                params={"limit": 200, "offset": offset},
+                headers=auth,
+            ).json()
+            for faq in listed["items"]:
+                number = int(faq["answer"].removeprefix("Answer ").rstrip("."))
+                mapping[faq["id"]] = data.faqs[number]["id"]
+            offset = listed["next_offset"]
+        key = client.post(
+            "/v1/admin/api-keys",
+            headers=auth,
+            json={"tenant_id": tenant["id"], "kind": "publishable", "bot_id": bot["id"]},
+        ).json()["key"]
+    return bot["id"], key, mapping
+
+
+async def _ask_all(
+    server: Server, key: str, texts: list[str], concurrency: int
+) -> list[tuple[dict[str, Any], float]]:
+    headers = {"Authorization": f"Bearer {key}", "Origin": ORIGIN}
+    results: list[tuple[dict[str, Any], float]] = [({}, 0.0)] * len(texts)
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for n in range(len(texts)):
+        queue.put_nowait(n)
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        while not queue.empty():
+            n = queue.get_nowait()
+            begin = time.perf_counter()
+            response = await client.post("/v1/chat", headers=headers, json={"message": texts[n]})
+            results[n] = (response.json(), (time.perf_counter() - begin) * 1000)
+
+    async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
+        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+    return results
+
+
+async def _parley_rankings(
+    server: Server,
+    bot_id: str,
+    data: Dataset,
+    mapping: dict[str, str],
+    query_vectors: npt.NDArray[np.float32],
+) -> list[list[str]]:
+    """Parley's matcher, run with the server's own SQL on the server's database."""
+    from uuid import UUID
+
+    from shared.db.pool import Database
+    from shared.rag.faq_match import match_faq
+
+    db = Database(f"postgresql://postgres@/postgres?host={server.data_dir / 'pg'}")
+    rankings = []
+    confidences = []
+    try:
+        async with db.connection() as conn:
+            for query, vector in zip(data.queries, query_vectors, strict=True):
+                match = await match_faq(
+                    conn, bot_id=UUID(bot_id), text=query["text"], vector=vector
+                )
+                rankings.append([mapping[str(c.faq_id)] for c in match.candidates])
+                confidences.append(match.confidence)
+    finally:
+        await db.close()
+    return rankings, confidences
+
+
+def run(dataset: Path, *, concurrency: int = 8, throughput_queries: int = 600) -> None:
+    from shared.rag.embed import LocalEmbedder
+
+    data = Dataset.load(dataset)
+    expected = [q.get("expected_faq_id") for q in data.queries]
+    texts = [q["text"] for q in data.queries]
+    print(f"parley bench faq: {dataset.name}: {len(data.faqs)} FAQs, {len(texts)} queries")
+
+    embedder = LocalEmbedder()
+    phrasings = [
+        (n, t) for n, f in enumerate(data.faqs) for t in [f["question"], *f["alternatives"]]
+    ]
+    begin = time.perf_counter()
+    query_vectors = embedder.encode(texts)
+    model_rate = len(texts) / (time.perf_counter() - begin)
+    phrasing_vectors = embedder.encode([t for _, t in phrasings])
+    single = []
+    for text in texts[:200]:
+        t0 = time.perf_counter()
+        embedder.encode([text])
+        single.append((time.perf_counter() - t0) * 1000)
+    owners = np.array([n for n, _ in phrasings])
+
+    with tempfile.TemporaryDirectory(prefix="parley-bench-") as tmp:
+        server = Server(Path(tmp) / "state")
+        try:
+            bot_id, key, mapping = _setup_bot(server, data)
+            sequential = asyncio.run(_ask_all(server, key, texts, 1))
+            subset = texts[:throughput_queries]
+            salted = [f"{t} (#{n})" for n, t in enumerate(subset)]  # defeat the exact cache
+            begin = time.perf_counter()
+            asyncio.run(_ask_all(server, key, salted, concurrency))
+            throughput = len(salted) / (time.perf_counter() - begin)
+            cached = asyncio.run(_ask_all(server, key, texts[:300], 1))
+            rankings, confidences = asyncio.run(
+                _parley_rankings(server, bot_id, data, mapping, query_vectors)
+            )
+        finally:
+            server.stop()
+
+    print("\nMatching quality (ranking of all FAQs, threshold not applied)")
+    print(f"  {'method':28s} {'top-1':>7s} {'MRR@5':>7s}")
+    parley_top1, parley_mrr = _scores(rankings, expected)
+    rows = [("Parley hybrid matcher", parley_top1, parley_mrr)]
+    for name, ranked in _baselines(data, query_vectors, phrasing_vectors, owners).items():
+        rows.append((name, *_scores(ranked, expected)))
+    for name, top1, mrr in rows:
+        ratio = parley_top1 / top1
+        print(f"  {name:28s} {top1:7.1%} {mrr:7.3f}   (Parley / this, top-1: x{ratio:.2f})")
+
+    print("\nConfidence threshold: share answered from a FAQ, and how often that FAQ is right")
+    for threshold in (0.60, 0.65, 0.70, 0.75, 0.80, 0.85):
+        chosen = [
+            (r[0] if r else None) == w
+            for r, c, w in zip(rankings, confidences, expected, strict=True)
+            if c >= threshold
+        ]
+        precision = sum(chosen) / len(chosen) if chosen else float("nan")
+        print(
+            f"  >= {threshold:.2f}: answered {len(chosen) / len(rankings):6.1%}, "
+            f"right {precision:6.1%}"
+        )
+
+    answered = [(body, wall) for body, wall in sequential if body.get("source") == "faq"]
+    correct = sum(
+        mapping.get(body.get("faq_id", ""), "") == want
+        for (body, _), want in zip(sequential, expected, strict=True)
+        if body.get("source") == "faq"
+    )
+    scoped = [w for w in expected if w is not None]
+    kept = [
+        body.get("source") != "faq"
+        for (body, _), w in zip(sequential, expected, strict=True)
+        if w is None
+    ]
+    print("\nThrough POST /v1/chat (default threshold)")
+    print(f"  answered from a FAQ           {len(answered) / len(sequential):7.1%}")
+    print(f"  of those, the right FAQ       {correct / max(len(answered), 1):7.1%}")
+    print(f"  right FAQ over all queries    {correct / max(len(scoped), 1):7.1%}")
+    if kept:
+        print(f"  out-of-scope kept from FAQ    {sum(kept) / len(kept):7.1%}")
+    else:
+        print("  out-of-scope kept from FAQ    n/a (no out-of-scope queries in this set)")
+
+    server_faq = [float(b["latency_ms"]) for b, _ in answered]
+    wall_faq = [w for _, w in answered]
+    cache_wall = [w for b, w in cached if b.get("source") == "cache"]
+    cache_server = [float(b["latency_ms"]) for b, _ in cached if b.get("source") == "cache"]
+    print("\nFAQ path latency (ms)            p50     p95     p99")
+    print(
+        f"  at the server (latency_ms) {_percentile(server_faq, 50):7.1f} "
+        f"{_percentile(server_faq, 95):7.1f} {_percentile(server_faq, 99):7.1f}"
+    )
+    print(
+        f"  client wall time           {_percentile(wall_faq, 50):7.1f} "
+        f"{_percentile(wall_faq, 95):7.1f} {_percentile(wall_faq, 99):7.1f}"
+    )
+    print(
+        f"  answer cache, server       {_percentile(cache_server, 50):7.1f} "
+        f"{_percentile(cache_server, 95):7.1f} {_percentile(cache_server, 99):7.1f}"
+    )
+    print(
+        f"  answer cache, client wall  {_percentile(cache_wall, 50):7.1f} "
+        f"{_percentile(cache_wall, 95):7.1f} {_percentile(cache_wall, 99):7.1f}"
+    )
+    print(f"  baseline: the model alone, one question  {statistics.median(single):6.1f} ms")
+    print(
+        f"\nThroughput with {concurrency} concurrent visitors: {throughput:.0f} questions/s "
+        f"(model batch rate in this run: {model_rate:.0f}/s; one at a time: "
+        f"{1000 / statistics.median(single):.0f}/s)"
+    )
