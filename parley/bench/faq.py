@@ -244,8 +244,9 @@ async def _parley_rankings(
     data: Dataset,
     mapping: dict[str, str],
     query_vectors: npt.NDArray[np.float32],
-) -> list[list[str]]:
-    """Parley's matcher, run with the server's own SQL on the server's database."""
+) -> tuple[list[list[str]], list[float]]:
+    """Parley's matcher, run with the server's own SQL on the server's database:
+    each query's ranking and confidence."""
     from uuid import UUID
 
     from shared.db.pool import Database
