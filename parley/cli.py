@@ -18,6 +18,8 @@ from shared.db.migrate import SchemaError, migrate
 from shared.errors import DatabaseUnavailableError
 from shared.logging import configure_logging
 from shared.masterkey import MasterKeyMismatchError, rotate_master_key
+from shared.rag.embed import EmbeddingError
+from shared.rag.index import EmbeddingModelMismatchError, reindex
 from shared.runtime import Runtime
 
 
@@ -142,6 +144,27 @@ def cmd_rotate_master_key(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reindex(args: argparse.Namespace) -> int:
+    """Re-embed every FAQ phrasing and chunk with the configured embedding provider."""
+    settings = _settings(args)
+    configure_logging(settings.log_level)
+    runtime = Runtime.from_settings(settings)
+
+    async def run() -> int:
+        try:
+            async with runtime.db.connection() as conn:
+                return await reindex(conn, runtime.get_embedder())
+        finally:
+            await runtime.db.close()
+
+    try:
+        count = asyncio.run(run())
+    finally:
+        runtime.stop_embedded()
+    print(f"re-embedded {count} texts with {runtime.get_embedder().name}")
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     if args.what == "startup":
         from parley.bench import startup
@@ -176,6 +199,10 @@ def build_parser() -> argparse.ArgumentParser:
     rotate.add_argument("--data-dir")
     rotate.set_defaults(func=cmd_rotate_master_key)
 
+    reindex_cmd = sub.add_parser("reindex", help="re-embed everything with PARLEY_EMBEDDINGS")
+    reindex_cmd.add_argument("--data-dir")
+    reindex_cmd.set_defaults(func=cmd_reindex)
+
     bench = sub.add_parser("bench", help="print performance figures")
     bench.add_argument("what", choices=["startup", "faq"])
     bench.add_argument("--runs", type=int, default=5, help="startup: how many starts")
@@ -196,6 +223,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         EmbeddedDatabaseError,
         SchemaError,
         MasterKeyMismatchError,
+        EmbeddingModelMismatchError,
+        EmbeddingError,
     ) as exc:
         print(f"parley: error: {exc}", file=sys.stderr)
         return 1

