@@ -9,18 +9,22 @@ import argparse
 import asyncio
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from shared.config import ConfigError, Settings, load_settings
 from shared.db.embedded import EmbeddedDatabaseError
 from shared.db.migrate import SchemaError, migrate
+from shared.db.pool import Conn
 from shared.errors import DatabaseUnavailableError
 from shared.logging import configure_logging
 from shared.masterkey import MasterKeyMismatchError, rotate_master_key
 from shared.rag.embed import EmbeddingError
 from shared.rag.index import EmbeddingModelMismatchError, reindex
 from shared.runtime import Runtime
+
+T = TypeVar("T")
 
 
 class CommandError(Exception):
@@ -98,22 +102,29 @@ async def _prepare(runtime: Runtime, origin: str) -> None:
         await runtime.db.close()
 
 
-def cmd_migrate(args: argparse.Namespace) -> int:
+def _run_job(
+    args: argparse.Namespace, job: Callable[[Runtime, Conn], Awaitable[T]]
+) -> tuple[Runtime, T]:
+    """Run one unit of database work for an operator command, then shut down cleanly."""
     settings = _settings(args)
     configure_logging(settings.log_level)
     runtime = Runtime.from_settings(settings)
 
-    async def run() -> list[int]:
+    async def run() -> T:
         try:
             async with runtime.db.connection() as conn:
-                return await migrate(conn)
+                return await job(runtime, conn)
         finally:
-            await runtime.db.close()
+            await runtime.aclose()
 
     try:
-        applied = asyncio.run(run())
+        return runtime, asyncio.run(run())
     finally:
         runtime.stop_embedded()
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    _, applied = _run_job(args, lambda runtime, conn: migrate(conn))
     print(f"applied migrations: {applied}" if applied else "schema is up to date")
     return 0
 
@@ -121,46 +132,18 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def cmd_rotate_master_key(args: argparse.Namespace) -> int:
     """Rewrap every tenant key under PARLEY_MASTER_KEY; the old key goes in
     PARLEY_PREVIOUS_MASTER_KEYS while processes roll over."""
-    settings = _settings(args)
-    configure_logging(settings.log_level)
-    if not settings.previous_master_keys():
+    if not _settings(args).previous_master_keys():
         raise CommandError(
             "set PARLEY_MASTER_KEY to the new key and PARLEY_PREVIOUS_MASTER_KEYS to the old one"
         )
-    runtime = Runtime.from_settings(settings)
-
-    async def run() -> int:
-        try:
-            async with runtime.db.connection() as conn:
-                return await rotate_master_key(conn, runtime.keyring)
-        finally:
-            await runtime.db.close()
-
-    try:
-        count = asyncio.run(run())
-    finally:
-        runtime.stop_embedded()
+    runtime, count = _run_job(args, lambda rt, conn: rotate_master_key(conn, rt.keyring))
     print(f"rewrapped {count} tenant keys under master key {runtime.keyring.current_id}")
     return 0
 
 
 def cmd_reindex(args: argparse.Namespace) -> int:
     """Re-embed every FAQ phrasing and chunk with the configured embedding provider."""
-    settings = _settings(args)
-    configure_logging(settings.log_level)
-    runtime = Runtime.from_settings(settings)
-
-    async def run() -> int:
-        try:
-            async with runtime.db.connection() as conn:
-                return await reindex(conn, runtime.get_embedder())
-        finally:
-            await runtime.db.close()
-
-    try:
-        count = asyncio.run(run())
-    finally:
-        runtime.stop_embedded()
+    runtime, count = _run_job(args, lambda rt, conn: reindex(conn, rt.get_embedder()))
     print(f"re-embedded {count} texts with {runtime.get_embedder().name}")
     return 0
 
