@@ -38,6 +38,7 @@ class Runtime:
     breaker: CircuitBreaker = field(default_factory=CircuitBreaker, repr=False)
     deadlines: Deadlines = field(default=DEFAULT_DEADLINES, repr=False)
     _ciphers: dict[UUID, TenantCipher] = field(default_factory=dict, repr=False)
+    _own_embedder: bool = field(default=False, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
@@ -62,6 +63,7 @@ class Runtime:
     def get_embedder(self) -> Embedder:
         """The deployment's embedding provider, created on first use."""
         if self.embedder is None:
+            self._own_embedder = True
             s = self.settings
             self.embedder = make_embedder(
                 s.embeddings,
@@ -98,6 +100,9 @@ class Runtime:
         for provider in self.providers.values():
             await provider.aclose()
         self.providers.clear()
+        if self._own_embedder and self.embedder is not None:
+            await self.embedder.aclose()
+            self.embedder = None
         if self.answer_cache is not None:
             self.answer_cache.close()
             self.answer_cache = None

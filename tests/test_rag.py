@@ -128,3 +128,26 @@ def test_semantic_cache_hits_paraphrases_but_not_negations(tmp_path, embedder):
         assert cache.get_similar(bot, 1, miss, vec(miss)) is None, miss
     assert cache.get_similar(bot, 2, hit, vec(hit)) is None  # another KB version
     cache.close()
+
+
+@pytest.mark.parametrize("provider", ["openai", "mistral"])
+async def test_remote_embedding_providers_through_their_sdks(provider, fake_openai, fake_mistral):
+    from shared.rag.embed import MistralEmbedder, OpenAIEmbedder
+
+    if provider == "openai":
+        remote: Embedder = OpenAIEmbedder("sk-emb", f"{fake_openai.url}/v1")
+        fake = fake_openai
+    else:
+        remote = MistralEmbedder("ms-emb", fake_mistral.url)
+        fake = fake_mistral
+    try:
+        vectors = await remote.embed(["parcel tracking", "tracking parcel", "refund money"])
+    finally:
+        await remote.aclose()
+    assert vectors.shape == (3, 8)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0)
+    assert vectors[0] @ vectors[1] > 0.99
+    assert vectors[0] @ vectors[2] < 0.9
+    assert fake.requests[-1]["model"] == (
+        "text-embedding-3-small" if provider == "openai" else "mistral-embed"
+    )

@@ -19,7 +19,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -46,6 +46,9 @@ class Embedder(ABC):
 
     async def warm_up(self) -> None:  # noqa: B027  (optional hook; most providers need none)
         """Load whatever the provider needs, so the first visitor does not wait."""
+
+    async def aclose(self) -> None:  # noqa: B027  (only remote providers hold connections)
+        """Close the provider's HTTP connections."""
 
 
 def _normalize(matrix: npt.NDArray[Any]) -> Vectors:
@@ -157,6 +160,9 @@ class OpenAIEmbedder(Embedder):
             api_key=api_key, base_url=base_url, timeout=timeout, max_retries=1
         )
 
+    async def aclose(self) -> None:
+        await self._client.close()
+
     async def embed(self, texts: Sequence[str]) -> Vectors:
         import openai
 
@@ -177,13 +183,21 @@ class MistralEmbedder(Embedder):
         model: str = "mistral-embed",
         timeout: float = 10.0,
     ) -> None:
+        import httpx
         from mistralai.client import Mistral
 
         self.name = f"mistral:{model}"
         self._model = model
+        self._http = httpx.AsyncClient(follow_redirects=True)
         self._client = Mistral(
-            api_key=api_key, server_url=server_url, timeout_ms=int(timeout * 1000)
+            api_key=api_key,
+            server_url=server_url,
+            timeout_ms=int(timeout * 1000),
+            async_client=cast(Any, self._http),
         )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
 
     async def embed(self, texts: Sequence[str]) -> Vectors:
         from mistralai.client.errors import MistralError
@@ -211,6 +225,9 @@ class CachedEmbedder(Embedder):
 
     async def warm_up(self) -> None:
         await self.inner.warm_up()
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
 
     async def embed(self, texts: Sequence[str]) -> Vectors:
         missing = list(dict.fromkeys(t for t in texts if t not in self._cache))

@@ -110,5 +110,33 @@ class FakeLLM:
 
         return StreamingResponse(events(), media_type="text/event-stream")
 
+    async def embeddings(self, request: Request) -> Response:
+        """Deterministic 8-dimensional vectors: texts sharing words get similar vectors."""
+        body = await request.json()
+        self.requests.append(body)
+        self.headers.append(dict(request.headers))
+        inputs = body.get("input", body.get("inputs"))
+        texts = [inputs] if isinstance(inputs, str) else inputs
+        data = []
+        for n, text in enumerate(texts):
+            vector = [0.0] * 8
+            for word in text.lower().split():
+                vector[sum(map(ord, word)) % 8] += 1.0
+            data.append({"object": "embedding", "index": n, "embedding": vector})
+        return JSONResponse(
+            {
+                "object": "list",
+                "data": data,
+                "model": body.get("model", "fake"),
+                "id": "emb-1",
+                "usage": {"prompt_tokens": len(texts), "total_tokens": len(texts)},
+            }
+        )
+
     def app(self) -> Starlette:
-        return Starlette(routes=[Route("/v1/chat/completions", self.completions, methods=["POST"])])
+        return Starlette(
+            routes=[
+                Route("/v1/chat/completions", self.completions, methods=["POST"]),
+                Route("/v1/embeddings", self.embeddings, methods=["POST"]),
+            ]
+        )
