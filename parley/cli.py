@@ -159,6 +159,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         if args.dataset is None or not (Path(args.dataset) / "faqs.jsonl").is_file():
             raise CommandError("--dataset must name a folder with faqs.jsonl and queries.jsonl")
         faq.run(Path(args.dataset), concurrency=args.concurrency)
+    elif args.what == "ttft":
+        from parley.bench import ttft
+
+        ttft.run(runs=args.runs)
     return 0
 
 
@@ -187,8 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
     reindex_cmd.set_defaults(func=cmd_reindex)
 
     bench = sub.add_parser("bench", help="print performance figures")
-    bench.add_argument("what", choices=["startup", "faq"])
-    bench.add_argument("--runs", type=int, default=5, help="startup: how many starts")
+    bench.add_argument("what", choices=["startup", "faq", "ttft"])
+    bench.add_argument("--runs", type=int, default=5, help="startup, ttft: how many runs")
     bench.add_argument("--dataset", help="faq: folder with faqs.jsonl and queries.jsonl")
     bench.add_argument("--concurrency", type=int, default=8, help="faq: concurrent visitors")
     bench.set_defaults(func=cmd_bench)

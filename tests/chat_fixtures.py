@@ -39,7 +39,7 @@ class Shop:
 def fake_openai():
     fake = FakeLLM()
     with ThreadServer(fake.app()) as server:
-        fake.url = server.url  # type: ignore[attr-defined]
+        fake.url = server.url
         yield fake
 
 
@@ -47,7 +47,7 @@ def fake_openai():
 def fake_mistral():
     fake = FakeLLM(answer="Mistral says: returns are free from Germany [1].")
     with ThreadServer(fake.app()) as server:
-        fake.url = server.url  # type: ignore[attr-defined]
+        fake.url = server.url
         yield fake
 
 

@@ -18,16 +18,9 @@ DIR holds ``faqs.jsonl`` and ``queries.jsonl`` (see the team's datasets README).
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
-import os
 import re
-import secrets
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -37,6 +30,8 @@ from typing import Any
 import httpx
 import numpy as np
 import numpy.typing as npt
+
+from parley.bench.servers import ParleyServer
 
 RRF_K = 60
 ORIGIN = "http://bench.local"
@@ -108,65 +103,11 @@ def _baselines(
     }
 
 
-class Server:
-    """A throw-away ``parley serve`` for the benchmark."""
-
-    def __init__(self, data_dir: Path) -> None:
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        sock.close()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.data_dir = data_dir
-        self.password = secrets.token_urlsafe(16)
-        env = {
-            **os.environ,
-            "PARLEY_DEMO": "0",
-            "PARLEY_LOG_LEVEL": "WARNING",
-            "PARLEY_ADMIN_USERNAME": "bench",
-            "PARLEY_ADMIN_PASSWORD": self.password,
-            "PARLEY_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
-        }
-        env.pop("DATABASE_URL", None)
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "parley",
-                "serve",
-                "--port",
-                str(self.port),
-                "--data-dir",
-                str(data_dir),
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(self.url + "/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if self.proc.poll() is not None:
-                raise RuntimeError("parley serve exited during start-up")
-            time.sleep(0.1)
-        raise RuntimeError("parley serve did not become ready")
-
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(timeout=60)
-
-
-def _setup_bot(server: Server, data: Dataset) -> tuple[str, str, dict[str, str]]:
+def _setup_bot(server: ParleyServer, data: Dataset) -> tuple[str, str, dict[str, str]]:
     """Tenant, bot, FAQs and a publishable key via the admin API; returns
     (bot id, key, Parley FAQ id -> dataset id)."""
     with httpx.Client(base_url=server.url, timeout=600) as client:
-        token = client.post(
-            "/v1/admin/login", json={"username": "bench", "password": server.password}
-        ).json()["token"]
+        token = server.login(client)
         auth = {"Authorization": f"Bearer {token}"}
         tenant = client.post(
             "/v1/admin/tenants", headers=auth, json={"slug": "bench", "name": "Benchmark"}
@@ -218,7 +159,7 @@ def _setup_bot(server: Server, data: Dataset) -> tuple[str, str, dict[str, str]]
 
 
 async def _ask_all(
-    server: Server, key: str, texts: list[str], concurrency: int
+    server: ParleyServer, key: str, texts: list[str], concurrency: int
 ) -> list[tuple[dict[str, Any], float]]:
     headers = {"Authorization": f"Bearer {key}", "Origin": ORIGIN}
     results: list[tuple[dict[str, Any], float]] = [({}, 0.0)] * len(texts)
@@ -239,7 +180,7 @@ async def _ask_all(
 
 
 async def _parley_rankings(
-    server: Server,
+    server: ParleyServer,
     bot_id: str,
     data: Dataset,
     mapping: dict[str, str],
@@ -292,7 +233,7 @@ def run(dataset: Path, *, concurrency: int = 8, throughput_queries: int = 600) -
     owners = np.array([n for n, _ in phrasings])
 
     with tempfile.TemporaryDirectory(prefix="parley-bench-") as tmp:
-        server = Server(Path(tmp) / "state")
+        server = ParleyServer(Path(tmp) / "state", {"PARLEY_DEMO": "0"})
         try:
             bot_id, key, mapping = _setup_bot(server, data)
             sequential = asyncio.run(_ask_all(server, key, texts, 1))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -22,14 +21,9 @@ from pathlib import Path
 import httpx
 import psutil
 
+from parley.bench.servers import free_port
+
 MB = 1024 * 1024
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _postgres_rss(pgdata: Path) -> int:
@@ -41,7 +35,7 @@ def _postgres_rss(pgdata: Path) -> int:
 
 
 def _one_start(data_dir: Path) -> tuple[float, int, int]:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "PARLEY_LOG_LEVEL": "WARNING"}
     env.pop("DATABASE_URL", None)
     begin = time.perf_counter()

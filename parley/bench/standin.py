@@ -1,0 +1,150 @@
+"""A stand-in LLM server speaking the OpenAI / Mistral wire protocol, on loopback.
+
+Used by the test suite (through the real openai and mistralai SDKs) and by
+``parley bench ttft``; it never talks to a real provider.
+
+Both SDKs post to ``…/v1/chat/completions``; with ``"stream": true`` the answer comes as
+server-sent events (``data: {chunk}`` lines, then ``data: [DONE]``), the last chunk with
+``usage``. ``mode`` scripts failures: "ok", "500", "429", "hang", "slow" (a pause between
+tokens, to test disconnects). Every request is recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+
+@dataclass
+class FakeLLM:
+    answer: str = "You can return items within 30 days [1]."
+    mode: str = "ok"
+    delay: float = 0.0
+    first_token_delay: float = 0.0
+    url: str = ""
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    headers: list[dict[str, str]] = field(default_factory=list)
+    completed: int = 0
+    cancelled: int = 0
+
+    def pieces(self) -> list[str]:
+        words = self.answer.split(" ")
+        return [w if i == 0 else " " + w for i, w in enumerate(words)]
+
+    async def completions(self, request: Request) -> Response:
+        body = await request.json()
+        self.requests.append(body)
+        self.headers.append(dict(request.headers))
+        if self.mode == "500":
+            return JSONResponse({"error": {"message": "boom", "type": "server_error"}}, 500)
+        if self.mode == "429":
+            return JSONResponse(
+                {"error": {"message": "slow down", "type": "rate_limit"}},
+                429,
+                headers={"retry-after": "1"},
+            )
+        if self.mode == "hang":
+            await asyncio.sleep(3600)
+        model = body.get("model", "fake")
+        usage = {
+            "prompt_tokens": 321,
+            "completion_tokens": len(self.pieces()),
+            "total_tokens": 321 + len(self.pieces()),
+        }
+        if not body.get("stream"):
+            return JSONResponse(
+                {
+                    "id": "cmpl-1",
+                    "object": "chat.completion",
+                    "created": int(time.time()),
+                    "model": model,
+                    "choices": [
+                        {
+                            "index": 0,
+                            "finish_reason": "stop",
+                            "message": {"role": "assistant", "content": self.answer},
+                        }
+                    ],
+                    "usage": usage,
+                }
+            )
+
+        async def events() -> AsyncIterator[str]:
+            try:
+                if self.first_token_delay:
+                    await asyncio.sleep(self.first_token_delay)
+                for n, piece in enumerate(self.pieces()):
+                    if self.mode == "slow" or self.delay:
+                        await asyncio.sleep(self.delay or 0.2)
+                    chunk = {
+                        "id": "cmpl-1",
+                        "object": "chat.completion.chunk",
+                        "created": int(time.time()),
+                        "model": model,
+                        "choices": [
+                            {
+                                "index": 0,
+                                "delta": {"role": "assistant", "content": piece}
+                                if n == 0
+                                else {"content": piece},
+                                "finish_reason": None,
+                            }
+                        ],
+                    }
+                    yield f"data: {json.dumps(chunk)}\n\n"
+                final = {
+                    "id": "cmpl-1",
+                    "object": "chat.completion.chunk",
+                    "created": int(time.time()),
+                    "model": model,
+                    "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+                    "usage": usage,
+                }
+                yield f"data: {json.dumps(final)}\n\n"
+                yield "data: [DONE]\n\n"
+                self.completed += 1
+            except asyncio.CancelledError:
+                self.cancelled += 1
+                raise
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    async def embeddings(self, request: Request) -> Response:
+        """Deterministic 8-dimensional vectors: texts sharing words get similar vectors."""
+        body = await request.json()
+        self.requests.append(body)
+        self.headers.append(dict(request.headers))
+        inputs = body.get("input", body.get("inputs"))
+        texts = [inputs] if isinstance(inputs, str) else inputs
+        data = []
+        for n, text in enumerate(texts):
+            vector = [0.0] * 8
+            for word in text.lower().split():
+                vector[sum(map(ord, word)) % 8] += 1.0
+            data.append({"object": "embedding", "index": n, "embedding": vector})
+        return JSONResponse(
+            {
+                "object": "list",
+                "data": data,
+                "model": body.get("model", "fake"),
+                "id": "emb-1",
+                "usage": {"prompt_tokens": len(texts), "total_tokens": len(texts)},
+            }
+        )
+
+    def app(self) -> Starlette:
+        return Starlette(
+            routes=[
+                Route("/v1/chat/completions", self.completions, methods=["POST"]),
+                Route("/v1/embeddings", self.embeddings, methods=["POST"]),
+            ]
+        )

@@ -1,0 +1,115 @@
+"""``parley bench ttft``: how much time Parley adds before a provider's first token.
+
+A stand-in OpenAI-compatible server on loopback (``parley.bench.standin``) answers with a
+fixed first-token delay. The same run measures, as medians over ``runs`` questions:
+
+- the baseline: time to the first streamed token when calling the stand-in directly;
+- Parley: time to the first SSE ``token`` event of ``POST /v1/chat`` on a ``parley serve``
+  whose bot answers through that provider (RAG over the demo shop's documents; every
+  question is new, so neither the FAQ nor the cache answers it).
+
+The difference is Parley's own work before the provider: auth, embedding the question,
+FAQ matching, retrieval, prompt building and the extra HTTP hop.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from parley.bench.servers import ParleyServer, ThreadServer
+from parley.bench.standin import FakeLLM
+
+QUESTIONS = [
+    "Which items can't be returned?",
+    "What happens if my parcel is lost?",
+    "Does the guarantee cover UV damage?",
+    "Are personalised products returnable?",
+    "Can I return opened hygiene items?",
+]
+
+
+def _first_token(
+    client: httpx.Client, url: str, body: dict[str, object], headers: dict[str, str], marker: str
+) -> float:
+    begin = time.perf_counter()
+    with client.stream("POST", url, json=body, headers=headers) as response:
+        for line in response.iter_lines():
+            if marker in line:
+                return (time.perf_counter() - begin) * 1000
+    raise RuntimeError(f"no token from {url}")
+
+
+def run(runs: int = 30, provider_delay: float = 0.2) -> None:
+    standin = FakeLLM(
+        answer="Personalised products cannot be returned [1].", first_token_delay=provider_delay
+    )
+    with ThreadServer(standin.app()) as llm, tempfile.TemporaryDirectory() as tmp:
+        server = ParleyServer(
+            Path(tmp) / "state",
+            {
+                "PARLEY_DEMO": "1",
+                "OPENAI_API_KEY": "sk-bench-standin",
+                "OPENAI_BASE_URL": f"{llm.url}/v1",
+                "PARLEY_LLM": "openai",
+            },
+        )
+        try:
+            with httpx.Client(base_url=server.url, timeout=60) as client:
+                auth = {"Authorization": f"Bearer {server.login(client)}"}
+                bot = client.get("/v1/admin/bots", headers=auth).json()["items"][0]
+                client.patch(
+                    f"/v1/admin/bots/{bot['id']}",
+                    headers=auth,
+                    json={"rate_limit_per_minute": 10_000, "faq_threshold": 1.0},
+                )
+                key = client.post(
+                    "/v1/admin/api-keys",
+                    headers=auth,
+                    json={
+                        "tenant_id": bot["tenant_id"],
+                        "kind": "publishable",
+                        "bot_id": bot["id"],
+                    },
+                ).json()["key"]
+                visitor = {
+                    "Authorization": f"Bearer {key}",
+                    "Origin": server.url,
+                    "Accept": "text/event-stream",
+                }
+                direct_body = {
+                    "model": "gpt-4o-mini",
+                    "stream": True,
+                    "messages": [{"role": "user", "content": "hi"}],
+                }
+                with httpx.Client(base_url=llm.url, timeout=60) as direct:
+                    baseline, parley = [], []
+                    for n in range(runs + 2):
+                        d = _first_token(
+                            direct, "/v1/chat/completions", direct_body, {}, '"content"'
+                        )
+                        question = f"{QUESTIONS[n % len(QUESTIONS)]} (case {n})"
+                        p = _first_token(
+                            client, "/v1/chat", {"message": question}, visitor, "event: token"
+                        )
+                        if n >= 2:  # the first two warm up connections and caches
+                            baseline.append(d)
+                            parley.append(p)
+        finally:
+            server.stop()
+    assert standin.requests, "the stand-in provider was never called"
+    last = json.dumps(standin.requests[-1])
+    assert "[1]" in last, "the prompt carried no numbered sources"
+    base, ours = statistics.median(baseline), statistics.median(parley)
+    print(
+        f"parley bench ttft: {runs} questions, stand-in provider first-token delay "
+        f"{provider_delay * 1000:.0f} ms, medians"
+    )
+    print(f"  provider called directly        {base:7.1f} ms to the first token")
+    print(f"  through Parley (SSE /v1/chat)   {ours:7.1f} ms to the first token")
+    print(f"  Parley adds                     {ours - base:7.1f} ms (ratio {ours / base:.3f})")
