@@ -24,6 +24,9 @@ from shared.llm.mistral import MistralProvider
 from shared.llm.openai import OpenAIProvider
 from shared.masterkey import resolve_keyring
 from shared.rag.embed import Embedder, make_embedder
+from shared.storage.base import Storage
+from shared.storage.local import LocalStorage
+from shared.storage.s3 import S3Storage
 
 
 @dataclass
@@ -37,6 +40,7 @@ class Runtime:
     providers: dict[str, LLMProvider] = field(default_factory=dict, repr=False)
     breaker: CircuitBreaker = field(default_factory=CircuitBreaker, repr=False)
     deadlines: Deadlines = field(default=DEFAULT_DEADLINES, repr=False)
+    storage: Storage | None = field(default=None, repr=False)
     _ciphers: dict[UUID, TenantCipher] = field(default_factory=dict, repr=False)
     _own_embedder: bool = field(default=False, repr=False)
 
@@ -73,6 +77,18 @@ class Runtime:
                 mistral_base_url=s.mistral_base_url,
             )
         return self.embedder
+
+    def get_storage(self) -> Storage:
+        """S3 when PARLEY_S3_BUCKET is set, else the local folder <data-dir>/files."""
+        if self.storage is None:
+            s = self.settings
+            if s.s3_bucket:
+                self.storage = S3Storage(
+                    s.s3_bucket, endpoint_url=s.s3_endpoint_url, region=s.s3_region
+                )
+            else:
+                self.storage = LocalStorage(s.data_dir / "files")
+        return self.storage
 
     def get_cache(self) -> AnswerCache:
         if self.answer_cache is None:

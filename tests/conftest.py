@@ -184,3 +184,37 @@ def log_stream() -> Iterator[io.StringIO]:
     configure_logging("DEBUG", stream)
     yield stream
     logging.getLogger("parley").handlers.clear()
+
+
+@pytest.fixture(scope="session")
+def moto_url() -> Iterator[str]:
+    """moto's S3 server on a free loopback port; boto3 talks to it for real."""
+    from moto.server import ThreadedMotoServer
+
+    from tests.utils.servers import free_port
+
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_bucket(moto_url: str) -> tuple[str, object]:
+    """A fresh bucket of this test's own, and a boto3 client for it."""
+    import boto3
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=moto_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    name = f"parley-{uuid.uuid4().hex[:12]}"
+    client.create_bucket(Bucket=name)
+    return name, client

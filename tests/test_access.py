@@ -23,6 +23,7 @@ def fill(path: str, tenant) -> str:
         "faq_id": tenant.faq_id,
         "conversation_id": tenant.conversation_id,
         "key_id": tenant.publishable_key_id,
+        "doc_id": tenant.document_id,
     }
     return re.sub(r"\{(\w+)\}", lambda m: str(ids[m[1]]), path)
 
@@ -45,6 +46,7 @@ SAMPLES: dict[str, dict[str, object]] = {
     },
 }
 RAW_SAMPLES = {
+    "POST /v1/admin/bots/{bot_id}/documents": b"# Opening hours\n\nMonday to Friday.\n",
     "POST /v1/admin/bots/{bot_id}/faqs/import": b'{"question": "Q?", "answer": "A."}\n',
 }
 

@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from starlette.applications import Starlette
 
-from functions.admin.routes import auth, bots, conversations, faqs, keys, tenants, users
+from functions.admin.routes import (
+    auth,
+    bots,
+    conversations,
+    documents,
+    faqs,
+    keys,
+    tenants,
+    users,
+)
 from shared.http.app import create_function_app, lambda_handler
 from shared.http.endpoints import AnyEndpoint
 from shared.runtime import Runtime
@@ -19,6 +28,7 @@ ENDPOINTS: list[AnyEndpoint] = [
     *tenants.ENDPOINTS,
     *bots.ENDPOINTS,
     *faqs.ENDPOINTS,
+    *documents.ENDPOINTS,
     *keys.ENDPOINTS,
     *users.ENDPOINTS,
     *conversations.ENDPOINTS,

@@ -7,13 +7,17 @@ point is `functions.ingest.app.handler`.
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.applications import Starlette
 
-from shared.http.app import create_function_app, lambda_handler
+from functions.ingest import routes
+from shared.http.app import create_function_app, lambda_handler, lambda_loop
 from shared.http.endpoints import AnyEndpoint
-from shared.runtime import Runtime
+from shared.ingest.events import is_s3_notification
+from shared.runtime import Runtime, default_runtime
 
-ENDPOINTS: list[AnyEndpoint] = []
+ENDPOINTS: list[AnyEndpoint] = [*routes.ENDPOINTS]
 
 
 def create_app(runtime: Runtime | None = None) -> Starlette:
@@ -21,4 +25,12 @@ def create_app(runtime: Runtime | None = None) -> Starlette:
 
 
 app = create_app()
-handler = lambda_handler(app)
+_http = lambda_handler(app)
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Lambda: S3 trigger records go straight to ingestion; HTTP events to the app."""
+    if is_s3_notification(event):
+        results = lambda_loop().run_until_complete(routes.handle_records(default_runtime(), event))
+        return {"results": results}
+    return _http(event, context)

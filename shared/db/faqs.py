@@ -9,8 +9,10 @@ from shared.db.pool import Conn
 from shared.errors import NotFoundError
 
 _INSERT_FAQ = """
-INSERT INTO faqs (tenant_id, bot_id, question, alternatives, answer, external_id)
-SELECT %(tenant_id)s, b.id, %(question)s, %(alternatives)s, %(answer)s, %(external_id)s
+INSERT INTO faqs (tenant_id, bot_id, question, alternatives, answer, external_id,
+                  source_document_id)
+SELECT %(tenant_id)s, b.id, %(question)s, %(alternatives)s, %(answer)s, %(external_id)s,
+       %(document_id)s
   FROM bots b WHERE b.id = %(bot_id)s AND b.tenant_id = %(tenant_id)s
 ON CONFLICT (bot_id, external_id) DO NOTHING
 RETURNING id
@@ -33,6 +35,7 @@ async def create_faq(
     answer: str,
     alternatives: list[str] | None = None,
     external_id: str | None = None,
+    document_id: UUID | None = None,
 ) -> UUID | None:
     """Insert a FAQ and its phrasings. Returns None when ``external_id`` already exists.
 
@@ -48,6 +51,7 @@ async def create_faq(
             "alternatives": alternatives,
             "answer": answer,
             "external_id": external_id,
+            "document_id": document_id,
         },
     )
     row = await cur.fetchone()

@@ -7,6 +7,7 @@ handler = lambda_handler(app)
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -100,6 +101,17 @@ def create_function_app(
 
 
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
+_lambda_loop: asyncio.AbstractEventLoop | None = None
+
+
+def lambda_loop() -> asyncio.AbstractEventLoop:
+    """One event loop for the life of a Lambda process, shared by Mangum and direct
+    handlers, so pools and clients created on it stay usable between invocations."""
+    global _lambda_loop
+    if _lambda_loop is None or _lambda_loop.is_closed():
+        _lambda_loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(_lambda_loop)
+    return _lambda_loop
 
 
 def lambda_handler(app: Starlette) -> LambdaHandler:
@@ -111,6 +123,7 @@ def lambda_handler(app: Starlette) -> LambdaHandler:
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         nonlocal adapter
         if adapter is None:
+            lambda_loop()
             adapter = Mangum(app, lifespan="off")
         response: dict[str, Any] = adapter(event, context)
         return response

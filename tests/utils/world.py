@@ -10,7 +10,16 @@ from dataclasses import dataclass, field
 from uuid import UUID
 
 from shared.auth.tokens import hash_token, new_api_key, new_session_token
-from shared.db import api_keys, bots, conversations, faqs, sessions, tenants, users
+from shared.db import (
+    api_keys,
+    bots,
+    conversations,
+    documents,
+    faqs,
+    sessions,
+    tenants,
+    users,
+)
 from shared.runtime import Runtime
 
 PASSWORD = "correct horse battery"
@@ -30,6 +39,7 @@ class TenantWorld:
     publishable_key: str
     publishable_key_id: UUID
     visitor_text: str
+    document_id: UUID
 
 
 @dataclass
@@ -126,6 +136,17 @@ async def build_world(runtime: Runtime, password_hash: str) -> World:
             public, public_id = await _key(
                 conn, tenant_id=tid, bot_id=bot["id"], kind="publishable", role="guest"
             )
+            document_id = await documents.register_document(
+                conn,
+                tenant_id=tid,
+                bot_id=bot["id"],
+                source_uri=f"demo:{slug}-policy.md",
+                title="Policy",
+                mime="text/markdown",
+                size=5,
+                etag="e",
+            )
+            assert document_id is not None
             world.tenants[slug] = TenantWorld(
                 slug=slug,
                 tenant_id=tid,
@@ -139,6 +160,7 @@ async def build_world(runtime: Runtime, password_hash: str) -> World:
                 publishable_key=public,
                 publishable_key_id=public_id,
                 visitor_text=text,
+                document_id=document_id,
             )
         world.admin_key, _ = await _key(
             conn, tenant_id=world.tenants["a"].tenant_id, bot_id=None, kind="secret", role="admin"

@@ -1,0 +1,1 @@
+"""Ingestion: storage objects -> parsed documents or FAQs -> chunks -> embeddings -> index."""

@@ -1,0 +1,244 @@
+"""Bring one stored object into the knowledge base, exactly once in effect.
+
+Events are hints, the bucket is the truth: for any key, :func:`reconcile` looks at what
+is stored now and makes the index match — ingest it if new or changed (by ETag), delete
+it if gone, do nothing if unchanged. Work on one key holds a transaction-level advisory
+lock, so duplicate, out-of-order or concurrent events for that key all end in the same,
+right state: one document with its current chunks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Any, TypeVar
+from uuid import UUID
+
+from shared.db import bots, chunks, faqs
+from shared.db.pool import Conn
+from shared.errors import DatabaseUnavailableError
+from shared.ingest.parse import MIME, Parsed, ParseError, parse
+from shared.logging import get_logger
+from shared.rag.index import embed_pending
+from shared.runtime import Runtime
+from shared.storage.base import Storage, StorageError
+
+log = get_logger("parley.ingest")
+T = TypeVar("T")
+RETRIES = 4
+BACKOFF = 0.2
+
+
+@dataclass(frozen=True)
+class Outcome:
+    key: str
+    action: str  # ingested, unchanged, removed, absent, failed
+    document_id: UUID | None = None
+    chunks: int = 0
+    faqs: int = 0
+    error: str | None = None
+    retries: int = 0
+
+
+class _Retries:
+    def __init__(self) -> None:
+        self.count = 0
+
+    async def run(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
+        """Retry transient storage errors with exponential back-off."""
+        for attempt in range(RETRIES):
+            try:
+                return await call()
+            except StorageError as exc:
+                if not exc.transient or attempt == RETRIES - 1:
+                    raise
+                self.count += 1
+                log.warning("transient storage error; retrying", what=what, attempt=attempt + 1)
+                await asyncio.sleep(BACKOFF * 2**attempt)
+        raise AssertionError("unreachable")
+
+
+def split_key(key: str) -> tuple[str, str] | None:
+    """(tenant slug, bot slug) from ``<tenant-slug>/<bot-slug>/<path>``."""
+    parts = PurePosixPath(key).parts
+    if len(parts) < 3:
+        return None
+    return parts[0], parts[1]
+
+
+async def _target(conn: Conn, key: str) -> dict[str, Any] | None:
+    slugs = split_key(key)
+    if slugs is None:
+        return None
+    cur = await conn.execute(
+        "SELECT b.id, b.tenant_id FROM bots b JOIN tenants t ON t.id = b.tenant_id"
+        " WHERE t.slug = %s AND b.slug = %s",
+        slugs,
+    )
+    return await cur.fetchone()
+
+
+async def reconcile(runtime: Runtime, storage: Storage, key: str) -> Outcome:
+    """Make the index match what is stored at ``key`` now; retried on database outages."""
+    retries = _Retries()
+    for attempt in range(RETRIES):
+        try:
+            return await _reconcile(runtime, storage, key, retries)
+        except DatabaseUnavailableError:
+            if attempt == RETRIES - 1:
+                raise
+            retries.count += 1
+            await asyncio.sleep(BACKOFF * 2**attempt)
+        except StorageError as exc:
+            return await _record_failure(runtime, storage, key, str(exc), retries.count)
+    raise AssertionError("unreachable")
+
+
+async def _reconcile(runtime: Runtime, storage: Storage, key: str, retries: _Retries) -> Outcome:
+    uri = storage.uri(key)
+    meta = await retries.run("head", lambda: storage.head(key))
+    async with runtime.db.connection() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (uri,))
+        cur = await conn.execute(
+            "SELECT id, tenant_id, bot_id, etag, status FROM documents WHERE source_uri = %s",
+            (uri,),
+        )
+        doc = await cur.fetchone()
+        if meta is None:
+            if doc is None:
+                return Outcome(key, "absent", retries=retries.count)
+            await conn.execute("DELETE FROM documents WHERE id = %s", (doc["id"],))
+            if doc["bot_id"]:
+                await bots.bump_kb_version(conn, tenant_id=doc["tenant_id"], bot_id=doc["bot_id"])
+            log.info("document removed", document_id=str(doc["id"]))
+            return Outcome(key, "removed", doc["id"], retries=retries.count)
+        if doc is not None and doc["etag"] == meta.etag and doc["status"] == "ready":
+            return Outcome(key, "unchanged", doc["id"], retries=retries.count)
+
+        target = await _target(conn, key)
+        title = PurePosixPath(key).name
+        mime = MIME.get(PurePosixPath(key).suffix.lower())
+        cur = await conn.execute(
+            "INSERT INTO documents AS d (tenant_id, bot_id, source_uri, etag, title, mime,"
+            " size_bytes, status, attempts) VALUES (%(tenant)s, %(bot)s, %(uri)s, %(etag)s,"
+            " %(title)s, %(mime)s, %(size)s, %(status)s, 1)"
+            " ON CONFLICT (source_uri) DO UPDATE SET tenant_id = EXCLUDED.tenant_id,"
+            " bot_id = EXCLUDED.bot_id, etag = EXCLUDED.etag, mime = EXCLUDED.mime,"
+            " size_bytes = EXCLUDED.size_bytes, status = EXCLUDED.status,"
+            " attempts = d.attempts + 1, updated_at = now() RETURNING id, attempts",
+            {
+                "tenant": target["tenant_id"] if target else None,
+                "bot": target["id"] if target else None,
+                "uri": uri,
+                "etag": meta.etag,
+                "title": title,
+                "mime": mime,
+                "size": meta.size,
+                # A key that maps to no bot can only be a failed document (see _fail below).
+                "status": "processing" if target else "failed",
+            },
+        )
+        row = await cur.fetchone()
+        assert row is not None
+        document_id: UUID = row["id"]
+        if target is None:
+            return await _fail(
+                conn,
+                document_id,
+                key,
+                retries,
+                "the key maps to no bot: expected <tenant-slug>/<bot-slug>/<file>",
+            )
+        if meta.size > runtime.settings.max_upload_bytes:
+            return await _fail(
+                conn,
+                document_id,
+                key,
+                retries,
+                f"the file is larger than {runtime.settings.max_upload_bytes} bytes",
+            )
+        data, fetched = await retries.run("get", lambda: storage.get(key))
+        try:
+            parsed = await asyncio.to_thread(parse, key, data)
+        except ParseError as exc:
+            return await _fail(conn, document_id, key, retries, str(exc))
+        count_chunks, count_faqs = await _index(runtime, conn, target, document_id, parsed)
+        await conn.execute(
+            "UPDATE documents SET status = 'ready', error = NULL, etag = %s, title = %s,"
+            " kind = %s, chunk_count = %s, indexed_at = now(), updated_at = now()"
+            " WHERE id = %s",
+            (fetched.etag, parsed.title[:300], parsed.kind, count_chunks, document_id),
+        )
+        await bots.bump_kb_version(conn, tenant_id=target["tenant_id"], bot_id=target["id"])
+    log.info(
+        "document ingested",
+        document_id=str(document_id),
+        chunks=count_chunks,
+        faqs=count_faqs,
+        retries=retries.count,
+    )
+    return Outcome(key, "ingested", document_id, count_chunks, count_faqs, retries=retries.count)
+
+
+async def _index(
+    runtime: Runtime, conn: Conn, target: dict[str, Any], document_id: UUID, parsed: Parsed
+) -> tuple[int, int]:
+    """Replace the document's chunks, or its FAQs for a FAQ file; embeddings included."""
+    await conn.execute("DELETE FROM faqs WHERE source_document_id = %s", (document_id,))
+    embedder = runtime.get_embedder()
+    if parsed.faqs:
+        await chunks.replace_chunks(conn, document_id=document_id, bot_id=target["id"], chunks=[])
+        for entry in parsed.faqs:
+            await faqs.create_faq(
+                conn,
+                tenant_id=target["tenant_id"],
+                bot_id=target["id"],
+                question=entry.question,
+                alternatives=entry.alternatives,
+                answer=entry.answer,
+                document_id=document_id,
+            )
+        await embed_pending(conn, embedder, bot_id=target["id"])
+        return 0, len(parsed.faqs)
+    vectors = await embedder.embed([f"{c.heading}\n{c.text}" for c in parsed.chunks])
+    count = await chunks.replace_chunks(
+        conn, document_id=document_id, bot_id=target["id"], chunks=parsed.chunks, vectors=vectors
+    )
+    return count, 0
+
+
+async def _fail(conn: Conn, document_id: UUID, key: str, retries: _Retries, reason: str) -> Outcome:
+    await conn.execute(
+        "UPDATE documents SET status = 'failed', error = %s, updated_at = now() WHERE id = %s",
+        (reason, document_id),
+    )
+    await conn.execute("DELETE FROM chunks WHERE document_id = %s", (document_id,))
+    log.warning("document failed", document_id=str(document_id), reason=reason)
+    return Outcome(key, "failed", document_id, error=reason, retries=retries.count)
+
+
+async def _record_failure(
+    runtime: Runtime, storage: Storage, key: str, reason: str, retries: int
+) -> Outcome:
+    """A failure that rolled the work back (storage kept failing): keep it visible."""
+    uri = storage.uri(key)
+    async with runtime.db.connection() as conn:
+        target = await _target(conn, key)
+        cur = await conn.execute(
+            "INSERT INTO documents AS d (tenant_id, bot_id, source_uri, title, status, error,"
+            " attempts) VALUES (%s, %s, %s, %s, 'failed', %s, 1) ON CONFLICT (source_uri) DO"
+            " UPDATE SET status = 'failed', error = EXCLUDED.error, attempts = d.attempts + 1,"
+            " updated_at = now() RETURNING id",
+            (
+                target["tenant_id"] if target else None,
+                target["id"] if target else None,
+                uri,
+                PurePosixPath(key).name,
+                reason,
+            ),
+        )
+        row = await cur.fetchone()
+    log.warning("document failed", key_name=PurePosixPath(key).name, reason=reason)
+    return Outcome(key, "failed", row["id"] if row else None, error=reason, retries=retries)

@@ -1,0 +1,234 @@
+"""Ingestion through real boto3 calls against moto's S3 server and the real database:
+each trigger, each format, exactly-once effects, failures that stay visible, retries."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from urllib.parse import quote_plus
+
+import pytest
+
+from functions.ingest.app import create_app as create_ingest
+from shared.db import bots, tenants
+from shared.ingest.pipeline import reconcile
+from shared.ingest.poll import poll
+from shared.storage.base import StorageError
+from shared.storage.s3 import S3Storage
+from tests.utils.files import text_pdf
+
+SECRET = "webhook-secret-123"
+RETURNS_MD = b"# Returns policy\n\n## Refunds\n\nWe refund within 5 working days.\n"
+
+
+@pytest.fixture
+async def bucket_runtime(runtime, s3_bucket, moto_url):
+    name, client = s3_bucket
+    runtime.settings = runtime.settings.model_copy(update={"ingest_secret": None})
+    runtime.storage = S3Storage(name, endpoint_url=moto_url, region="us-east-1")
+    async with runtime.db.connection() as conn:
+        tenant = await tenants.create_tenant(conn, slug="shop", name="Shop")
+        bot = await bots.create_bot(
+            conn, tenant_id=tenant["id"], slug="help", name="Help", settings={}
+        )
+    return runtime, client, name, bot
+
+
+def event(bucket: str, key: str, name: str = "ObjectCreated:Put", etag: str = "x"):
+    return {
+        "Records": [
+            {
+                "eventVersion": "2.0",
+                "eventSource": "minio:s3",
+                "eventName": f"s3:{name}",
+                "s3": {
+                    "bucket": {"name": bucket},
+                    "object": {"key": quote_plus(key), "eTag": etag, "sequencer": "1"},
+                },
+            }
+        ]
+    }
+
+
+async def state(runtime):
+    async with runtime.db.connection() as conn:
+        cur = await conn.execute(
+            "SELECT d.source_uri, d.status, d.error, d.attempts, d.kind,"
+            " (SELECT count(*) FROM chunks c WHERE c.document_id = d.id) AS chunks,"
+            " (SELECT string_agg(c.text, ' ' ORDER BY c.ord) FROM chunks c"
+            "   WHERE c.document_id = d.id) AS text,"
+            " (SELECT count(*) FROM faqs f WHERE f.source_document_id = d.id) AS faqs"
+            " FROM documents d ORDER BY d.source_uri"
+        )
+        return {r["source_uri"].rsplit("/", 1)[-1]: r for r in await cur.fetchall()}
+
+
+async def test_webhook_ingests_url_encoded_keys_with_either_secret_header(
+    bucket_runtime, make_client
+):
+    runtime, client, name, _ = bucket_runtime
+    runtime.settings = runtime.settings.model_copy(
+        update={"ingest_secret": __import__("pydantic").SecretStr(SECRET)}
+    )
+    app = make_client(create_ingest(runtime))
+    key = "shop/help/policies/returns policy.md"
+    client.put_object(Bucket=name, Key=key, Body=RETURNS_MD)
+
+    assert (await app.head("/v1/ingest/s3-events")).status_code == 200
+    unauthorized = await app.post("/v1/ingest/s3-events", json=event(name, key))
+    assert unauthorized.status_code == 401
+    wrong = await app.post(
+        "/v1/ingest/s3-events", json=event(name, key), headers={"Authorization": "Bearer nope"}
+    )
+    assert wrong.status_code == 401
+    ok = await app.post(
+        "/v1/ingest/s3-events", json=event(name, key), headers={"Authorization": f"Bearer {SECRET}"}
+    )
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["results"][0]["action"] == "ingested"
+    again = await app.post(
+        "/v1/ingest/s3-events", json=event(name, key), headers={"X-Parley-Ingest-Secret": SECRET}
+    )
+    assert again.json()["results"][0]["action"] == "unchanged"
+    docs = await state(runtime)
+    assert docs["returns policy.md"]["status"] == "ready"
+    assert "refund within 5 working days" in docs["returns policy.md"]["text"]
+    bad = await app.post(
+        "/v1/ingest/s3-events", content=b"{not json", headers={"X-Parley-Ingest-Secret": SECRET}
+    )
+    assert bad.status_code == 400
+
+
+async def test_duplicates_reordering_and_removal_end_in_the_right_state(bucket_runtime):
+    runtime, client, name, _ = bucket_runtime
+    storage = runtime.get_storage()
+    key = "shop/help/faq.md"
+    client.put_object(Bucket=name, Key=key, Body=b"# Shipping\n\nOld text about parcels.\n")
+    await reconcile(runtime, storage, key)
+    client.put_object(Bucket=name, Key=key, Body=b"# Shipping\n\nNew text about parcels.\n")
+    # the newer event first, then the older one again, then a duplicate
+    for _ in range(3):
+        await reconcile(runtime, storage, key)
+    docs = await state(runtime)
+    assert len(docs) == 1
+    assert docs["faq.md"]["chunks"] == 1
+    assert "New text" in docs["faq.md"]["text"]
+
+    client.delete_object(Bucket=name, Key=key)
+    await reconcile(runtime, storage, key)  # a late create event after the removal
+    await reconcile(runtime, storage, key)  # and the removal event
+    assert await state(runtime) == {}
+
+
+async def test_two_workers_on_one_object_leave_one_document(bucket_runtime):
+    runtime, client, name, _ = bucket_runtime
+    key = "shop/help/guide.md"
+    body = b"# Guide\n\n" + b"Tents and sleeping bags. " * 200
+    client.put_object(Bucket=name, Key=key, Body=body)
+    outcomes = await asyncio.gather(
+        *(reconcile(runtime, runtime.get_storage(), key) for _ in range(3))
+    )
+    assert sorted(o.action for o in outcomes) == ["ingested", "unchanged", "unchanged"]
+    docs = await state(runtime)
+    assert len(docs) == 1
+    async with runtime.db.connection() as conn:
+        cur = await conn.execute("SELECT count(*) AS n, count(DISTINCT ord) AS ords FROM chunks")
+        row = await cur.fetchone()
+    assert row["n"] == row["ords"] == docs["guide.md"]["chunks"] > 1
+
+
+async def test_every_format_and_every_failure_is_handled_on_its_own(bucket_runtime):
+    runtime, client, name, _ = bucket_runtime
+    files = {
+        "shop/help/manual.pdf": text_pdf(["Tent manual\nPitch the tent.", "Care\nDry it."]),
+        "shop/help/broken.pdf": b"%PDF-1.4\nthis is not really a pdf",
+        "shop/help/page.html": (
+            b"<html><head><title>Store hours</title><script>evil()</script>"
+            b"</head><body><nav>Home | Shop</nav><h1>Store hours</h1>"
+            b"<p>Open Monday to Saturday.</p><footer>(c) shop</footer>"
+            b"</body></html>"
+        ),
+        "shop/help/notes.txt": "Öffnungszeiten: Montag bis Samstag.".encode("latin-1"),
+        "shop/help/more.faq.csv": b"question,answer,alternatives\nDo you gift wrap?,Yes.,wrap\n",
+        "shop/help/empty.md": b"   \n",
+        "shop/help/letter.docx": b"PK\x03\x04 not supported",
+        "elsewhere/readme.md": b"# Not for any bot\n\nText.",
+    }
+    for key, body in files.items():
+        client.put_object(Bucket=name, Key=key, Body=body)
+    counts = await poll(runtime, runtime.get_storage())
+    assert counts == {"ingested": 4, "failed": 4}
+    docs = await state(runtime)
+    assert docs["manual.pdf"]["status"] == "ready"
+    assert docs["manual.pdf"]["chunks"] == 2
+    async with runtime.db.connection() as conn:
+        cur = await conn.execute("SELECT page, heading FROM chunks ORDER BY page")
+        pages = [(r["page"], r["heading"]) for r in await cur.fetchall() if r["page"]]
+    assert [p for p, _ in pages] == [1, 2]
+    assert "evil" not in docs["page.html"]["text"]
+    assert "Home | Shop" not in docs["page.html"]["text"]
+    assert "Open Monday to Saturday." in docs["page.html"]["text"]
+    assert "Öffnungszeiten" in docs["notes.txt"]["text"]
+    assert (docs["more.faq.csv"]["kind"], docs["more.faq.csv"]["faqs"]) == ("faq_file", 1)
+    assert "corrupt" in docs["broken.pdf"]["error"]
+    assert "empty" in docs["empty.md"]["error"]
+    assert "unsupported file type .docx" in docs["letter.docx"]["error"]
+    assert "maps to no bot" in docs["readme.md"]["error"]
+
+
+async def test_changes_and_deletions_are_found_by_polling(bucket_runtime):
+    runtime, client, name, _ = bucket_runtime
+    storage = runtime.get_storage()
+    client.put_object(Bucket=name, Key="shop/help/a.md", Body=b"# A\n\nfirst")
+    client.put_object(Bucket=name, Key="shop/help/b.md", Body=b"# B\n\nsecond")
+    assert await poll(runtime, storage) == {"ingested": 2}
+    assert await poll(runtime, storage) == {"unchanged": 2}
+    client.put_object(Bucket=name, Key="shop/help/a.md", Body=b"# A\n\nchanged")
+    client.delete_object(Bucket=name, Key="shop/help/b.md")
+    assert await poll(runtime, storage) == {"ingested": 1, "removed": 1}
+    assert "changed" in (await state(runtime))["a.md"]["text"]
+
+
+class Flaky(S3Storage):
+    """Real S3 calls, with the first ``failures`` reads failing as an outage would."""
+
+    def __init__(self, *args, failures: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.failures = failures
+
+    async def get(self, key):
+        if self.failures:
+            self.failures -= 1
+            raise StorageError("S3 get failed: ServiceUnavailable", transient=True)
+        return await super().get(key)
+
+
+async def test_an_s3_outage_is_retried_then_succeeds_or_stays_visible(bucket_runtime, moto_url):
+    runtime, client, name, _ = bucket_runtime
+    client.put_object(Bucket=name, Key="shop/help/c.md", Body=b"# C\n\ntext")
+    flaky = Flaky(name, endpoint_url=moto_url, region="us-east-1", failures=2)
+    outcome = await reconcile(runtime, flaky, "shop/help/c.md")
+    assert (outcome.action, outcome.retries) == ("ingested", 2)
+
+    client.put_object(Bucket=name, Key="shop/help/d.md", Body=b"# D\n\ntext")
+    down = Flaky(name, endpoint_url=moto_url, region="us-east-1", failures=99)
+    outcome = await reconcile(runtime, down, "shop/help/d.md")
+    assert outcome.action == "failed"
+    docs = await state(runtime)
+    assert docs["d.md"]["status"] == "failed"
+    assert "ServiceUnavailable" in docs["d.md"]["error"]
+    assert docs["d.md"]["attempts"] == 1
+    assert (await reconcile(runtime, runtime.get_storage(), "shop/help/d.md")).action == "ingested"
+
+
+async def test_lambda_style_records_and_other_buckets(bucket_runtime):
+    from functions.ingest.routes import handle_records
+
+    runtime, client, name, _ = bucket_runtime
+    client.put_object(Bucket=name, Key="shop/help/e.md", Body=b"# E\n\ntext")
+    records = event(name, "shop/help/e.md")
+    records["Records"].append(event("someone-elses", "x/y/z.md")["Records"][0])
+    records["Records"][0]["eventSource"] = "aws:s3"
+    results = await handle_records(runtime, records)
+    assert [r["action"] for r in results] == ["ingested", "ignored"]
+    json.dumps(results)  # serialisable for the HTTP and Lambda responses
