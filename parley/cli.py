@@ -148,6 +148,27 @@ def cmd_reindex(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ingest(args: argparse.Namespace) -> int:
+    """Poll the bucket: ingest new or changed objects, remove what is gone."""
+    from shared.ingest.poll import poll
+
+    _, counts = _run_job(args, lambda rt, conn: poll(rt, rt.get_storage()))
+    print(", ".join(f"{n} {action}" for action, n in sorted(counts.items())) or "nothing stored")
+    return 0
+
+
+def cmd_archive(args: argparse.Namespace) -> int:
+    """Move conversations past each bot's retention into the bucket."""
+    from shared.ingest.archive import archive
+
+    _, totals = _run_job(args, lambda rt, conn: archive(rt, rt.get_storage()))
+    print(
+        f"archived {totals['conversations']} conversations ({totals['messages']} messages)"
+        f" in {totals['objects']} objects"
+    )
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     if args.what == "startup":
         from parley.bench import startup
@@ -159,6 +180,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         if args.dataset is None or not (Path(args.dataset) / "faqs.jsonl").is_file():
             raise CommandError("--dataset must name a folder with faqs.jsonl and queries.jsonl")
         faq.run(Path(args.dataset), concurrency=args.concurrency)
+    elif args.what == "ingest":
+        from parley.bench import ingest
+
+        ingest.run(docs=args.docs)
     elif args.what == "ttft":
         from parley.bench import ttft
 
@@ -190,8 +215,18 @@ def build_parser() -> argparse.ArgumentParser:
     reindex_cmd.add_argument("--data-dir")
     reindex_cmd.set_defaults(func=cmd_reindex)
 
+    ingest = sub.add_parser("ingest", help="ingestion jobs")
+    ingest.add_argument("job", choices=["poll"])
+    ingest.add_argument("--data-dir")
+    ingest.set_defaults(func=cmd_ingest)
+
+    archive_cmd = sub.add_parser("archive", help="archive conversations past their retention")
+    archive_cmd.add_argument("--data-dir")
+    archive_cmd.set_defaults(func=cmd_archive)
+
     bench = sub.add_parser("bench", help="print performance figures")
-    bench.add_argument("what", choices=["startup", "faq", "ttft"])
+    bench.add_argument("what", choices=["startup", "faq", "ttft", "ingest"])
+    bench.add_argument("--docs", type=int, default=200, help="ingest: corpus size")
     bench.add_argument("--runs", type=int, default=5, help="startup, ttft: how many runs")
     bench.add_argument("--dataset", help="faq: folder with faqs.jsonl and queries.jsonl")
     bench.add_argument("--concurrency", type=int, default=8, help="faq: concurrent visitors")

@@ -85,24 +85,25 @@ class TenantCipher:
         """A keyed hash under the tenant's data key (stable across master-key rotations)."""
         return hmac.new(self._mac_key, message.encode("utf-8"), hashlib.sha256).digest()
 
-    def encrypt(self, plaintext: str) -> bytes:
+    def seal(self, data: bytes) -> bytes:
+        """Encrypt bytes (archives); same format as :meth:`encrypt`."""
         nonce = os.urandom(_NONCE)
-        return (
-            _VERSION
-            + self.key_id
-            + nonce
-            + self._aead.encrypt(nonce, plaintext.encode("utf-8"), self._aad)
-        )
+        return _VERSION + self.key_id + nonce + self._aead.encrypt(nonce, data, self._aad)
 
-    def decrypt(self, blob: bytes) -> str:
+    def unseal(self, blob: bytes) -> bytes:
         blob = bytes(blob)
         header = 1 + _KEY_ID + _NONCE
         if len(blob) < header + 16 or blob[:1] != _VERSION:
             raise DecryptionError("not a Parley ciphertext")
         if blob[1 : 1 + _KEY_ID] != self.key_id:
             raise DecryptionError("ciphertext was made with another data key")
-        nonce = blob[1 + _KEY_ID : header]
         try:
-            return self._aead.decrypt(nonce, blob[header:], self._aad).decode("utf-8")
+            return self._aead.decrypt(blob[1 + _KEY_ID : header], blob[header:], self._aad)
         except InvalidTag:
             raise DecryptionError("ciphertext is corrupt or belongs to another tenant") from None
+
+    def encrypt(self, plaintext: str) -> bytes:
+        return self.seal(plaintext.encode("utf-8"))
+
+    def decrypt(self, blob: bytes) -> str:
+        return self.unseal(blob).decode("utf-8")

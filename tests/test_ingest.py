@@ -232,3 +232,43 @@ async def test_lambda_style_records_and_other_buckets(bucket_runtime):
     results = await handle_records(runtime, records)
     assert [r["action"] for r in results] == ["ingested", "ignored"]
     json.dumps(results)  # serialisable for the HTTP and Lambda responses
+
+
+async def test_admin_upload_to_local_storage_becomes_answerable(
+    admin_client, world, runtime, tmp_path
+):
+    from shared.chat.service import ChatService
+    from shared.db import bots as bot_rows
+    from shared.storage.local import LocalStorage
+
+    runtime.storage = LocalStorage(tmp_path / "files")
+    a = world.tenants["a"]
+    url = f"/v1/admin/bots/{a.bot_id}/documents"
+    body = b"# Care guide\n\n## Waxing boots\n\nRub beeswax into dry leather boots twice a year."
+    uploaded = await admin_client.post(
+        url, params={"filename": "care guide.md"}, content=body, headers=world.headers(a.session)
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    doc = uploaded.json()
+    assert (doc["status"], doc["chunk_count"]) == ("ready", 1)
+    assert (tmp_path / "files" / "shop-a" / "helper" / "uploads" / "care guide.md").exists()
+
+    async with runtime.db.connection() as conn:
+        bot = await bot_rows.get_bot(conn, scope=None, bot_id=a.bot_id)
+    answer = await ChatService(runtime).answer(bot, "How often should I wax leather boots?", [])
+    assert answer.source == "rag"
+    assert "twice a year" in answer.text
+
+    multipart = await admin_client.post(
+        url, files={"file": ("broken.pdf", b"%PDF nope")}, headers=world.headers(a.session)
+    )
+    assert multipart.json()["status"] == "failed"
+    listed = await admin_client.get(url, headers=world.headers(a.session))
+    assert {d["title"]: d["status"] for d in listed.json()["items"]}["broken.pdf"] == "failed"
+    refused = await admin_client.post(
+        url, params={"filename": "virus.exe"}, content=b"MZ", headers=world.headers(a.session)
+    )
+    assert refused.status_code == 422
+    deleted = await admin_client.delete(f"{url}/{doc['id']}", headers=world.headers(a.session))
+    assert deleted.status_code == 200
+    assert not (tmp_path / "files" / "shop-a" / "helper" / "uploads" / "care guide.md").exists()

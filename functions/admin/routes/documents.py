@@ -101,11 +101,11 @@ async def upload_document(request: Request) -> Response:
     if declared and declared.isdigit() and int(declared) > limit + 10_000:
         raise PayloadTooLargeError(f"The file is larger than {limit} bytes.")
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        form = await request.form(max_files=1, max_fields=5)
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile) or not upload.filename:
-            raise ValidationError("file: send the document as the form field 'file'")
-        name, data = upload.filename, await upload.read()
+        async with request.form(max_files=1, max_fields=5) as form:
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile) or not upload.filename:
+                raise ValidationError("file: send the document as the form field 'file'")
+            name, data = upload.filename, await upload.read()
     else:
         name = request.query_params.get("filename", "")
         data = await request.body()
