@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
+from html import escape as html_escape
 from importlib import resources
+from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -22,10 +24,11 @@ from functions.gdpr.app import create_app as create_gdpr
 from functions.ingest.app import create_app as create_ingest
 from parley.routing import function_for
 from shared import ratelimit
-from shared.bootstrap import AdminBootstrap, ensure_admin, seed_demo
+from shared.bootstrap import AdminBootstrap, demo_publishable_key, ensure_admin, seed_demo
 from shared.db import sessions
 from shared.db.migrate import migrate
 from shared.http.app import create_function_app
+from shared.http.context import get_runtime
 from shared.http.middleware import RequestContextMiddleware
 from shared.logging import get_logger
 from shared.masterkey import verify_master_key
@@ -56,7 +59,11 @@ async def prepare(
         announce(admin)
     if runtime.settings.demo_enabled:
         origins = sorted({public_origin, "http://127.0.0.1:8000", "http://localhost:8000"})
-        await seed_demo(runtime.db, allowed_origins=origins)
+        await seed_demo(
+            runtime.db,
+            allowed_origins=origins,
+            publishable_key=demo_publishable_key(runtime.keyring),
+        )
     embedder = runtime.get_embedder()
     await embedder.warm_up()
     async with runtime.db.connection() as conn:
@@ -66,9 +73,28 @@ async def prepare(
         log.info("embedded pending texts", count=embedded)
 
 
+WIDGET = Path(__file__).resolve().parents[1] / "widget" / "widget.js"
+
+
 async def demo_page(request: Request) -> Response:
     html = resources.files("parley").joinpath("static/demo.html").read_text(encoding="utf-8")
-    return HTMLResponse(html)
+    runtime = get_runtime(request)
+    if runtime.settings.demo_enabled:
+        key = demo_publishable_key(runtime.keyring)
+        tag = f'<script src="/widget.js" data-key="{html_escape(key)}" async></script>'
+    else:
+        tag = "<p><em>The demo is off (PARLEY_DEMO=0).</em></p>"
+    return HTMLResponse(
+        html.replace("<!-- parley-widget -->", tag), headers={"Cache-Control": "no-store"}
+    )
+
+
+async def widget_js(request: Request) -> Response:
+    return FileResponse(
+        WIDGET,
+        media_type="text/javascript; charset=utf-8",
+        headers={"Cache-Control": "public, max-age=300"},
+    )
 
 
 class PathDispatcher:
@@ -109,7 +135,10 @@ def create_local_app(runtime: Runtime) -> ASGIApp:
         [],
         runtime=runtime,
         documented=every_endpoint,
-        extra_routes=[Route("/", demo_page, methods=["GET"])],
+        extra_routes=[
+            Route("/", demo_page, methods=["GET"]),
+            Route("/widget.js", widget_js, methods=["GET"]),
+        ],
         lifespan=lifespan,
     )
     return RequestContextMiddleware(PathDispatcher(functions, site))

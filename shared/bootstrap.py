@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import json
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 from uuid import UUID
 
+from shared.auth.tokens import api_key_prefix, hash_token
 from shared.config import Settings
+from shared.crypto import Keyring
 from shared.db import bots, chunks, documents, faqs, tenants, users
 from shared.db.pool import Conn, Database
 from shared.logging import get_logger
@@ -73,8 +77,19 @@ class DemoSeed:
     documents_added: int
 
 
-async def seed_demo(db: Database, *, allowed_origins: list[str]) -> DemoSeed:
-    """The demo shop's tenant, bot, FAQs and policy documents; a second run adds nothing."""
+def demo_publishable_key(keyring: Keyring) -> str:
+    """The demo bot's publishable key, derived from the master key so the demo page can
+    show it on every start without storing it anywhere but as a hash."""
+    ident = hmac.new(keyring.current, b"parley demo key id", hashlib.sha256).hexdigest()[:12]
+    secret = hmac.new(keyring.current, b"parley demo key secret", hashlib.sha256).digest()
+    return f"pk_{ident}" + base64.urlsafe_b64encode(secret).decode().rstrip("=")
+
+
+async def seed_demo(
+    db: Database, *, allowed_origins: list[str], publishable_key: str | None = None
+) -> DemoSeed:
+    """The demo shop's tenant, bot, FAQs, policy documents and (given one) its publishable
+    key; a second run adds nothing."""
     async with db.connection() as conn, conn.transaction():
         tenant_id = await tenants.ensure_tenant(
             conn, slug=DEMO_TENANT_SLUG, name="Fernwood Outfitters (demo)"
@@ -122,6 +137,13 @@ async def seed_demo(db: Database, *, allowed_origins: list[str]) -> DemoSeed:
                 documents_added += 1
         if faqs_added or documents_added:
             await bots.bump_kb_version(conn, tenant_id=tenant_id, bot_id=bot_id)
+        if publishable_key is not None:
+            await conn.execute(
+                "INSERT INTO api_keys (tenant_id, bot_id, kind, role, name, prefix, key_hash)"
+                " VALUES (%s, %s, 'publishable', 'guest', 'demo page', %s, %s)"
+                " ON CONFLICT (prefix) DO NOTHING",
+                (tenant_id, bot_id, api_key_prefix(publishable_key), hash_token(publishable_key)),
+            )
     if faqs_added or documents_added:
         log.info("demo seeded", faqs=faqs_added, documents=documents_added)
     return DemoSeed(tenant_id, bot_id, faqs_added, documents_added)

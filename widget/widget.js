@@ -1,0 +1,513 @@
+/*! Parley chat widget — one file, no framework.
+ * <script src="https://HOST/widget.js" data-key="pk_…" async></script>
+ * Optional: data-position="left|right", data-lang="en|de", data-open="true".
+ * Everything renders inside one shadow root; text is always inserted as text nodes.
+ */
+(function () {
+  "use strict";
+
+  var STRINGS = {
+    en: {
+      open: "Open chat", close: "Close chat", send: "Send", placeholder: "Type your question…",
+      startOver: "Start over", typing: "Typing…", sources: "Sources", helpful: "Helpful",
+      notHelpful: "Not helpful", thanks: "Thanks for your feedback!",
+      reconnecting: "Connection lost, reconnecting…",
+      err_origin_not_allowed: "This chat is not enabled on this website.",
+      err_unauthorized: "This chat is not set up correctly (invalid key).",
+      err_rate_limited: "You are sending messages quickly. Please wait a moment.",
+      err_validation_error: "That message is too long.",
+      err_offline: "We can't reach the chat right now. Please try again later.",
+      err_default: "Something went wrong. Please try again.",
+      contact: "Contact our team"
+    },
+    de: {
+      open: "Chat öffnen", close: "Chat schließen", send: "Senden",
+      placeholder: "Ihre Frage …", startOver: "Neu beginnen", typing: "Schreibt …",
+      sources: "Quellen", helpful: "Hilfreich", notHelpful: "Nicht hilfreich",
+      thanks: "Danke für Ihr Feedback!", reconnecting: "Verbindung unterbrochen, verbinde neu …",
+      err_origin_not_allowed: "Dieser Chat ist auf dieser Website nicht freigeschaltet.",
+      err_unauthorized: "Dieser Chat ist nicht richtig eingerichtet (ungültiger Schlüssel).",
+      err_rate_limited: "Sie schreiben sehr schnell. Bitte warten Sie einen Moment.",
+      err_validation_error: "Diese Nachricht ist zu lang.",
+      err_offline: "Der Chat ist gerade nicht erreichbar. Bitte versuchen Sie es später.",
+      err_default: "Etwas ist schiefgelaufen. Bitte versuchen Sie es erneut.",
+      contact: "Team kontaktieren"
+    }
+  };
+
+  // ----- pure parts (unit-tested with node:test) -----------------------------------
+
+  /** Exponential back-off with jitter: half to full of min(cap, base * 2^attempt). */
+  function backoffDelay(attempt, random, base, cap) {
+    base = base || 500;
+    cap = cap || 15000;
+    var ceiling = Math.min(cap, base * Math.pow(2, attempt));
+    return Math.round(ceiling / 2 + (random === undefined ? Math.random() : random) * ceiling / 2);
+  }
+
+  var SAFE_URL = /^(https?:|mailto:)/i;
+
+  /** Inline Markdown -> nodes: {t:"text"|"b"|"i"|"code"|"a", …}. Images become their alt text. */
+  function parseInline(text) {
+    var out = [];
+    var re = /(!\[([^\]]*)\]\(((?:[^()\s]|\([^()\s]*\))*)\))|(\[([^\]]+)\]\(((?:[^()\s]|\([^()\s]*\))+)\))|(`([^`]+)`)|(\*\*([^*]+)\*\*)|(\*([^*\s][^*]*)\*)|(_([^_\s][^_]*)_)/g;
+    var last = 0, m;
+    while ((m = re.exec(text)) !== null) {
+      if (m.index > last) out.push({ t: "text", v: text.slice(last, m.index) });
+      if (m[1]) out.push({ t: "text", v: m[2] });
+      else if (m[4]) {
+        if (SAFE_URL.test(m[6])) out.push({ t: "a", href: m[6], c: parseInline(m[5]) });
+        else out.push({ t: "text", v: m[5] });
+      } else if (m[7]) out.push({ t: "code", v: m[8] });
+      else if (m[9]) out.push({ t: "b", c: parseInline(m[10]) });
+      else if (m[11]) out.push({ t: "i", c: parseInline(m[12]) });
+      else out.push({ t: "i", c: parseInline(m[14]) });
+      last = re.lastIndex;
+    }
+    if (last < text.length) out.push({ t: "text", v: text.slice(last) });
+    return out;
+  }
+
+  /** Block Markdown -> [{t:"p"|"ul"|"ol", …}]: paragraphs and lists only. */
+  function parseMarkdown(text) {
+    var blocks = [], list = null;
+    String(text).replace(/\r\n?/g, "\n").split(/\n/).forEach(function (line) {
+      var bullet = /^\s*[-*•]\s+(.*)$/.exec(line), numbered = /^\s*\d+[.)]\s+(.*)$/.exec(line);
+      var item = bullet || numbered;
+      if (item) {
+        var kind = bullet ? "ul" : "ol";
+        if (!list || list.t !== kind) { list = { t: kind, items: [] }; blocks.push(list); }
+        list.items.push(parseInline(item[1]));
+        return;
+      }
+      list = null;
+      if (!line.trim()) { blocks.push(null); return; }
+      var prev = blocks[blocks.length - 1];
+      if (prev && prev.t === "p") prev.lines.push(parseInline(line));
+      else blocks.push({ t: "p", lines: [parseInline(line)] });
+    });
+    return blocks.filter(Boolean);
+  }
+
+  // ----- DOM (browser only) --------------------------------------------------------------
+
+  function el(doc, tag, attrs, children) {
+    var node = doc.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
+    (children || []).forEach(function (c) {
+      node.appendChild(typeof c === "string" ? doc.createTextNode(c) : c);
+    });
+    return node;
+  }
+
+  function renderInline(doc, nodes, parent) {
+    nodes.forEach(function (n) {
+      if (n.t === "text") parent.appendChild(doc.createTextNode(n.v));
+      else if (n.t === "code") parent.appendChild(el(doc, "code", {}, [n.v]));
+      else if (n.t === "a") {
+        var a = el(doc, "a", { href: n.href, target: "_blank", rel: "noopener noreferrer" });
+        renderInline(doc, n.c, a);
+        parent.appendChild(a);
+      } else {
+        var e = el(doc, n.t === "b" ? "strong" : "em");
+        renderInline(doc, n.c, e);
+        parent.appendChild(e);
+      }
+    });
+  }
+
+  function renderMarkdown(doc, text) {
+    var frag = doc.createDocumentFragment();
+    parseMarkdown(text).forEach(function (b) {
+      if (b.t === "p") {
+        var p = el(doc, "p");
+        b.lines.forEach(function (line, i) {
+          if (i) p.appendChild(el(doc, "br"));
+          renderInline(doc, line, p);
+        });
+        frag.appendChild(p);
+      } else {
+        var list = el(doc, b.t);
+        b.items.forEach(function (item) { var li = el(doc, "li"); renderInline(doc, item, li); list.appendChild(li); });
+        frag.appendChild(list);
+      }
+    });
+    return frag;
+  }
+
+  var CSS = [
+    ":host{all:initial;--p-accent:#2f6b4f;--p-bg:#fff;--p-fg:#1d2430;--p-muted:#5b6472;--p-bot:#f1f3f5;--p-border:#d5dae0;",
+    "position:fixed;bottom:20px;z-index:2147483000;font:15px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;color:var(--p-fg)}",
+    ":host([data-position=right]){right:20px}:host([data-position=left]){left:20px}",
+    "@media (prefers-color-scheme:dark){:host{--p-bg:#1c1f24;--p-fg:#eef1f4;--p-muted:#aab2bd;--p-bot:#2a2f36;--p-border:#3a414b}}",
+    "*{box-sizing:border-box}button{font:inherit;cursor:pointer}",
+    ".launcher{width:56px;height:56px;border-radius:50%;border:0;background:var(--p-accent);color:#fff;box-shadow:0 4px 14px rgba(0,0,0,.25);font-size:24px}",
+    ".launcher:focus-visible,.panel button:focus-visible,textarea:focus-visible,a:focus-visible{outline:3px solid #ffbf47;outline-offset:2px}",
+    ".bubble{position:absolute;bottom:66px;width:240px;background:var(--p-bg);border:1px solid var(--p-border);border-radius:12px;padding:10px 12px;box-shadow:0 4px 14px rgba(0,0,0,.15)}",
+    ":host([data-position=right]) .bubble,:host([data-position=right]) .panel{right:0}",
+    ".panel{position:absolute;bottom:66px;width:370px;height:560px;max-height:calc(100vh - 100px);display:flex;flex-direction:column;background:var(--p-bg);border:1px solid var(--p-border);border-radius:14px;box-shadow:0 10px 30px rgba(0,0,0,.25);overflow:hidden}",
+    "[hidden]{display:none!important}",
+    ".head{display:flex;align-items:center;gap:8px;padding:12px 14px;background:var(--p-accent);color:#fff}",
+    ".head h2{flex:1;margin:0;font-size:16px}.head button{background:transparent;border:1px solid rgba(255,255,255,.6);color:#fff;border-radius:6px;padding:3px 8px}",
+    ".log{flex:1;overflow-y:auto;padding:14px;display:flex;flex-direction:column;gap:10px}",
+    ".msg{max-width:85%;padding:8px 12px;border-radius:12px;word-wrap:break-word}.msg p{margin:0 0 6px}.msg p:last-child{margin:0}.msg ul,.msg ol{margin:4px 0;padding-left:20px}",
+    ".user{align-self:flex-end;background:var(--p-accent);color:#fff}.bot{align-self:flex-start;background:var(--p-bot)}",
+    ".bot a{color:inherit}.src{font-size:13px;color:var(--p-muted);margin-top:6px}.src a{display:block;color:var(--p-muted)}",
+    ".fb{margin-top:6px;display:flex;gap:6px}.fb button{border:1px solid var(--p-border);background:transparent;border-radius:6px;padding:1px 7px;color:var(--p-fg)}",
+    ".chips{display:flex;flex-wrap:wrap;gap:6px}.chips button{border:1px solid var(--p-accent);background:transparent;color:var(--p-fg);border-radius:16px;padding:4px 10px}",
+    ".notice{padding:6px 14px;font-size:13px;color:#a4262c;background:#fdecea}",
+    ".typing{align-self:flex-start;color:var(--p-muted);font-style:italic}",
+    "form{display:flex;gap:8px;padding:10px;border-top:1px solid var(--p-border)}",
+    "textarea{flex:1;resize:none;height:42px;padding:9px;border:1px solid var(--p-border);border-radius:8px;background:var(--p-bg);color:var(--p-fg);font:inherit}",
+    "form button{border:0;border-radius:8px;background:var(--p-accent);color:#fff;padding:0 14px}",
+    ".sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}",
+    "@media (max-width:480px){.panel{position:fixed;inset:0;width:auto;height:auto;max-height:none;border-radius:0}}",
+    "@media (prefers-reduced-motion:no-preference){.panel{animation:pin .15s ease-out}@keyframes pin{from{opacity:0;transform:translateY(8px)}}}"
+  ].join("");
+
+  function boot(script) {
+    var doc = document, win = window;
+    var opts = {
+      key: script.getAttribute("data-key") || "",
+      position: script.getAttribute("data-position") === "left" ? "left" : "right",
+      lang: script.getAttribute("data-lang"),
+      open: script.getAttribute("data-open") === "true"
+    };
+    var api = new URL(script.src, doc.baseURI).origin;
+    var storeKey = "parley:" + opts.key.slice(0, 15);
+    var state = load();
+    var t = STRINGS[opts.lang] || STRINGS.en;
+    var config = null, socket = null, attempt = 0, wsFailures = 0, useSse = false, closed = false;
+    var pending = [], current = null, timers = [];
+
+    function load() {
+      try { return JSON.parse(win.localStorage.getItem(storeKey)) || { transcript: [] }; }
+      catch (e) { return { transcript: [] }; }
+    }
+    function save() {
+      state.transcript = state.transcript.slice(-50);
+      try { win.localStorage.setItem(storeKey, JSON.stringify(state)); } catch (e) { /* private mode */ }
+    }
+
+    var host = el(doc, "div", { "data-position": opts.position, "data-parley": "" });
+    var root = host.attachShadow({ mode: "open" });
+    root.appendChild(el(doc, "style", {}, [CSS]));
+    var launcher = el(doc, "button", { "class": "launcher", "aria-expanded": "false", "aria-label": t.open }, ["💬"]);
+    var bubble = el(doc, "div", { "class": "bubble", hidden: "" });
+    var title = el(doc, "h2", { id: "parley-title" }, ["Chat"]);
+    var restart = el(doc, "button", { type: "button" }, [t.startOver]);
+    var closer = el(doc, "button", { type: "button", "aria-label": t.close }, ["✕"]);
+    var log = el(doc, "div", { "class": "log", role: "log", "aria-live": "polite", "aria-relevant": "additions" });
+    var notice = el(doc, "div", { "class": "notice", role: "alert", hidden: "" });
+    var input = el(doc, "textarea", { "aria-label": t.placeholder, placeholder: t.placeholder, maxlength: "2000" });
+    var send = el(doc, "button", { type: "submit" }, [t.send]);
+    var form = el(doc, "form", {}, [input, send]);
+    var panel = el(doc, "div", { "class": "panel", role: "dialog", "aria-labelledby": "parley-title", hidden: "" },
+      [el(doc, "div", { "class": "head" }, [title, restart, closer]), log, notice, form]);
+    root.appendChild(panel);
+    root.appendChild(bubble);
+    root.appendChild(launcher);
+
+    function say(code) {
+      notice.textContent = t["err_" + code] || (code === "reconnecting" ? t.reconnecting : t.err_default);
+      notice.hidden = false;
+    }
+    function clearNotice() { notice.hidden = true; notice.textContent = ""; }
+
+    function authHeaders(extra) {
+      var h = { "Authorization": "Bearer " + opts.key, "Content-Type": "application/json" };
+      Object.keys(extra || {}).forEach(function (k) { h[k] = extra[k]; });
+      return h;
+    }
+    function request(path, init, ms) {
+      var ctl = new AbortController(), timer = setTimeout(function () { ctl.abort(); }, ms || 20000);
+      init.signal = ctl.signal;
+      return fetch(api + path, init).finally(function () { clearTimeout(timer); });
+    }
+
+    // ----- rendering ------------------------------------------------------------------
+    function addMessage(entry) {
+      var node = el(doc, "div", { "class": "msg " + (entry.role === "user" ? "user" : "bot") });
+      if (entry.role === "user") node.appendChild(doc.createTextNode(entry.text));
+      else fillBot(node, entry);
+      log.appendChild(node);
+      log.scrollTop = log.scrollHeight;
+      return node;
+    }
+    function fillBot(node, entry) {
+      node.textContent = "";
+      node.appendChild(renderMarkdown(doc, entry.text || ""));
+      if (entry.sources && entry.sources.length) {
+        var src = el(doc, "div", { "class": "src" }, [t.sources + ":"]);
+        entry.sources.forEach(function (s) {
+          var label = String(s.title || "");
+          src.appendChild(s.url && SAFE_URL.test(s.url)
+            ? el(doc, "a", { href: s.url, target: "_blank", rel: "noopener noreferrer" }, [label])
+            : el(doc, "span", {}, [label]));
+        });
+        node.appendChild(src);
+      }
+      if (entry.source === "fallback" && config && config.handoff_text && entry.text !== config.handoff_text) {
+        node.appendChild(el(doc, "p", { "class": "src" }, [config.handoff_text]));
+      }
+      if (entry.message_id && !entry.rated) node.appendChild(feedback(entry));
+    }
+    function feedback(entry) {
+      var box = el(doc, "div", { "class": "fb" });
+      [[1, "👍", t.helpful], [-1, "👎", t.notHelpful]].forEach(function (f) {
+        var b = el(doc, "button", { type: "button", "aria-label": f[2] }, [f[1]]);
+        b.addEventListener("click", function () {
+          request("/v1/chat/feedback", { method: "POST", headers: authHeaders(), body: JSON.stringify({
+            message_id: entry.message_id, rating: f[0], visitor_id: state.visitor_id, visitor_token: state.visitor_token
+          }) }).catch(function () { /* feedback is best effort */ });
+          entry.rated = true;
+          save();
+          box.textContent = t.thanks;
+        });
+        box.appendChild(b);
+      });
+      return box;
+    }
+    function renderAll() {
+      log.textContent = "";
+      if (config && config.greeting) addMessage({ role: "bot", text: config.greeting });
+      state.transcript.forEach(addMessage);
+      if (!state.transcript.length && config && config.starter_questions.length) {
+        var chips = el(doc, "div", { "class": "chips" });
+        config.starter_questions.forEach(function (q) {
+          var c = el(doc, "button", { type: "button" }, [q]);
+          c.addEventListener("click", function () { ask(q); });
+          chips.appendChild(c);
+        });
+        log.appendChild(chips);
+      }
+    }
+
+    // ----- conversation -----------------------------------------------------------------
+    function ask(text) {
+      text = String(text).trim();
+      if (!text) return;
+      var chips = log.querySelector(".chips");
+      if (chips) chips.remove();
+      var entry = { role: "user", text: text };
+      state.transcript.push(entry);
+      save();
+      addMessage(entry);
+      var msg = { type: "message", text: text, client_message_id: "c" + Date.now().toString(36) + Math.random().toString(36).slice(2, 8) };
+      pending.push(msg);
+      flush();
+    }
+    function payload(msg) {
+      var body = { type: "message", text: msg.text, client_message_id: msg.client_message_id };
+      if (state.visitor_id) { body.visitor_id = state.visitor_id; body.visitor_token = state.visitor_token; }
+      if (state.conversation_id) body.conversation_id = state.conversation_id;
+      return body;
+    }
+    function startTyping() {
+      if (current) return;
+      current = { node: el(doc, "div", { "class": "typing" }, [t.typing]), text: "" };
+      log.appendChild(current.node);
+      log.scrollTop = log.scrollHeight;
+    }
+    function onToken(text) {
+      startTyping();
+      current.text += text;
+      if (current.node.className !== "msg bot") { current.node.className = "msg bot"; }
+      current.node.textContent = "";
+      current.node.appendChild(renderMarkdown(doc, current.text));
+      log.scrollTop = log.scrollHeight;
+    }
+    function onDone(result) {
+      pending.shift();
+      state.visitor_id = result.visitor_id;
+      state.visitor_token = result.visitor_token;
+      state.conversation_id = result.conversation_id;
+      var entry = { role: "bot", text: result.answer, sources: result.sources || [], source: result.source, message_id: result.message_id };
+      state.transcript.push(entry);
+      save();
+      if (current) { current.node.className = "msg bot"; fillBot(current.node, entry); }
+      else addMessage(entry);
+      current = null;
+      clearNotice();
+      flush();
+    }
+    function onError(code) {
+      pending.shift();
+      if (current) { current.node.remove(); current = null; }
+      say(code);
+      flush();
+    }
+    function flush() {
+      if (!pending.length || current) return;
+      if (useSse) return sendHttp(pending[0]);
+      if (socket && socket.readyState === 1) { startTyping(); socket.send(JSON.stringify(payload(pending[0]))); }
+      else connect();
+    }
+
+    function connect() {
+      if (closed || (socket && socket.readyState <= 1)) return;
+      var ws;
+      try { ws = new WebSocket(api.replace(/^http/, "ws") + "/v1/chat/ws?key=" + encodeURIComponent(opts.key)); }
+      catch (e) { useSse = true; return flush(); }
+      socket = ws;
+      var opened = false;
+      ws.onopen = function () { opened = true; attempt = 0; wsFailures = 0; clearNotice(); flush(); };
+      ws.onmessage = function (ev) {
+        var frame;
+        try { frame = JSON.parse(ev.data); } catch (e) { return; }
+        if (frame.type === "token") onToken(frame.text);
+        else if (frame.type === "done") onDone(frame);
+        else if (frame.type === "error") onError(frame.code);
+      };
+      ws.onclose = function () {
+        socket = null;
+        if (closed) return;
+        if (current) { current.node.remove(); current = null; }
+        if (!opened) wsFailures += 1;
+        if (wsFailures >= 2 && attempt >= 1) {
+          // WebSockets may be blocked (proxy, firewall): try HTTP before giving up.
+          return probeHttp();
+        }
+        if (pending.length) say("reconnecting");
+        schedule();
+      };
+    }
+    function schedule() {
+      var delay = backoffDelay(attempt++);
+      timers.push(setTimeout(function () { if (pending.length) connect(); }, delay));
+    }
+    function probeHttp() {
+      request("/v1/widget/config", { headers: authHeaders() }, 8000).then(function (r) {
+        if (r.ok) { useSse = true; clearNotice(); flush(); return; }
+        return r.json().then(function (b) { say((b.error || {}).code); });
+      }).catch(function () { say("offline"); schedule(); });
+    }
+    function sendHttp(msg) {
+      startTyping();
+      var body = payload(msg);
+      delete body.type;
+      body.message = body.text;
+      delete body.text;
+      request("/v1/chat", { method: "POST", headers: authHeaders({ Accept: "text/event-stream" }), body: JSON.stringify(body) }, 90000)
+        .then(function (r) {
+          if (!r.ok) return r.json().then(function (b) { onError((b.error || {}).code); });
+          if (!r.body || !r.body.getReader) return r.json().then(onDone);
+          return readSse(r.body.getReader());
+        })
+        .catch(function () {
+          if (current) { current.node.remove(); current = null; }
+          say("reconnecting");
+          timers.push(setTimeout(flush, backoffDelay(attempt++)));
+        });
+    }
+    function readSse(reader) {
+      var decoder = new TextDecoder(), buffer = "";
+      function pump() {
+        return reader.read().then(function (chunk) {
+          if (chunk.done) return;
+          buffer += decoder.decode(chunk.value, { stream: true });
+          var events = buffer.split("\n\n");
+          buffer = events.pop();
+          events.forEach(function (block) {
+            var name = /^event: (.*)$/m.exec(block), data = /^data: (.*)$/m.exec(block);
+            if (!name || !data) return;
+            var value = JSON.parse(data[1]);
+            if (name[1] === "token") onToken(value.text);
+            else if (name[1] === "done") onDone(value);
+            else if (name[1] === "error") onError(value.code);
+          });
+          return pump();
+        });
+      }
+      return pump();
+    }
+
+    // ----- opening, closing, keyboard ---------------------------------------------------
+    function open() {
+      bubble.hidden = true;
+      panel.hidden = false;
+      launcher.setAttribute("aria-expanded", "true");
+      launcher.setAttribute("aria-label", t.close);
+      input.focus();
+      if (!config) loadConfig();
+    }
+    function close() {
+      panel.hidden = true;
+      launcher.setAttribute("aria-expanded", "false");
+      launcher.setAttribute("aria-label", t.open);
+      launcher.focus();
+    }
+    launcher.addEventListener("click", function () { if (panel.hidden) open(); else close(); });
+    bubble.addEventListener("click", open);
+    closer.addEventListener("click", close);
+    restart.addEventListener("click", function () {
+      state.transcript = [];
+      delete state.conversation_id;
+      save();
+      renderAll();
+      input.focus();
+    });
+    form.addEventListener("submit", function (e) { e.preventDefault(); ask(input.value); input.value = ""; });
+    input.addEventListener("keydown", function (e) {
+      if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); ask(input.value); input.value = ""; }
+    });
+    panel.addEventListener("keydown", function (e) {
+      if (e.key === "Escape") { e.preventDefault(); close(); return; }
+      if (e.key !== "Tab") return;
+      var items = Array.prototype.filter.call(panel.querySelectorAll("button, a[href], textarea"), function (n) { return !n.hidden; });
+      var first = items[0], last = items[items.length - 1], active = root.activeElement;
+      if (e.shiftKey && active === first) { e.preventDefault(); last.focus(); }
+      else if (!e.shiftKey && active === last) { e.preventDefault(); first.focus(); }
+    });
+
+    function loadConfig() {
+      return request("/v1/widget/config", { headers: authHeaders() }, 10000)
+        .then(function (r) { return r.json().then(function (b) { return [r.ok, b]; }); })
+        .then(function (res) {
+          if (!res[0]) { say((res[1].error || {}).code); return; }
+          config = res[1];
+          t = STRINGS[opts.lang] || STRINGS[config.language] || STRINGS.en;
+          input.setAttribute("placeholder", t.placeholder);
+          title.textContent = config.title || "Chat";
+          if (/^#[0-9a-fA-F]{6}$/.test(config.primary_color)) host.style.setProperty("--p-accent", config.primary_color);
+          renderAll();
+          if (config.greeting && config.greeting_delay_seconds != null && panel.hidden && !state.transcript.length) {
+            timers.push(setTimeout(function () {
+              if (!panel.hidden) return;
+              bubble.textContent = config.greeting;
+              bubble.hidden = false;
+            }, config.greeting_delay_seconds * 1000));
+          }
+        })
+        .catch(function () { say("offline"); });
+    }
+
+    doc.body.appendChild(host);
+    renderAll();
+    loadConfig();
+    if (opts.open) open();
+
+    return {
+      open: open,
+      close: close,
+      remove: function () {
+        closed = true;
+        timers.forEach(clearTimeout);
+        if (socket) socket.close();
+        host.remove();
+      }
+    };
+  }
+
+  if (typeof module !== "undefined" && module.exports) {
+    module.exports = { parseMarkdown: parseMarkdown, parseInline: parseInline, backoffDelay: backoffDelay };
+    return;
+  }
+  var script = document.currentScript;
+  if (!script || window.Parley) return;
+  var start = function () {
+    try { window.Parley = boot(script); }
+    catch (e) { console.error("[Parley] widget failed to start:", e); }
+  };
+  if (document.body) start(); else document.addEventListener("DOMContentLoaded", start);
+})();
