@@ -290,3 +290,22 @@ async def test_chat_stores_encrypted_explainable_messages(chat_client, shop, con
     assert bot["matched_question"] == "How much does shipping cost?"
     assert 0 < bot["confidence"] <= 1
     assert bot["latency_ms"] >= 0
+
+
+async def test_browsers_on_other_sites_may_call_the_chat_api(chat_client, shop):
+    preflight = await chat_client.options(
+        "/v1/chat",
+        headers={
+            "Origin": "https://shop.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, content-type",
+        },
+    )
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == "*"
+    assert "authorization" in preflight.headers["access-control-allow-headers"].lower()
+    refused = await chat_client.get(
+        "/v1/widget/config", headers=shop.headers(origin="https://evil.example")
+    )
+    assert refused.status_code == 403  # CORS lets the browser read the refusal, nothing more
+    assert refused.headers["access-control-allow-origin"] == "*"

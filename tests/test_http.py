@@ -188,7 +188,11 @@ async def test_openapi_documents_every_route_of_the_local_app(make_client, runti
         for route in asgi.router.routes:
             if isinstance(route, WebSocketRoute):
                 yield route.path, "get"
-            elif isinstance(route, Route) and route.path not in ("/openapi.json", "/", "/widget.js"):
+            elif isinstance(route, Route) and route.path not in (
+                "/openapi.json",
+                "/",
+                "/widget.js",
+            ):
                 for method in route.methods or ():
                     if method != "HEAD":
                         yield route.path, method.lower()

@@ -50,7 +50,7 @@
   /** Inline Markdown -> nodes: {t:"text"|"b"|"i"|"code"|"a", …}. Images become their alt text. */
   function parseInline(text) {
     var out = [];
-    var re = /(!\[([^\]]*)\]\(((?:[^()\s]|\([^()\s]*\))*)\))|(\[([^\]]+)\]\(((?:[^()\s]|\([^()\s]*\))+)\))|(`([^`]+)`)|(\*\*([^*]+)\*\*)|(\*([^*\s][^*]*)\*)|(_([^_\s][^_]*)_)/g;
+    var re = /(!\[([^\]]*)\]\(((?:[^()\s]|\([^()\s]*\))*)\))|(\[([^\]]+)\]\(((?:[^()\s]|\([^()\s]*\))+)\))|(`([^`]+)`)|(\*\*([^*]+)\*\*)|(\*([^*\s][^*]*)\*)|((?<![\w])_([^_\s][^_]*)_(?![\w]))/g;
     var last = 0, m;
     while ((m = re.exec(text)) !== null) {
       if (m.index > last) out.push({ t: "text", v: text.slice(last, m.index) });

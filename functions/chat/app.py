@@ -17,7 +17,7 @@ ENDPOINTS: list[AnyEndpoint] = [*http.ENDPOINTS, *ws.ENDPOINTS]
 
 
 def create_app(runtime: Runtime | None = None) -> Starlette:
-    return create_function_app("chat", ENDPOINTS, runtime=runtime)
+    return create_function_app("chat", ENDPOINTS, runtime=runtime, cors=True)
 
 
 app = create_app()

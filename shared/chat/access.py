@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 from uuid import UUID
 
 from shared import ratelimit
@@ -13,6 +15,18 @@ from shared.errors import ForbiddenError, ValidationError
 
 DEFAULT_CHAT_LIMIT = 20  # messages per minute per key and visitor address
 MAX_MESSAGE_CHARS = 2000
+
+
+def request_origin(headers: Mapping[str, str]) -> str | None:
+    """The page's origin: the Origin header, or for a same-origin GET (where browsers omit
+    it) the origin of the Referer. A browser on another site always sends Origin."""
+    origin = headers.get("origin")
+    if origin and origin != "null":
+        return origin
+    referer = urlsplit(headers.get("referer") or "")
+    if referer.scheme in ("http", "https") and referer.netloc:
+        return f"{referer.scheme}://{referer.netloc}"
+    return None
 
 
 async def chat_bot(

@@ -15,6 +15,7 @@ from mangum import Mangum
 from pydantic import BaseModel
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
@@ -73,10 +74,13 @@ def create_function_app(
     documented: Sequence[AnyEndpoint] | None = None,
     extra_routes: Sequence[BaseRoute] = (),
     lifespan: Lifespan[Any] | None = None,
+    cors: bool = False,
 ) -> Starlette:
     """A Starlette app serving ``endpoints`` plus /healthz, /readyz and /openapi.json.
 
     ``documented`` is what /openapi.json describes (default: this app's own endpoints).
+    ``cors`` lets browsers on any site call the app with a bearer token (no cookies): for
+    the chat API, whose keys carry their own per-bot origin allow-list.
     """
     all_endpoints = [*endpoints, *health_endpoints()]
     document = openapi_document(
@@ -89,7 +93,22 @@ def create_function_app(
 
     app = Starlette(
         routes=[*build_routes(all_endpoints), *extra_routes],
-        middleware=[Middleware(RequestContextMiddleware)],
+        middleware=[
+            Middleware(RequestContextMiddleware),
+            *(
+                [
+                    Middleware(
+                        CORSMiddleware,
+                        allow_origins=["*"],
+                        allow_methods=["GET", "POST"],
+                        allow_headers=["Authorization", "Content-Type", "Accept"],
+                        max_age=600,
+                    )
+                ]
+                if cors
+                else []
+            ),
+        ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )

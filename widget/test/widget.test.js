@@ -48,3 +48,9 @@ test("backoff grows exponentially, is capped, and jitters within half to full", 
     assert.ok(d >= 1000 && d <= 2000, String(d));
   }
 });
+
+test("underscores inside words are not emphasis", () => {
+  assert.deepEqual(parseInline("window.__xss=1 and snake_case_name"),
+    [{ t: "text", v: "window.__xss=1 and snake_case_name" }]);
+  assert.equal(parseInline("an _emphasised_ word")[1].t, "i");
+});

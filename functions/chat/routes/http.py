@@ -20,7 +20,7 @@ from functions.chat.schemas import (
 )
 from shared.auth.access import CHAT
 from shared.chat import visitors
-from shared.chat.access import chat_bot, check_chat_rate
+from shared.chat.access import chat_bot, check_chat_rate, request_origin
 from shared.chat.service import ChatInput, ChatOutcome, ChatService, handoff_text
 from shared.db import conversations
 from shared.errors import NotFoundError, ParleyError
@@ -42,7 +42,7 @@ async def chat(request: Request) -> Response:
     body = await read_json(request, ChatRequest, max_bytes=runtime.settings.max_body_bytes)
     async with runtime.db.connection() as conn:
         bot = await chat_bot(
-            conn, principal, bot_id=body.bot_id, origin=request.headers.get("origin")
+            conn, principal, bot_id=body.bot_id, origin=request_origin(request.headers)
         )
         await check_chat_rate(conn, principal, bot, _address(request))
     chat_input = ChatInput(
@@ -111,7 +111,7 @@ async def feedback(request: Request) -> Response:
     body = await read_json(request, FeedbackRequest, max_bytes=runtime.settings.max_body_bytes)
     async with runtime.db.connection() as conn:
         bot = await chat_bot(
-            conn, principal, bot_id=body.bot_id, origin=request.headers.get("origin")
+            conn, principal, bot_id=body.bot_id, origin=request_origin(request.headers)
         )
         await check_chat_rate(conn, principal, bot, _address(request))
         cipher = await runtime.cipher(conn, bot["tenant_id"])
@@ -144,7 +144,7 @@ async def config(request: Request) -> Response:
             conn,
             principal,
             bot_id=query_uuid(request, "bot_id"),
-            origin=request.headers.get("origin"),
+            origin=request_origin(request.headers),
         )
     return respond(widget_config(bot, handoff_text(bot)))
 

@@ -21,7 +21,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from functions.chat.schemas import VisitorId
 from shared.auth.access import CHAT
 from shared.auth.authenticate import authenticate, bearer_token
-from shared.chat.access import MAX_MESSAGE_CHARS, chat_bot, check_chat_rate
+from shared.chat.access import MAX_MESSAGE_CHARS, chat_bot, check_chat_rate, request_origin
 from shared.chat.service import ChatInput, ChatService
 from shared.errors import BadRequestError, ParleyError
 from shared.http.context import get_runtime
@@ -54,7 +54,7 @@ async def chat_ws(websocket: WebSocket) -> None:
                 conn,
                 principal,
                 bot_id=UUID(raw_bot) if raw_bot else None,
-                origin=websocket.headers.get("origin"),
+                origin=request_origin(websocket.headers),
             )
     except (ParleyError, ValueError) as exc:
         code = exc.code if isinstance(exc, ParleyError) else "bad_request"

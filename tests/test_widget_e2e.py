@@ -1,0 +1,179 @@
+"""The widget in headless Chromium (Debian's package, driven by Playwright) against a real
+``parley serve`` with the demo shop."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import signal
+import time
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+from starlette.applications import Starlette
+from starlette.responses import HTMLResponse
+from starlette.routing import Route
+
+from shared.bootstrap import demo_publishable_key
+from shared.crypto import Keyring
+from tests.utils.servers import ParleyProcess, ThreadServer
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+MASTER = os.urandom(32)
+ADMIN_PASSWORD = "e2e admin password"
+XSS_QUESTION = "Where can I read the security test notice?"
+XSS_ANSWER = (
+    'Look: <img src=x onerror="window.__xss=1"> and [this link](javascript:window.__xss=2)'
+    " and ![leak](http://127.0.0.1:9/leak.png) and **bold** done."
+)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("e2e") / "state"
+    env = {
+        "PARLEY_DEMO": "1",
+        "PARLEY_MASTER_KEY": base64.b64encode(MASTER).decode(),
+        "PARLEY_ADMIN_USERNAME": "root",
+        "PARLEY_ADMIN_PASSWORD": ADMIN_PASSWORD,
+    }
+    server = ParleyProcess(data_dir, env).start()
+    with httpx.Client(base_url=server.url) as client:
+        token = client.post(
+            "/v1/admin/login", json={"username": "root", "password": ADMIN_PASSWORD}
+        ).json()["token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        bot = client.get("/v1/admin/bots", headers=auth).json()["items"][0]
+        created = client.post(
+            f"/v1/admin/bots/{bot['id']}/faqs",
+            headers=auth,
+            json={"question": XSS_QUESTION, "answer": XSS_ANSWER},
+        )
+        assert created.status_code == 201
+    yield server
+    server.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser):
+    context = browser.new_context()
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def open_chat(page: Page, url: str) -> None:
+    page.goto(url)
+    page.get_by_role("button", name="Open chat").click()
+    expect(page.locator(".head h2")).to_have_text("Fernwood Outfitters")
+
+
+def ask(page: Page, text: str) -> None:
+    box = page.locator("textarea")
+    box.fill(text)
+    box.press("Enter")
+
+
+def test_a_faq_question_streams_its_answer(demo, page):
+    frames: list[dict[str, object]] = []
+    page.on(
+        "websocket",
+        lambda ws: ws.on("framereceived", lambda payload: frames.append(json.loads(payload))),
+    )
+    open_chat(page, demo.url)
+    expect(page.get_by_role("button", name="How much does shipping cost?")).to_be_visible()
+    ask(page, "what does delivery cost?")
+    answer = page.locator(".msg.bot").last
+    expect(answer).to_contain_text("€4.90", timeout=30_000)
+    expect(answer.locator("strong")).to_have_text("free on orders over €50")
+    assert sum(f["type"] == "token" for f in frames) > 1  # it arrived in pieces
+    assert frames[-1]["type"] == "done"
+    expect(page.get_by_role("button", name="Helpful", exact=True)).to_be_visible()
+
+
+def test_an_answer_with_html_and_javascript_links_stays_inert(demo, page):
+    open_chat(page, demo.url)
+    ask(page, XSS_QUESTION)
+    answer = page.locator(".msg.bot").last
+    expect(answer).to_contain_text('<img src=x onerror="window.__xss=1">', timeout=30_000)
+    expect(answer.locator("strong")).to_have_text("bold")
+    assert page.locator("[data-parley] img").count() == 0
+    assert page.locator("[data-parley] a[href^='javascript']").count() == 0
+    assert page.evaluate("window.__xss") is None
+    expect(answer).to_contain_text("this link")
+
+
+def test_reload_restores_the_transcript(demo, page):
+    open_chat(page, demo.url)
+    ask(page, "Do you sell gift cards?")
+    expect(page.locator(".msg.bot").last).to_contain_text("gift cards", timeout=30_000)
+    page.reload()
+    page.get_by_role("button", name="Open chat").click()
+    expect(page.locator(".msg.user")).to_have_text(["Do you sell gift cards?"])
+    expect(page.locator(".msg.bot").last).to_contain_text("valid for 3 years")
+    page.get_by_role("button", name="Start over").click()
+    expect(page.locator(".msg.user")).to_have_count(0)
+
+
+def test_escape_closes_and_focus_returns_to_the_launcher(demo, page):
+    open_chat(page, demo.url)
+    expect(page.locator("textarea")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(page.locator(".panel")).to_be_hidden()
+    expect(page.get_by_role("button", name="Open chat")).to_be_focused()
+
+
+def test_a_server_restart_mid_conversation_loses_nothing(demo, page):
+    open_chat(page, demo.url)
+    ask(page, "How long does delivery take?")
+    expect(page.locator(".msg.bot").last).to_contain_text("working days", timeout=30_000)
+    assert demo.stop(signal.SIGTERM) in (0, 128 + signal.SIGTERM)
+    ask(page, "Do you have a physical store?")  # sent while the server is down
+    time.sleep(1.5)
+    demo.start()
+    expect(page.locator(".msg.bot").last).to_contain_text("Lindenstraße", timeout=45_000)
+    expect(page.locator(".msg.user")).to_have_count(2)
+    expect(page.locator(".msg.bot", has_text="Lindenstraße")).to_have_count(1)
+
+
+def test_a_site_that_is_not_allowed_gets_a_clear_message(demo, page):
+    key = demo_publishable_key(Keyring(MASTER))
+    html = (
+        "<!doctype html><title>Other shop</title><body><h1>Other shop</h1>"
+        f'<script src="{demo.url}/widget.js" data-key="{key}" data-open="true" async>'
+        "</script></body>"
+    )
+
+    async def other_shop(request):
+        return HTMLResponse(html)
+
+    # another origin (another port) on loopback, as a second real site would be
+    with ThreadServer(Starlette(routes=[Route("/", other_shop)])) as other:
+        page.goto(other.url + "/")
+        expect(page.locator(".notice")).to_have_text(
+            "This chat is not enabled on this website.", timeout=15_000
+        )
+        expect(page.locator(".msg.bot")).to_have_count(0)
