@@ -184,6 +184,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from parley.bench import ingest
 
         ingest.run(docs=args.docs)
+    elif args.what == "widget":
+        from parley.bench import widget
+
+        widget.run(runs=max(args.runs, 3))
     elif args.what == "ttft":
         from parley.bench import ttft
 
@@ -225,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     archive_cmd.set_defaults(func=cmd_archive)
 
     bench = sub.add_parser("bench", help="print performance figures")
-    bench.add_argument("what", choices=["startup", "faq", "ttft", "ingest"])
+    bench.add_argument("what", choices=["startup", "faq", "ttft", "ingest", "widget"])
     bench.add_argument("--docs", type=int, default=200, help="ingest: corpus size")
     bench.add_argument("--runs", type=int, default=5, help="startup, ttft: how many runs")
     bench.add_argument("--dataset", help="faq: folder with faqs.jsonl and queries.jsonl")
