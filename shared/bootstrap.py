@@ -37,6 +37,7 @@ DEMO_DISPLAY = {
         "What warranty do you offer?",
     ],
     "primary_color": "#2f6b4f",
+    "contact_url": "mailto:care@fernwood.example",
 }
 DEMO_INSTRUCTIONS = (
     "You are the customer-support assistant of Fernwood Outfitters, an online shop for "

@@ -159,12 +159,19 @@ def test_a_server_restart_mid_conversation_loses_nothing(demo, page):
     expect(page.locator(".msg.bot", has_text="Lindenstraße")).to_have_count(1)
 
 
-def test_a_site_that_is_not_allowed_gets_a_clear_message(demo, page):
+@pytest.mark.parametrize(
+    ("lang", "message"),
+    [
+        ("en", "This chat is not enabled on this website."),
+        ("de", "Dieser Chat ist auf dieser Website nicht freigeschaltet."),
+    ],
+)
+def test_a_site_that_is_not_allowed_gets_a_clear_message(demo, page, lang, message):
     key = demo_publishable_key(Keyring(MASTER))
     html = (
         "<!doctype html><title>Other shop</title><body><h1>Other shop</h1>"
-        f'<script src="{demo.url}/widget.js" data-key="{key}" data-open="true" async>'
-        "</script></body>"
+        f'<script src="{demo.url}/widget.js" data-key="{key}" data-open="true"'
+        f' data-lang="{lang}" async></script></body>'
     )
 
     async def other_shop(request):
@@ -173,7 +180,26 @@ def test_a_site_that_is_not_allowed_gets_a_clear_message(demo, page):
     # another origin (another port) on loopback, as a second real site would be
     with ThreadServer(Starlette(routes=[Route("/", other_shop)])) as other:
         page.goto(other.url + "/")
-        expect(page.locator(".notice")).to_have_text(
-            "This chat is not enabled on this website.", timeout=15_000
-        )
+        expect(page.locator(".notice")).to_have_text(message, timeout=15_000)
         expect(page.locator(".msg.bot")).to_have_count(0)
+
+
+def test_blocked_websockets_fall_back_to_sse(demo, page):
+    page.route_web_socket("**/v1/chat/ws*", lambda ws: ws.close())
+    streamed = []
+    page.on("request", lambda r: streamed.append(r) if r.url.endswith("/v1/chat") else None)
+    open_chat(page, demo.url)
+    ask(page, "Can I pick up my order in the store?")
+    expect(page.locator(".msg.bot").last).to_contain_text("Pick up in Berlin", timeout=30_000)
+    assert streamed
+    assert streamed[-1].headers["accept"] == "text/event-stream"
+
+
+def test_an_unknown_question_offers_the_handoff_and_contact(demo, page):
+    open_chat(page, demo.url)
+    ask(page, "Who won the football world cup in 1954?")
+    answer = page.locator(".msg.bot").last
+    expect(answer).to_contain_text("care@fernwood.example", timeout=30_000)
+    contact = answer.get_by_role("link", name="Contact our team")
+    expect(contact).to_have_attribute("href", "mailto:care@fernwood.example")
+    expect(contact).to_have_attribute("rel", "noopener noreferrer")

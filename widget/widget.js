@@ -152,7 +152,7 @@
     ".log{flex:1;overflow-y:auto;padding:14px;display:flex;flex-direction:column;gap:10px}",
     ".msg{max-width:85%;padding:8px 12px;border-radius:12px;word-wrap:break-word}.msg p{margin:0 0 6px}.msg p:last-child{margin:0}.msg ul,.msg ol{margin:4px 0;padding-left:20px}",
     ".user{align-self:flex-end;background:var(--p-accent);color:#fff}.bot{align-self:flex-start;background:var(--p-bot)}",
-    ".bot a{color:inherit}.src{font-size:13px;color:var(--p-muted);margin-top:6px}.src a{display:block;color:var(--p-muted)}",
+    ".bot a{color:inherit}.contact{display:inline-block;margin-top:6px;font-weight:600}.src{font-size:13px;color:var(--p-muted);margin-top:6px}.src a{display:block;color:var(--p-muted)}",
     ".fb{margin-top:6px;display:flex;gap:6px}.fb button{border:1px solid var(--p-border);background:transparent;border-radius:6px;padding:1px 7px;color:var(--p-fg)}",
     ".chips{display:flex;flex-wrap:wrap;gap:6px}.chips button{border:1px solid var(--p-accent);background:transparent;color:var(--p-fg);border-radius:16px;padding:4px 10px}",
     ".notice{padding:6px 14px;font-size:13px;color:#a4262c;background:#fdecea}",
@@ -247,8 +247,13 @@
         });
         node.appendChild(src);
       }
-      if (entry.source === "fallback" && config && config.handoff_text && entry.text !== config.handoff_text) {
-        node.appendChild(el(doc, "p", { "class": "src" }, [config.handoff_text]));
+      if (entry.source === "fallback" && config) {
+        if (config.handoff_text && entry.text !== config.handoff_text) {
+          node.appendChild(el(doc, "p", { "class": "src" }, [config.handoff_text]));
+        }
+        if (config.contact_url && SAFE_URL.test(config.contact_url)) {
+          node.appendChild(el(doc, "a", { "class": "contact", href: config.contact_url, target: "_blank", rel: "noopener noreferrer" }, [t.contact]));
+        }
       }
       if (entry.message_id && !entry.rated) node.appendChild(feedback(entry));
     }

@@ -80,6 +80,9 @@ class BotDisplay(RequestModel):
     primary_color: Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")] = "#2f6b4f"
     position: Literal["right", "left"] = "right"
     greeting_delay_seconds: Annotated[int, Field(ge=0, le=600)] | None = None
+    contact_url: (
+        Annotated[str, Field(max_length=500, pattern=r"^(https?://|mailto:)\S+$")] | None
+    ) = None
 
 
 class BotSettings(RequestModel):

@@ -65,6 +65,7 @@ class WidgetConfig(BaseModel):
     primary_color: str
     position: str
     greeting_delay_seconds: int | None
+    contact_url: str | None
 
 
 def widget_config(bot: dict[str, Any], handoff: str) -> WidgetConfig:
@@ -80,4 +81,5 @@ def widget_config(bot: dict[str, Any], handoff: str) -> WidgetConfig:
         primary_color=display.get("primary_color") or "#2f6b4f",
         position=display.get("position") or "right",
         greeting_delay_seconds=display.get("greeting_delay_seconds"),
+        contact_url=display.get("contact_url"),
     )
