@@ -18,6 +18,7 @@ from uuid import UUID
 import numpy as np
 import numpy.typing as npt
 
+from shared.auth.principal import Principal
 from shared.cache import CachedAnswer
 from shared.chat import visitors
 from shared.chat.prompt import MAX_HISTORY_MESSAGES, build_messages, cited
@@ -52,6 +53,16 @@ class ChatInput:
     channel: str = "widget"
     # A secret-key caller (a server) vouches for its own visitor ids; browsers need a token.
     trusted: bool = False
+
+    @classmethod
+    def from_caller(cls, principal: Principal, text: str, **fields: Any) -> ChatInput:
+        """A question from this caller: a browser (publishable key) or a server."""
+        return cls(
+            text=text,
+            channel="widget" if principal.credential == "publishable_key" else "api",
+            trusted=principal.credential == "secret_key",
+            **fields,
+        )
 
 
 @dataclass

@@ -20,7 +20,7 @@ from shared.llm.base import (
     Usage,
     classify_status,
 )
-from shared.llm.timing import first_then_rest
+from shared.llm.timing import pieces_and_usage
 
 _NO_RETRIES = RetryConfig("none", BackoffStrategy(1, 1, 1.0, 1), False)
 
@@ -63,14 +63,8 @@ class MistralProvider(LLMProvider):
                 ),
                 timeout=deadlines.first_token,
             )
-            usage: Usage | None = None
-            async for event in first_then_rest(response, deadlines):
-                text, event_usage = _read_event(event)
-                if text:
-                    yield text
-                if event_usage is not None:
-                    usage = event_usage
-            yield usage or Usage(0, 0)
+            async for item in pieces_and_usage(response, deadlines, _read_event):
+                yield item
         except TimeoutError:
             raise LLMError(self.name, "timeout") from None
         except MistralError as exc:

@@ -17,7 +17,7 @@ from shared.llm.base import (
     Usage,
     classify_status,
 )
-from shared.llm.timing import first_then_rest
+from shared.llm.timing import pieces_and_usage
 
 
 class OpenAIProvider(LLMProvider):
@@ -56,14 +56,8 @@ class OpenAIProvider(LLMProvider):
                 ),
                 timeout=deadlines.first_token,
             )
-            usage: Usage | None = None
-            async for chunk in first_then_rest(response, deadlines):
-                text, chunk_usage = _read_chunk(chunk)
-                if text:
-                    yield text
-                if chunk_usage is not None:
-                    usage = chunk_usage
-            yield usage or Usage(0, 0)
+            async for item in pieces_and_usage(response, deadlines, _read_chunk):
+                yield item
         except TimeoutError:
             raise LLMError(self.name, "timeout") from None
         except openai.APIStatusError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from functions.admin.routes.scope import scoped_bot
 from functions.admin.schemas import Bot, BotCreate, BotUpdate, Ok, Page, slugify
 from shared.auth.access import TENANT_USER
 from shared.db import bots, tenants
@@ -44,9 +45,7 @@ async def create_bot(request: Request) -> Response:
 
 async def get_bot(request: Request) -> Response:
     async with get_runtime(request).db.connection() as conn:
-        row = await bots.get_bot(
-            conn, scope=get_principal(request).scope, bot_id=path_uuid(request, "bot_id")
-        )
+        row = await scoped_bot(conn, request)
     return respond(Bot.model_validate(row))
 
 

@@ -8,11 +8,12 @@ from datetime import UTC, datetime, timedelta
 from starlette.requests import Request
 from starlette.responses import Response
 
+from functions.admin.routes.scope import scoped_bot
 from functions.admin.schemas import Analytics, Conversation, Page, Transcript, Unanswered
 from shared.analytics import bot_analytics, unanswered_questions
 from shared.auth.access import TENANT_USER
 from shared.crypto import DecryptionError
-from shared.db import bots, conversations
+from shared.db import conversations
 from shared.errors import ValidationError
 from shared.http.context import get_runtime
 from shared.http.endpoints import Endpoint, get_principal
@@ -25,9 +26,7 @@ UNREADABLE = "[unreadable: encrypted under a key this deployment does not have]"
 async def list_conversations(request: Request) -> Response:
     limit, offset = paging(request)
     async with get_runtime(request).db.connection() as conn:
-        bot = await bots.get_bot(
-            conn, scope=get_principal(request).scope, bot_id=path_uuid(request, "bot_id")
-        )
+        bot = await scoped_bot(conn, request)
         rows = await conversations.list_conversations(
             conn,
             tenant_id=bot["tenant_id"],
@@ -72,9 +71,7 @@ async def analytics(request: Request) -> Response:
     runtime = get_runtime(request)
     since, until = _period(request)
     async with runtime.db.connection() as conn:
-        bot = await bots.get_bot(
-            conn, scope=get_principal(request).scope, bot_id=path_uuid(request, "bot_id")
-        )
+        bot = await scoped_bot(conn, request)
         cipher = await runtime.cipher(conn, bot["tenant_id"])
         result = await bot_analytics(conn, cipher, bot_id=bot["id"], since=since, until=until)
     return respond(Analytics.model_validate(result).model_dump(mode="json", by_alias=True))
@@ -84,9 +81,7 @@ async def unanswered(request: Request) -> Response:
     runtime = get_runtime(request)
     since, until = _period(request)
     async with runtime.db.connection() as conn:
-        bot = await bots.get_bot(
-            conn, scope=get_principal(request).scope, bot_id=path_uuid(request, "bot_id")
-        )
+        bot = await scoped_bot(conn, request)
         cipher = await runtime.cipher(conn, bot["tenant_id"])
         items = await unanswered_questions(conn, cipher, bot_id=bot["id"], since=since, until=until)
     return respond(Unanswered.model_validate({"items": items}))

@@ -13,12 +13,13 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 
+from functions.admin.routes.scope import scoped_bot
 from functions.admin.schemas import Ok, Page
 from shared.auth.access import TENANT_USER
 from shared.db import bots
 from shared.errors import NotFoundError, PayloadTooLargeError, ValidationError
 from shared.http.context import get_runtime
-from shared.http.endpoints import Endpoint, get_principal
+from shared.http.endpoints import Endpoint
 from shared.http.params import page_of, paging, path_uuid, respond
 from shared.ingest.parse import MIME
 from shared.ingest.pipeline import reconcile
@@ -49,9 +50,7 @@ class Document(BaseModel):
 
 async def _bot(request: Request) -> dict[str, Any]:
     async with get_runtime(request).db.connection() as conn:
-        return await bots.get_bot(
-            conn, scope=get_principal(request).scope, bot_id=path_uuid(request, "bot_id")
-        )
+        return await scoped_bot(conn, request)
 
 
 async def _document(runtime: Runtime, bot_id: UUID, doc_id: UUID) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from functions.admin.routes.scope import scoped_bot
 from functions.admin.schemas import Faq, FaqCreate, FaqUpdate, ImportResult, Ok, Page
 from shared.auth.access import TENANT_USER
 from shared.db import bots, faqs
@@ -17,7 +18,7 @@ from shared.db.pool import Conn
 from shared.errors import PayloadTooLargeError
 from shared.faq_import import parse_faq_file
 from shared.http.context import get_runtime
-from shared.http.endpoints import Endpoint, get_principal, read_json
+from shared.http.endpoints import Endpoint, read_json
 from shared.http.params import page_of, paging, path_uuid, respond
 from shared.rag.index import embed_pending
 from shared.runtime import Runtime
@@ -33,9 +34,7 @@ async def list_faqs(request: Request) -> Response:
     limit, offset = paging(request)
     query = (request.query_params.get("q") or "").strip() or None
     async with get_runtime(request).db.connection() as conn:
-        bot = await bots.get_bot(
-            conn, scope=get_principal(request).scope, bot_id=path_uuid(request, "bot_id")
-        )
+        bot = await scoped_bot(conn, request)
         rows = await faqs.list_faqs(
             conn,
             tenant_id=bot["tenant_id"],
@@ -51,9 +50,7 @@ async def create_faq(request: Request) -> Response:
     runtime = get_runtime(request)
     body = await read_json(request, FaqCreate, max_bytes=runtime.settings.max_body_bytes)
     async with runtime.db.connection() as conn, conn.transaction():
-        bot = await bots.get_bot(
-            conn, scope=get_principal(request).scope, bot_id=path_uuid(request, "bot_id")
-        )
+        bot = await scoped_bot(conn, request)
         faq_id = await faqs.create_faq(
             conn,
             tenant_id=bot["tenant_id"],
@@ -80,9 +77,7 @@ async def update_faq(request: Request) -> Response:
     runtime = get_runtime(request)
     body = await read_json(request, FaqUpdate, max_bytes=runtime.settings.max_body_bytes)
     async with runtime.db.connection() as conn, conn.transaction():
-        bot = await bots.get_bot(
-            conn, scope=get_principal(request).scope, bot_id=path_uuid(request, "bot_id")
-        )
+        bot = await scoped_bot(conn, request)
         row = await faqs.update_faq(
             conn,
             tenant_id=bot["tenant_id"],
@@ -97,9 +92,7 @@ async def update_faq(request: Request) -> Response:
 async def delete_faq(request: Request) -> Response:
     runtime = get_runtime(request)
     async with runtime.db.connection() as conn, conn.transaction():
-        bot = await bots.get_bot(
-            conn, scope=get_principal(request).scope, bot_id=path_uuid(request, "bot_id")
-        )
+        bot = await scoped_bot(conn, request)
         await faqs.delete_faq(
             conn, tenant_id=bot["tenant_id"], bot_id=bot["id"], faq_id=path_uuid(request, "faq_id")
         )
@@ -118,9 +111,7 @@ async def import_faqs(request: Request) -> Response:
             raise PayloadTooLargeError(f"The file is larger than {limit} bytes.")
     entries = parse_faq_file(bytes(raw), request.headers.get("content-type", ""))
     async with runtime.db.connection() as conn, conn.transaction():
-        bot = await bots.get_bot(
-            conn, scope=get_principal(request).scope, bot_id=path_uuid(request, "bot_id")
-        )
+        bot = await scoped_bot(conn, request)
         for entry in entries:
             await faqs.create_faq(
                 conn,

@@ -45,14 +45,13 @@ async def chat(request: Request) -> Response:
             conn, principal, bot_id=body.bot_id, origin=request_origin(request.headers)
         )
         await check_chat_rate(conn, principal, bot, _address(request))
-    chat_input = ChatInput(
-        text=body.message,
+    chat_input = ChatInput.from_caller(
+        principal,
+        body.message,
         conversation_id=body.conversation_id,
         visitor_id=body.visitor_id,
         visitor_token=body.visitor_token,
         client_message_id=body.client_message_id,
-        channel="widget" if principal.credential == "publishable_key" else "api",
-        trusted=principal.credential == "secret_key",
     )
     service = ChatService(runtime)
     if "text/event-stream" in request.headers.get("accept", ""):

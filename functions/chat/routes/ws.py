@@ -82,14 +82,13 @@ async def chat_ws(websocket: WebSocket) -> None:
             except ParleyError as exc:
                 await _send(websocket, {"type": "error", **exc.body()["error"]})
                 continue
-            chat_input = ChatInput(
-                text=message.text,
+            chat_input = ChatInput.from_caller(
+                principal,
+                message.text,
                 conversation_id=message.conversation_id,
                 visitor_id=message.visitor_id,
                 visitor_token=message.visitor_token,
                 client_message_id=message.client_message_id,
-                channel="widget" if principal.credential == "publishable_key" else "api",
-                trusted=principal.credential == "secret_key",
             )
 
             async def on_token(text: str) -> None:
