@@ -309,3 +309,23 @@ async def test_browsers_on_other_sites_may_call_the_chat_api(chat_client, shop):
     )
     assert refused.status_code == 403  # CORS lets the browser read the refusal, nothing more
     assert refused.headers["access-control-allow-origin"] == "*"
+
+
+async def test_each_answer_is_stored_after_its_question_and_counts_faq_hits(
+    chat_client, shop, conn
+):
+    first = await ask(chat_client, shop, "How much does shipping cost?")
+    ids = {k: first[k] for k in ("conversation_id", "visitor_id", "visitor_token")}
+    for question in ("Do you sell gift cards?", "How much does shipping cost?"):
+        await ask(chat_client, shop, question, **ids)
+    cur = await conn.execute(
+        "SELECT role FROM messages WHERE conversation_id = %s ORDER BY created_at, id",
+        (first["conversation_id"],),
+    )
+    assert [r["role"] for r in await cur.fetchall()] == ["user", "assistant"] * 3
+    cur = await conn.execute(
+        "SELECT message_count FROM conversations WHERE id = %s", (first["conversation_id"],)
+    )
+    assert (await cur.fetchone())["message_count"] == 6
+    cur = await conn.execute("SELECT hits FROM faqs WHERE id = %s", (first["faq_id"],))
+    assert (await cur.fetchone())["hits"] == 1  # the repeat came from the answer cache

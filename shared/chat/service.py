@@ -245,7 +245,6 @@ class ChatService:
             threshold = DEFAULT_THRESHOLD if threshold is None else threshold
             best = match.best
             if best is not None and match.confidence >= threshold:
-                await conn.execute("UPDATE faqs SET hits = hits + 1 WHERE id = %s", (best.faq_id,))
                 return await self._emit(
                     Answer(
                         best.answer,
@@ -394,28 +393,19 @@ class ChatService:
         latency_ms: int,
     ) -> tuple[UUID, UUID]:
         cost = cost_usd(answer.model or "", answer.usage.tokens_in, answer.usage.tokens_out)
-        async with self.runtime.db.connection() as conn, conn.transaction():
-            conversation_id = request.conversation_id or await conversations.create_conversation(
+        async with self.runtime.db.connection() as conn:
+            # One statement: conversation, both messages and the FAQ's hit counter.
+            conversation_id, message_id = await conversations.store_exchange(
                 conn,
                 tenant_id=bot["tenant_id"],
                 bot_id=bot["id"],
+                conversation_id=request.conversation_id,
                 visitor_id=visitor_id,
                 channel=request.channel,
-            )
-            await conversations.add_message(
-                conn,
-                conversation_id=conversation_id,
-                bot_id=bot["id"],
-                role="user",
-                content_enc=cipher.encrypt(request.text),
+                question_enc=cipher.encrypt(request.text),
                 client_message_id=request.client_message_id,
-            )
-            message_id = await conversations.add_message(
-                conn,
-                conversation_id=conversation_id,
-                bot_id=bot["id"],
-                role="assistant",
-                content_enc=cipher.encrypt(answer.text),
+                answer_enc=cipher.encrypt(answer.text),
+                faq_hit=answer.source == "faq",
                 source=answer.source,
                 faq_id=answer.faq_id,
                 matched_question=answer.matched_question,

@@ -176,3 +176,89 @@ async def set_feedback(
         (rating, comment_enc, message_id, bot_id, visitor_id, visitor_id),
     )
     return await cur.fetchone() is not None
+
+
+_EXCHANGE = """
+WITH conv AS (
+    INSERT INTO conversations AS c (id, tenant_id, bot_id, visitor_id, channel, message_count)
+    VALUES (coalesce(%(conversation_id)s, gen_random_uuid()), %(tenant_id)s, %(bot_id)s,
+            %(visitor_id)s, %(channel)s, 2)
+    ON CONFLICT (id) DO UPDATE
+       SET message_count = c.message_count + 2, last_message_at = now()
+     WHERE c.bot_id = EXCLUDED.bot_id AND c.visitor_id = EXCLUDED.visitor_id
+    RETURNING id
+),
+question AS (
+    INSERT INTO messages (conversation_id, bot_id, role, content_enc, client_message_id,
+                          created_at)
+    SELECT id, %(bot_id)s, 'user', %(question_enc)s, %(client_message_id)s, now() FROM conv
+),
+answer AS (
+    INSERT INTO messages (conversation_id, bot_id, role, content_enc, source, faq_id,
+                          matched_question, confidence, provider, model, latency_ms, ttft_ms,
+                          tokens_in, tokens_out, cost_usd, sources, error, created_at)
+    SELECT id, %(bot_id)s, 'assistant', %(answer_enc)s, %(source)s, %(faq_id)s,
+           %(matched_question)s, %(confidence)s, %(provider)s, %(model)s, %(latency_ms)s,
+           %(ttft_ms)s, %(tokens_in)s, %(tokens_out)s, %(cost_usd)s, %(sources)s, %(error)s,
+           now() + interval '1 microsecond'  -- the answer sorts after its question
+      FROM conv
+    RETURNING id
+),
+hit AS (
+    UPDATE faqs SET hits = hits + 1 WHERE id = %(hit_faq_id)s
+)
+SELECT (SELECT id FROM conv) AS conversation_id, (SELECT id FROM answer) AS message_id
+"""
+
+
+async def store_exchange(
+    conn: Conn,
+    *,
+    tenant_id: UUID,
+    bot_id: UUID,
+    conversation_id: UUID | None,
+    visitor_id: str,
+    channel: str,
+    question_enc: bytes,
+    client_message_id: str | None,
+    answer_enc: bytes,
+    faq_hit: bool,
+    **answer: Any,
+) -> tuple[UUID, UUID]:
+    """A question and its answer, their conversation (created if new) and the FAQ's hit
+    counter, in one statement. ``answer`` holds the answer's message columns."""
+    columns = (
+        "source",
+        "faq_id",
+        "matched_question",
+        "confidence",
+        "provider",
+        "model",
+        "latency_ms",
+        "ttft_ms",
+        "tokens_in",
+        "tokens_out",
+        "cost_usd",
+        "error",
+    )
+    params = {name: answer.get(name) for name in columns}
+    params.update(
+        tenant_id=tenant_id,
+        bot_id=bot_id,
+        conversation_id=conversation_id,
+        visitor_id=visitor_id,
+        channel=channel,
+        question_enc=question_enc,
+        client_message_id=client_message_id,
+        answer_enc=answer_enc,
+        sources=Jsonb(answer.get("sources") or []),
+        hit_faq_id=answer.get("faq_id") if faq_hit else None,
+    )
+    params["tokens_in"] = params["tokens_in"] or 0
+    params["tokens_out"] = params["tokens_out"] or 0
+    params["cost_usd"] = params["cost_usd"] or 0
+    cur = await conn.execute(_EXCHANGE, params)
+    row = await cur.fetchone()
+    if row is None or row["conversation_id"] is None:
+        raise NotFoundError("conversation", conversation_id)
+    return row["conversation_id"], row["message_id"]
