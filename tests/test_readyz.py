@@ -52,5 +52,8 @@ async def test_readyz_is_503_while_the_database_is_down_and_200_when_back(
         own_server.pg_ctl("restart")  # reuses the server's own options (socket dir)
         response = await client.get("/readyz")
         assert response.status_code == 200, response.text
+        for _ in range(5):  # the broken connections of before the restart are gone
+            async with runtime.db.connection() as conn:
+                await conn.execute("SELECT 1")
     finally:
         await runtime.aclose()

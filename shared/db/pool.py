@@ -3,13 +3,15 @@
 A pool is created lazily and may vanish at any time (a Lambda freeze, a test), so
 callers go through :meth:`Database.connection`, which opens the pool on first use and
 turns "the database is down" into :class:`~shared.errors.DatabaseUnavailableError`
-(a 503 with the JSON error shape) instead of a driver traceback.
+(a 503 with the JSON error shape) instead of a driver traceback. A connection that sat
+idle for a while is checked before use; a broken one is discarded by the pool.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -25,6 +27,8 @@ from shared.logging import get_logger
 log = get_logger("parley.db")
 
 Conn = psycopg.AsyncConnection[dict[str, Any]]
+# Connections idle longer than this are checked with a round trip before use.
+IDLE_CHECK_AFTER = 2.0
 
 
 async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:
@@ -46,6 +50,7 @@ class Database:
         self._max_size = max_size
         self.timeout = timeout
         self._pool: AsyncConnectionPool[Conn] | None = None
+        self._last_used: dict[int, float] = {}
         self._lock = asyncio.Lock()
 
     async def pool(self) -> AsyncConnectionPool[Conn]:
@@ -58,13 +63,19 @@ class Database:
                         max_size=self._max_size,
                         kwargs={"row_factory": dict_row},
                         configure=_configure,
-                        check=AsyncConnectionPool.check_connection,
+                        check=self._check_if_idle,
                         open=False,
                         name="parley",
                     )
                     await pool.open(wait=False)
                     self._pool = pool
         return self._pool
+
+    async def _check_if_idle(self, conn: Conn) -> None:
+        """Check a connection that sat idle a while (the server may have restarted since);
+        skip the round trip for one in steady use."""
+        if time.monotonic() - self._last_used.get(id(conn), 0.0) > IDLE_CHECK_AFTER:
+            await AsyncConnectionPool.check_connection(conn)
 
     @asynccontextmanager
     async def connection(self, timeout: float | None = None) -> AsyncIterator[Conn]:
@@ -74,17 +85,33 @@ class Database:
             async with pool.connection(
                 timeout=self.timeout if timeout is None else timeout
             ) as conn:
-                yield conn
+                try:
+                    yield conn
+                finally:
+                    self._last_used[id(conn)] = time.monotonic()
         except PoolTimeout:
             raise DatabaseUnavailableError() from None
         except psycopg.OperationalError as exc:
             log.warning("database error", exc_type=type(exc).__name__)
+            # The server may have restarted: drop every other broken idle connection now,
+            # so only requests already under way see the outage.
+            with contextlib.suppress(Exception):
+                await pool.check()
             raise DatabaseUnavailableError() from None
 
     async def ping(self, timeout: float = 2.0) -> None:
-        """Raise DatabaseUnavailableError unless a query round-trips within ``timeout``."""
-        async with self.connection(timeout=timeout) as conn:
-            await conn.execute("SELECT 1")
+        """Raise DatabaseUnavailableError unless a query round-trips within ``timeout``.
+
+        A second try on a fresh connection tells a restarted server (whose old
+        connections are broken) from one that is down."""
+        for attempt in (1, 2):
+            try:
+                async with self.connection(timeout=timeout) as conn:
+                    await conn.execute("SELECT 1")
+                return
+            except DatabaseUnavailableError:
+                if attempt == 2:
+                    raise
 
     async def reset(self) -> None:
         """Drop pooled connections (e.g. after migrations created the vector type)."""
