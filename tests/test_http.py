@@ -235,3 +235,10 @@ def test_openapi_gives_every_admin_route_its_schemas():
         assert "$ref" in ok["content"]["application/json"]["schema"], ep.path
         assert "401" in op["responses"]
     assert {"Bot", "Faq", "ApiKeyCreated", "Analytics"} <= set(document["components"]["schemas"])
+
+
+async def test_responses_say_how_long_parley_took(make_client, app):
+    response = await make_client(app).get("/healthz")
+    name, _, duration = response.headers["server-timing"].partition(";dur=")
+    assert name == "app"
+    assert 0 <= float(duration) < 10_000

@@ -172,7 +172,10 @@ async def _ask_all(
             n = queue.get_nowait()
             begin = time.perf_counter()
             response = await client.post("/v1/chat", headers=headers, json={"message": texts[n]})
-            results[n] = (response.json(), (time.perf_counter() - begin) * 1000)
+            body = response.json()
+            timing = response.headers.get("server-timing", "")
+            body["_server_ms"] = float(timing.split("dur=")[1]) if "dur=" in timing else None
+            results[n] = (body, (time.perf_counter() - begin) * 1000)
 
     async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
         await asyncio.gather(*(worker(client) for _ in range(concurrency)))
@@ -294,26 +297,27 @@ def run(dataset: Path, *, concurrency: int = 8, throughput_queries: int = 600) -
         print("  out-of-scope kept from FAQ    n/a (no out-of-scope queries in this set)")
 
     server_faq = [float(b["latency_ms"]) for b, _ in answered]
+    request_faq = [b["_server_ms"] for b, _ in answered if b.get("_server_ms") is not None]
     wall_faq = [w for _, w in answered]
     cache_wall = [w for b, w in cached if b.get("source") == "cache"]
-    cache_server = [float(b["latency_ms"]) for b, _ in cached if b.get("source") == "cache"]
-    print("\nFAQ path latency (ms)            p50     p95     p99")
-    print(
-        f"  at the server (latency_ms) {_percentile(server_faq, 50):7.1f} "
-        f"{_percentile(server_faq, 95):7.1f} {_percentile(server_faq, 99):7.1f}"
-    )
-    print(
-        f"  client wall time           {_percentile(wall_faq, 50):7.1f} "
-        f"{_percentile(wall_faq, 95):7.1f} {_percentile(wall_faq, 99):7.1f}"
-    )
-    print(
-        f"  answer cache, server       {_percentile(cache_server, 50):7.1f} "
-        f"{_percentile(cache_server, 95):7.1f} {_percentile(cache_server, 99):7.1f}"
-    )
-    print(
-        f"  answer cache, client wall  {_percentile(cache_wall, 50):7.1f} "
-        f"{_percentile(cache_wall, 95):7.1f} {_percentile(cache_wall, 99):7.1f}"
-    )
+    cache_server = [
+        b["_server_ms"]
+        for b, _ in cached
+        if b.get("source") == "cache" and b.get("_server_ms") is not None
+    ]
+    print("\nFAQ path latency (ms)               p50     p95     p99")
+    rows = [
+        ("whole request at the server", request_faq),
+        ("answering (response latency_ms)", server_faq),
+        ("client wall time", wall_faq),
+        ("answer cache, whole request", cache_server),
+        ("answer cache, client wall time", cache_wall),
+    ]
+    for label, values in rows:
+        print(
+            f"  {label:32s} {_percentile(values, 50):7.1f} {_percentile(values, 95):7.1f} "
+            f"{_percentile(values, 99):7.1f}"
+        )
     print(f"  baseline: the model alone, one question  {statistics.median(single):6.1f} ms")
     print(
         f"\nThroughput with {concurrency} concurrent visitors: {throughput:.0f} questions/s "

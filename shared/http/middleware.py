@@ -41,6 +41,7 @@ class RequestContextMiddleware:
         request_id: str = scope[_SCOPE_KEY]
         started = False
         status = 0
+        begin = time.perf_counter()
 
         async def send_wrapper(message: Message) -> None:
             nonlocal started, status
@@ -48,7 +49,12 @@ class RequestContextMiddleware:
                 started = True
                 status = message.get("status", 101)
                 if outermost:
-                    MutableHeaders(scope=message).append("X-Request-ID", request_id)
+                    headers = MutableHeaders(scope=message)
+                    headers.append("X-Request-ID", request_id)
+                    if message["type"] == "http.response.start":
+                        # Time spent in Parley until the response starts (W3C Server-Timing).
+                        elapsed = (time.perf_counter() - begin) * 1000
+                        headers.append("Server-Timing", f"app;dur={elapsed:.2f}")
             elif message["type"] == "websocket.close" and not started:
                 status = 403
             await send(message)
@@ -59,7 +65,6 @@ class RequestContextMiddleware:
 
         id_token = request_id_var.set(request_id)
         ctx_token = _log_context.set(None)
-        begin = time.perf_counter()
         try:
             await self._guarded(scope, receive, send_wrapper, lambda: started)
         finally:
