@@ -306,14 +306,14 @@ def run(dataset: Path, *, concurrency: int = 8, throughput_queries: int = 600) -
         if b.get("source") == "cache" and b.get("_server_ms") is not None
     ]
     print("\nFAQ path latency (ms)               p50     p95     p99")
-    rows = [
+    latency_rows = [
         ("whole request at the server", request_faq),
         ("answering (response latency_ms)", server_faq),
         ("client wall time", wall_faq),
         ("answer cache, whole request", cache_server),
         ("answer cache, client wall time", cache_wall),
     ]
-    for label, values in rows:
+    for label, values in latency_rows:
         print(
             f"  {label:32s} {_percentile(values, 50):7.1f} {_percentile(values, 95):7.1f} "
             f"{_percentile(values, 99):7.1f}"
