@@ -203,3 +203,23 @@ def test_an_unknown_question_offers_the_handoff_and_contact(demo, page):
     contact = answer.get_by_role("link", name="Contact our team")
     expect(contact).to_have_attribute("href", "mailto:care@fernwood.example")
     expect(contact).to_have_attribute("rel", "noopener noreferrer")
+
+
+def test_a_conversation_that_is_gone_starts_afresh(demo, page):
+    key = demo_publishable_key(Keyring(MASTER))
+    page.goto(demo.url)
+    stale = {
+        "transcript": [{"role": "user", "text": "Earlier question"}],
+        "visitor_id": "v_forged",
+        "visitor_token": "vt_forged",
+        "conversation_id": "00000000-0000-0000-0000-000000000000",
+    }
+    page.evaluate(
+        "([k, v]) => localStorage.setItem(k, v)", [f"parley:{key[:15]}", json.dumps(stale)]
+    )
+    page.reload()
+    page.get_by_role("button", name="Open chat").click()
+    expect(page.locator(".msg.user")).to_have_text(["Earlier question"])
+    ask(page, "Do you sell gift cards?")
+    expect(page.locator(".msg.bot").last).to_contain_text("gift cards", timeout=30_000)
+    expect(page.locator(".notice")).to_be_hidden()

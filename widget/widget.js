@@ -337,6 +337,16 @@
       flush();
     }
     function onError(code) {
+      var msg = pending[0];
+      if ((code === "not_found" || code === "invalid_visitor_token") && msg && (msg.retries || 0) < 2) {
+        // The conversation is gone (archived, erased) or the visitor unknown: start afresh.
+        delete state.conversation_id;
+        if (code === "invalid_visitor_token") { delete state.visitor_id; delete state.visitor_token; }
+        save();
+        msg.retries = (msg.retries || 0) + 1;
+        if (current) { current.node.remove(); current = null; }
+        return flush();
+      }
       pending.shift();
       if (current) { current.node.remove(); current = null; }
       say(code);
