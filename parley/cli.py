@@ -17,7 +17,7 @@ from shared.config import ConfigError, Settings, load_settings
 from shared.db.embedded import EmbeddedDatabaseError
 from shared.db.migrate import SchemaError, migrate
 from shared.db.pool import Conn
-from shared.errors import DatabaseUnavailableError
+from shared.errors import ConflictError, DatabaseUnavailableError
 from shared.logging import configure_logging
 from shared.masterkey import MasterKeyMismatchError, rotate_master_key
 from shared.rag.embed import EmbeddingError
@@ -169,6 +169,48 @@ def cmd_archive(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_create_user(args: argparse.Namespace) -> int:
+    """Create a dashboard user; the password is read from the terminal or standard input."""
+    import getpass
+
+    from shared.db import users
+    from shared.passwords import hash_password
+
+    password = (
+        sys.stdin.readline().rstrip("\n")
+        if args.password_stdin
+        else getpass.getpass(f"Password for {args.username}: ")
+    )
+    if len(password) < 10:
+        raise CommandError("the password must have at least 10 characters")
+    if args.role == "saas_user" and not args.tenant:
+        raise CommandError("a saas_user belongs to a tenant: pass --tenant SLUG")
+
+    async def create(runtime: Runtime, conn: Conn) -> str:
+        tenant_id = None
+        if args.tenant:
+            cur = await conn.execute("SELECT id FROM tenants WHERE slug = %s", (args.tenant,))
+            row = await cur.fetchone()
+            if row is None:
+                raise CommandError(f"no tenant with slug {args.tenant!r}")
+            tenant_id = row["id"]
+        user = await users.create_user(
+            conn,
+            username=args.username,
+            password_hash=hash_password(password),
+            role=args.role,
+            tenant_id=tenant_id,
+        )
+        return str(user["id"])
+
+    try:
+        _, user_id = _run_job(args, create)
+    except ConflictError:
+        raise CommandError(f"the username {args.username!r} is taken") from None
+    print(f"created {args.role} {args.username} ({user_id})")
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     if args.what == "startup":
         from parley.bench import startup
@@ -227,6 +269,18 @@ def build_parser() -> argparse.ArgumentParser:
     archive_cmd = sub.add_parser("archive", help="archive conversations past their retention")
     archive_cmd.add_argument("--data-dir")
     archive_cmd.set_defaults(func=cmd_archive)
+
+    admin = sub.add_parser("admin", help="operator tasks")
+    admin_sub = admin.add_subparsers(dest="admin_command", required=True)
+    create_user = admin_sub.add_parser("create-user", help="create a dashboard user")
+    create_user.add_argument("username")
+    create_user.add_argument("--role", choices=["admin", "saas_user"], default="admin")
+    create_user.add_argument("--tenant", help="the tenant's slug (saas_user)")
+    create_user.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    create_user.add_argument("--data-dir")
+    create_user.set_defaults(func=cmd_create_user)
 
     bench = sub.add_parser("bench", help="print performance figures")
     bench.add_argument("what", choices=["startup", "faq", "ttft", "ingest", "widget"])

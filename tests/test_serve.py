@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import base64
+import os
 import re
 import signal
 import stat
+import subprocess
+import sys
 
 import httpx
 import psutil
@@ -88,3 +91,48 @@ def test_wrong_master_key_is_a_clear_error(data_dir):
     assert "not the key this database was set up with" in lines[0]
     assert "Traceback" not in other.output()
     assert not postgres_processes(data_dir / "pg")
+
+
+def test_admin_create_user_from_the_command_line(tmp_path):
+    data = tmp_path / "cli-state"
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+
+    def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "parley",
+                "admin",
+                "create-user",
+                *args,
+                "--data-dir",
+                str(data),
+                "--password-stdin",
+            ],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            env=env,
+        )
+
+    subprocess.run(
+        [sys.executable, "-m", "parley", "migrate", "--data-dir", str(data)],
+        check=True,
+        capture_output=True,
+        timeout=120,
+        env=env,
+    )
+    ok = run("ops", stdin="a long enough password\n")
+    assert ok.returncode == 0, ok.stderr
+    assert "created admin ops" in ok.stdout
+    assert "a long enough password" not in ok.stdout + ok.stderr
+    taken = run("ops", stdin="a long enough password\n")
+    assert taken.returncode == 1
+    assert taken.stderr.strip().splitlines()[-1] == "parley: error: the username 'ops' is taken"
+    short = run("other", stdin="short\n")
+    assert "at least 10 characters" in short.stderr
+    orphan = run("seller", "--role", "saas_user", stdin="a long enough password\n")
+    assert "--tenant" in orphan.stderr
