@@ -188,3 +188,21 @@ async def test_import_is_all_or_nothing_with_bad_lines_by_number(admin_client, w
     assert response.json() == {"imported": 2}
     listed = await admin_client.get(f"/v1/admin/bots/{bot_id}/faqs?q=wrap", headers=owner)
     assert listed.json()["items"][0]["alternatives"] == ["gift wrapping", "wrap as a present"]
+
+
+async def test_display_updates_keep_the_fields_not_sent(admin_client, world, owner):
+    bot_id = world.tenants["a"].bot_id
+    url = f"/v1/admin/bots/{bot_id}"
+    await admin_client.patch(
+        url,
+        headers=owner,
+        json={"display": {"title": "Shop A", "greeting": "Hello!", "primary_color": "#112233"}},
+    )
+    patched = await admin_client.patch(
+        url, headers=owner, json={"display": {"greeting_delay_seconds": 5}}
+    )
+    display = patched.json()["display"]
+    assert display["title"] == "Shop A"
+    assert display["greeting"] == "Hello!"
+    assert display["primary_color"] == "#112233"
+    assert display["greeting_delay_seconds"] == 5

@@ -227,3 +227,31 @@ def test_a_conversation_that_is_gone_starts_afresh(demo, page):
     ask(page, "Do you sell gift cards?")
     expect(page.locator(".msg.bot").last).to_contain_text("gift cards", timeout=30_000)
     expect(page.locator(".notice")).to_be_hidden()
+
+
+def test_the_greeting_bubble_opens_after_the_bots_delay(demo, page):
+    with httpx.Client(base_url=demo.url) as client:
+        token = client.post(
+            "/v1/admin/login", json={"username": "root", "password": ADMIN_PASSWORD}
+        ).json()["token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        bot = client.get("/v1/admin/bots", headers=auth).json()["items"][0]
+
+        def set_delay(seconds):
+            response = client.patch(
+                f"/v1/admin/bots/{bot['id']}",
+                headers=auth,
+                json={"display": {"greeting_delay_seconds": seconds}},
+            )
+            assert response.status_code == 200
+
+        set_delay(1)
+        try:
+            page.goto(demo.url)
+            bubble = page.locator(".bubble")
+            expect(bubble).to_contain_text("Fernwood's assistant", timeout=10_000)
+            bubble.click()
+            expect(page.locator(".panel")).to_be_visible()
+            expect(bubble).to_be_hidden()
+        finally:
+            set_delay(None)

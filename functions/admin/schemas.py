@@ -137,10 +137,12 @@ class BotSettings(RequestModel):
             raise ValueError("names a provider twice")
         return value
 
-    def changes(self) -> dict[str, Any]:
+    def changes(self, *, whole_display: bool = False) -> dict[str, Any]:
+        """The settings the caller sent. ``display`` holds only the fields sent (merged into
+        the stored display on update), or every field with defaults (on create)."""
         values = self.model_dump(exclude_unset=True)
         if "display" in values and self.display is not None:
-            values["display"] = self.display.model_dump()
+            values["display"] = self.display.model_dump(exclude_unset=not whole_display)
         return values
 
 

@@ -142,7 +142,11 @@ async def update_bot(
     allowed = {k: v for k, v in changes.items() if k in (*SETTINGS, "name")}
     if not allowed:
         return await get_bot(conn, scope=scope, bot_id=bot_id)
-    sets = [f"{column} = %({column})s" for column in allowed]
+    # A display update merges into the stored one: fields not sent are kept.
+    sets = [
+        "display = display || %(display)s" if column == "display" else f"{column} = %({column})s"
+        for column in allowed
+    ]
     if "language" in allowed:
         sets.append("text_search_config = %(text_search_config)s::regconfig")
         allowed["text_search_config"] = text_search_config(allowed["language"])

@@ -38,7 +38,7 @@ async def create_bot(request: Request) -> Response:
             tenant_id=body.tenant_id,
             slug=body.slug or slugify(body.name),
             name=body.name,
-            settings=body.changes(),
+            settings=body.changes(whole_display=True),
         )
     return respond(Bot.model_validate(row), 201)
 
