@@ -85,3 +85,13 @@ async def test_prepare_refuses_a_different_master_key(runtime):
     runtime.keyring = Keyring(bytes(32))
     with pytest.raises(MasterKeyMismatchError, match="not the key this database"):
         await prepare(runtime)
+
+
+async def test_the_demo_follows_the_server_to_another_port(runtime, conn):
+    first = await seed_demo(runtime.db, allowed_origins=["http://127.0.0.1:8000"])
+    await seed_demo(runtime.db, allowed_origins=["http://127.0.0.1:9000"])
+    cur = await conn.execute("SELECT allowed_origins FROM bots WHERE id = %s", (first.bot_id,))
+    assert (await cur.fetchone())["allowed_origins"] == [
+        "http://127.0.0.1:8000",
+        "http://127.0.0.1:9000",
+    ]

@@ -100,6 +100,21 @@
     return node;
   }
 
+  /** A speech-bubble icon, built with DOM calls (works without emoji fonts). */
+  function icon(doc) {
+    var ns = "http://www.w3.org/2000/svg";
+    var svg = doc.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("width", "26");
+    svg.setAttribute("height", "26");
+    svg.setAttribute("aria-hidden", "true");
+    var path = doc.createElementNS(ns, "path");
+    path.setAttribute("d", "M4 4h16a1 1 0 0 1 1 1v11a1 1 0 0 1-1 1H9l-5 4v-4H4a1 1 0 0 1-1-1V5a1 1 0 0 1 1-1z");
+    path.setAttribute("fill", "currentColor");
+    svg.appendChild(path);
+    return svg;
+  }
+
   function renderInline(doc, nodes, parent) {
     nodes.forEach(function (n) {
       if (n.t === "text") parent.appendChild(doc.createTextNode(n.v));
@@ -141,7 +156,7 @@
     ":host([data-position=right]){right:20px}:host([data-position=left]){left:20px}",
     "@media (prefers-color-scheme:dark){:host{--p-bg:#1c1f24;--p-fg:#eef1f4;--p-muted:#aab2bd;--p-bot:#2a2f36;--p-border:#3a414b}}",
     "*{box-sizing:border-box}button{font:inherit;cursor:pointer}",
-    ".launcher{width:56px;height:56px;border-radius:50%;border:0;background:var(--p-accent);color:#fff;box-shadow:0 4px 14px rgba(0,0,0,.25);font-size:24px}",
+    ".launcher{width:56px;height:56px;border-radius:50%;border:0;background:var(--p-accent);color:#fff;box-shadow:0 4px 14px rgba(0,0,0,.25);display:flex;align-items:center;justify-content:center}",
     ".launcher:focus-visible,.panel button:focus-visible,textarea:focus-visible,a:focus-visible{outline:3px solid #ffbf47;outline-offset:2px}",
     ".bubble{position:absolute;bottom:66px;width:240px;background:var(--p-bg);border:1px solid var(--p-border);border-radius:12px;padding:10px 12px;box-shadow:0 4px 14px rgba(0,0,0,.15)}",
     ":host([data-position=right]) .bubble,:host([data-position=right]) .panel{right:0}",
@@ -153,7 +168,7 @@
     ".msg{max-width:85%;padding:8px 12px;border-radius:12px;word-wrap:break-word}.msg p{margin:0 0 6px}.msg p:last-child{margin:0}.msg ul,.msg ol{margin:4px 0;padding-left:20px}",
     ".user{align-self:flex-end;background:var(--p-accent);color:#fff}.bot{align-self:flex-start;background:var(--p-bot)}",
     ".bot a{color:inherit}.contact{display:inline-block;margin-top:6px;font-weight:600}.src{font-size:13px;color:var(--p-muted);margin-top:6px}.src a{display:block;color:var(--p-muted)}",
-    ".fb{margin-top:6px;display:flex;gap:6px}.fb button{border:1px solid var(--p-border);background:transparent;border-radius:6px;padding:1px 7px;color:var(--p-fg)}",
+    ".fb{margin-top:6px;display:flex;gap:6px;font-size:13px}.fb button{border:1px solid var(--p-border);background:transparent;border-radius:6px;padding:1px 8px;color:var(--p-fg);font-size:13px}",
     ".chips{display:flex;flex-wrap:wrap;gap:6px}.chips button{border:1px solid var(--p-accent);background:transparent;color:var(--p-fg);border-radius:16px;padding:4px 10px}",
     ".notice{padding:6px 14px;font-size:13px;color:#a4262c;background:#fdecea}",
     ".typing{align-self:flex-start;color:var(--p-muted);font-style:italic}",
@@ -192,7 +207,7 @@
     var host = el(doc, "div", { "data-position": opts.position, "data-parley": "" });
     var root = host.attachShadow({ mode: "open" });
     root.appendChild(el(doc, "style", {}, [CSS]));
-    var launcher = el(doc, "button", { "class": "launcher", "aria-expanded": "false", "aria-label": t.open }, ["💬"]);
+    var launcher = el(doc, "button", { "class": "launcher", "aria-expanded": "false", "aria-label": t.open }, [icon(doc)]);
     var bubble = el(doc, "div", { "class": "bubble", hidden: "" });
     var title = el(doc, "h2", { id: "parley-title" }, ["Chat"]);
     var restart = el(doc, "button", { type: "button" }, [t.startOver]);
@@ -238,7 +253,7 @@
       node.textContent = "";
       node.appendChild(renderMarkdown(doc, entry.text || ""));
       if (entry.sources && entry.sources.length) {
-        var src = el(doc, "div", { "class": "src" }, [t.sources + ":"]);
+        var src = el(doc, "div", { "class": "src" }, [t.sources + ": "]);
         entry.sources.forEach(function (s) {
           var label = String(s.title || "");
           src.appendChild(s.url && SAFE_URL.test(s.url)
@@ -259,8 +274,8 @@
     }
     function feedback(entry) {
       var box = el(doc, "div", { "class": "fb" });
-      [[1, "👍", t.helpful], [-1, "👎", t.notHelpful]].forEach(function (f) {
-        var b = el(doc, "button", { type: "button", "aria-label": f[2] }, [f[1]]);
+      [[1, t.helpful], [-1, t.notHelpful]].forEach(function (f) {
+        var b = el(doc, "button", { type: "button" }, [f[1]]);
         b.addEventListener("click", function () {
           request("/v1/chat/feedback", { method: "POST", headers: authHeaders(), body: JSON.stringify({
             message_id: entry.message_id, rating: f[0], visitor_id: state.visitor_id, visitor_token: state.visitor_token
