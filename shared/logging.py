@@ -11,11 +11,13 @@ careless ``log.info("x", api_key=key)`` still never leaks the key.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import json
 import logging
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
@@ -36,6 +38,19 @@ def is_sensitive(name: str) -> bool:
 
 def redact(fields: dict[str, Any]) -> dict[str, Any]:
     return {k: (REDACTED if is_sensitive(k) else v) for k, v in fields.items()}
+
+
+@contextlib.contextmanager
+def request_context(request_id: str) -> Iterator[None]:
+    """Tag every log line written inside with ``request_id``; fields added with
+    :func:`append_keys` last until the block ends."""
+    id_token = request_id_var.set(request_id)
+    fields_token = _log_context.set(None)
+    try:
+        yield
+    finally:
+        _log_context.reset(fields_token)
+        request_id_var.reset(id_token)
 
 
 def append_keys(**fields: Any) -> None:

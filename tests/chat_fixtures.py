@@ -119,6 +119,6 @@ async def set_bot(runtime: Runtime, bot_id: UUID, **columns: object) -> None:
     sets = ", ".join(f"{name} = %({name})s" for name in columns)
     async with runtime.db.connection() as conn:
         await conn.execute(
-            f"UPDATE bots SET {sets} WHERE id = %(id)s",  # noqa: S608
+            f"UPDATE bots SET {sets} WHERE id = %(id)s",
             {**columns, "id": bot_id},
         )

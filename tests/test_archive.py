@@ -6,9 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.db import bots, conversations, tenants
+from shared.db import bots, tenants
 from shared.ingest.archive import archive, read_archive
 from shared.storage.s3 import S3Storage
+from tests.utils import rows
 
 
 class Crash(Exception):
@@ -35,10 +36,10 @@ async def test_archive_survives_a_crash_between_upload_and_delete(runtime, s3_bu
             ("recent", 5, bot["id"]),
             ("no-retention", 400, keep_forever["id"]),
         ):
-            conv = await conversations.create_conversation(
+            conv = await rows.create_conversation(
                 conn, tenant_id=tenant["id"], bot_id=bot_id, visitor_id=label
             )
-            await conversations.add_message(
+            await rows.add_message(
                 conn,
                 conversation_id=conv,
                 bot_id=bot_id,

@@ -104,7 +104,7 @@ async def test_keys_are_shown_once_and_stored_only_as_hashes(
         ]
         dump = ""
         for table in tables:
-            rows = conn.execute(f"SELECT * FROM {table}").fetchall()  # noqa: S608
+            rows = conn.execute(f"SELECT * FROM {table}").fetchall()
             dump += repr(rows)
     for secret in secrets:
         assert secret not in dump

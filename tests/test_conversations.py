@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from shared.db import conversations
+from tests.utils import rows
 
 
 async def test_transcript_is_decrypted_for_its_tenant_only(admin_client, world):
@@ -23,7 +23,7 @@ async def test_transcript_is_decrypted_for_its_tenant_only(admin_client, world):
 async def test_conversation_list_filters_and_pages(admin_client, world, runtime, conn):
     a = world.tenants["a"]
     for n in range(3):
-        await conversations.create_conversation(
+        await rows.create_conversation(
             conn, tenant_id=a.tenant_id, bot_id=a.bot_id, visitor_id=f"v{n}"
         )
     url = f"/v1/admin/bots/{a.bot_id}/conversations"
@@ -44,7 +44,7 @@ async def test_analytics_counts_sources_latency_cost_feedback_and_questions(
 ):
     a = world.tenants["a"]
     cipher = await runtime.cipher(conn, a.tenant_id)
-    conv = await conversations.create_conversation(
+    conv = await rows.create_conversation(
         conn, tenant_id=a.tenant_id, bot_id=a.bot_id, visitor_id="stats"
     )
     exchanges = [
@@ -54,14 +54,14 @@ async def test_analytics_counts_sources_latency_cost_feedback_and_questions(
         ("Do you sell unicorns?", "fallback", 20, None, 0, 0, None),
     ]
     for question, source, latency, provider, tin, tout, feedback in exchanges:
-        await conversations.add_message(
+        await rows.add_message(
             conn,
             conversation_id=conv,
             bot_id=a.bot_id,
             role="user",
             content_enc=cipher.encrypt(question),
         )
-        await conversations.add_message(
+        await rows.add_message(
             conn,
             conversation_id=conv,
             bot_id=a.bot_id,

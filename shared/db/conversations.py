@@ -19,57 +19,6 @@ _MESSAGE = (
     "id, role, content_enc, source, faq_id, matched_question, confidence, provider, model,"
     " latency_ms, ttft_ms, tokens_in, tokens_out, cost_usd, feedback, sources, created_at"
 )
-_WRITABLE = {*_MESSAGE.split(", "), "client_message_id", "error"} - {"id", "created_at"}
-
-
-async def create_conversation(
-    conn: Conn, *, tenant_id: UUID, bot_id: UUID, visitor_id: str, channel: str = "widget"
-) -> UUID:
-    cur = await conn.execute(
-        "INSERT INTO conversations (tenant_id, bot_id, visitor_id, channel)"
-        " VALUES (%s, %s, %s, %s) RETURNING id",
-        (tenant_id, bot_id, visitor_id, channel),
-    )
-    row = await cur.fetchone()
-    assert row is not None
-    conversation_id: UUID = row["id"]
-    return conversation_id
-
-
-async def add_message(
-    conn: Conn,
-    *,
-    conversation_id: UUID,
-    bot_id: UUID,
-    role: str,
-    content_enc: bytes,
-    **fields: Any,
-) -> UUID:
-    """Store one message; ``fields`` are optional message columns (source, latency_ms, …)."""
-    allowed = {k: v for k, v in fields.items() if k in _WRITABLE}
-    if "sources" in allowed:
-        allowed["sources"] = Jsonb(allowed["sources"])
-    columns = ["conversation_id", "bot_id", "role", "content_enc", *allowed]
-    cur = await conn.execute(
-        f"INSERT INTO messages ({', '.join(columns)})"
-        f" VALUES ({', '.join(f'%({c})s' for c in columns)}) RETURNING id",
-        {
-            "conversation_id": conversation_id,
-            "bot_id": bot_id,
-            "role": role,
-            "content_enc": content_enc,
-            **allowed,
-        },
-    )
-    row = await cur.fetchone()
-    assert row is not None
-    await conn.execute(
-        "UPDATE conversations SET message_count = message_count + 1, last_message_at = now()"
-        " WHERE id = %s",
-        (conversation_id,),
-    )
-    message_id: UUID = row["id"]
-    return message_id
 
 
 async def list_conversations(

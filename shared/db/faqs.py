@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
 from shared.db.pool import Conn
 from shared.errors import NotFoundError
+from shared.faq_import import FaqEntry
 
 _INSERT_FAQ = """
 INSERT INTO faqs (tenant_id, bot_id, question, alternatives, answer, external_id,
@@ -62,6 +64,27 @@ async def create_faq(
         _INSERT_PHRASINGS, {"faq_id": faq_id, "bot_id": bot_id, "texts": [question, *alternatives]}
     )
     return faq_id
+
+
+async def create_faqs(
+    conn: Conn,
+    *,
+    tenant_id: UUID,
+    bot_id: UUID,
+    entries: Sequence[FaqEntry],
+    document_id: UUID | None = None,
+) -> None:
+    """Insert validated FAQ entries (an import or a FAQ file), in the caller's transaction."""
+    for entry in entries:
+        await create_faq(
+            conn,
+            tenant_id=tenant_id,
+            bot_id=bot_id,
+            question=entry.question,
+            alternatives=entry.alternatives,
+            answer=entry.answer,
+            document_id=document_id,
+        )
 
 
 async def count_faqs(conn: Conn, *, tenant_id: UUID, bot_id: UUID) -> int:

@@ -88,6 +88,8 @@ class Database:
                 try:
                     yield conn
                 finally:
+                    if len(self._last_used) > 10 * self._max_size:
+                        self._last_used.clear()  # retired connections; the rest get rechecked
                     self._last_used[id(conn)] = time.monotonic()
         except PoolTimeout:
             raise DatabaseUnavailableError() from None

@@ -17,7 +17,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.errors import error_body
-from shared.logging import _log_context, get_logger, request_id_var
+from shared.logging import get_logger, request_context
 
 log = get_logger("parley.access")
 errlog = get_logger("parley.error")
@@ -63,20 +63,17 @@ class RequestContextMiddleware:
             await self._guarded(scope, receive, send_wrapper, lambda: started)
             return
 
-        id_token = request_id_var.set(request_id)
-        ctx_token = _log_context.set(None)
-        try:
-            await self._guarded(scope, receive, send_wrapper, lambda: started)
-        finally:
-            log.info(
-                "request",
-                method=scope.get("method", "WS"),
-                path=scope.get("path", ""),
-                status=status or 500,
-                duration_ms=round((time.perf_counter() - begin) * 1000, 2),
-            )
-            _log_context.reset(ctx_token)
-            request_id_var.reset(id_token)
+        with request_context(request_id):
+            try:
+                await self._guarded(scope, receive, send_wrapper, lambda: started)
+            finally:
+                log.info(
+                    "request",
+                    method=scope.get("method", "WS"),
+                    path=scope.get("path", ""),
+                    status=status or 500,
+                    duration_ms=round((time.perf_counter() - begin) * 1000, 2),
+                )
 
     async def _guarded(
         self, scope: Scope, receive: Receive, send: Send, started: Callable[[], bool]

@@ -190,16 +190,13 @@ async def _index(
     embedder = runtime.get_embedder()
     if parsed.faqs:
         await chunks.replace_chunks(conn, document_id=document_id, bot_id=target["id"], chunks=[])
-        for entry in parsed.faqs:
-            await faqs.create_faq(
-                conn,
-                tenant_id=target["tenant_id"],
-                bot_id=target["id"],
-                question=entry.question,
-                alternatives=entry.alternatives,
-                answer=entry.answer,
-                document_id=document_id,
-            )
+        await faqs.create_faqs(
+            conn,
+            tenant_id=target["tenant_id"],
+            bot_id=target["id"],
+            entries=parsed.faqs,
+            document_id=document_id,
+        )
         await embed_pending(conn, embedder, bot_id=target["id"])
         return 0, len(parsed.faqs)
     vectors = await embedder.embed([f"{c.heading}\n{c.text}" for c in parsed.chunks])

@@ -13,7 +13,6 @@ from shared.auth.tokens import hash_token, new_api_key, new_session_token
 from shared.db import (
     api_keys,
     bots,
-    conversations,
     documents,
     faqs,
     sessions,
@@ -21,6 +20,7 @@ from shared.db import (
     users,
 )
 from shared.runtime import Runtime
+from tests.utils import rows
 
 PASSWORD = "correct horse battery"
 
@@ -101,18 +101,18 @@ async def build_world(runtime: Runtime, password_hash: str) -> World:
             )
             assert faq_id is not None
             cipher = await runtime.cipher(conn, tid)
-            conv = await conversations.create_conversation(
+            conv = await rows.create_conversation(
                 conn, tenant_id=tid, bot_id=bot["id"], visitor_id=f"visitor-{slug}"
             )
             text = f"my order {slug}-4711 never arrived"
-            await conversations.add_message(
+            await rows.add_message(
                 conn,
                 conversation_id=conv,
                 bot_id=bot["id"],
                 role="user",
                 content_enc=cipher.encrypt(text),
             )
-            await conversations.add_message(
+            await rows.add_message(
                 conn,
                 conversation_id=conv,
                 bot_id=bot["id"],

@@ -112,15 +112,7 @@ async def import_faqs(request: Request) -> Response:
     entries = parse_faq_file(bytes(raw), request.headers.get("content-type", ""))
     async with runtime.db.connection() as conn, conn.transaction():
         bot = await scoped_bot(conn, request)
-        for entry in entries:
-            await faqs.create_faq(
-                conn,
-                tenant_id=bot["tenant_id"],
-                bot_id=bot["id"],
-                question=entry.question,
-                alternatives=entry.alternatives,
-                answer=entry.answer,
-            )
+        await faqs.create_faqs(conn, tenant_id=bot["tenant_id"], bot_id=bot["id"], entries=entries)
         await knowledge_changed(conn, runtime, bot)
     return respond(ImportResult(imported=len(entries)), 201)
 
