@@ -211,7 +211,22 @@ def cmd_create_user(args: argparse.Namespace) -> int:
     return 0
 
 
+# What the benchmarks import beyond the runtime dependencies: the `bench` extra.
+BENCH_EXTRA = {"rank_bm25", "playwright"}
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
+    try:
+        return _bench(args)
+    except ModuleNotFoundError as exc:
+        if exc.name not in BENCH_EXTRA:
+            raise
+        raise CommandError(
+            f"parley bench {args.what} needs {exc.name}: pip install 'parley[bench]'"
+        ) from None
+
+
+def _bench(args: argparse.Namespace) -> int:
     if args.what == "startup":
         from parley.bench import startup
 

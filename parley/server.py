@@ -73,7 +73,8 @@ async def prepare(
         log.info("embedded pending texts", count=embedded)
 
 
-WIDGET = Path(__file__).resolve().parents[1] / "widget" / "widget.js"
+# parley/static/widget.js links to widget/widget.js, so the file ships inside the package.
+WIDGET = Path(str(resources.files("parley").joinpath("static/widget.js")))
 
 
 async def demo_page(request: Request) -> Response:

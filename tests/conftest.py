@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
+import httpx2
 import psycopg
 import pytest
 from psycopg import sql
@@ -137,13 +137,13 @@ async def conn(runtime: Runtime) -> AsyncIterator[psycopg.AsyncConnection[dict[s
 
 
 @pytest.fixture
-async def make_client() -> AsyncIterator[Callable[[ASGIApp], httpx.AsyncClient]]:
-    """Factory: an httpx client talking to an ASGI app in-process."""
-    clients: list[httpx.AsyncClient] = []
+async def make_client() -> AsyncIterator[Callable[[ASGIApp], httpx2.AsyncClient]]:
+    """Factory: an httpx2 client talking to an ASGI app in-process."""
+    clients: list[httpx2.AsyncClient] = []
 
-    def make(app: ASGIApp) -> httpx.AsyncClient:
-        client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    def make(app: ASGIApp) -> httpx2.AsyncClient:
+        client = httpx2.AsyncClient(
+            transport=httpx2.ASGITransport(app=app), base_url="http://testserver"
         )
         clients.append(client)
         return client

@@ -8,7 +8,7 @@ import json
 import os
 import time
 
-import httpx
+import httpx2
 import pytest
 import websockets
 from websockets.typing import Origin
@@ -150,7 +150,7 @@ async def test_leaving_mid_answer_over_sse_stops_the_provider(served, fake_opena
     await set_bot(setup, shop.bot_id, llm_chain=["openai"])
     fake_openai.mode = "slow"
     async with (
-        httpx.AsyncClient(base_url=server.url, timeout=30) as client,
+        httpx2.AsyncClient(base_url=server.url, timeout=30) as client,
         client.stream(
             "POST",
             "/v1/chat",

@@ -6,7 +6,7 @@ import importlib
 import io
 import json
 
-import httpx
+import httpx2
 import pytest
 from pydantic import BaseModel
 from starlette.requests import Request
@@ -215,10 +215,10 @@ async def test_each_function_app_is_ready_on_its_own(make_client, runtime, name)
 def test_real_server_on_loopback(runtime):
     """The local app under uvicorn on a free port, over real HTTP."""
     with ThreadServer(create_local_app(runtime)) as server:
-        response = httpx.get(server.url + "/readyz", headers={"X-Request-ID": "real-1"})
+        response = httpx2.get(server.url + "/readyz", headers={"X-Request-ID": "real-1"})
         assert response.status_code == 200
         assert response.headers["x-request-id"] == "real-1"
-        assert httpx.get(server.url + "/v1/admin/nothing").json()["error"]["code"] == "not_found"
+        assert httpx2.get(server.url + "/v1/admin/nothing").json()["error"]["code"] == "not_found"
 
 
 def test_openapi_gives_every_admin_route_its_schemas():

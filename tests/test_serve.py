@@ -10,21 +10,11 @@ import stat
 import subprocess
 import sys
 
-import httpx
-import psutil
+import httpx2
 import psycopg
 import pytest
 
-from tests.utils.servers import ParleyProcess
-
-
-def postgres_processes(pgdata) -> list[psutil.Process]:
-    found = []
-    for proc in psutil.process_iter(attrs=["name", "cmdline"]):
-        cmdline = proc.info["cmdline"] or []
-        if proc.info["name"] == "postgres" and str(pgdata) in " ".join(cmdline):
-            found.append(proc)
-    return found
+from tests.utils.servers import ParleyProcess, postgres_processes
 
 
 @pytest.fixture
@@ -47,8 +37,8 @@ def test_first_start_restart_and_clean_stop(data_dir):
     env = {"PARLEY_ADMIN_USERNAME": "", "PARLEY_ADMIN_PASSWORD": ""}
     first = ParleyProcess(data_dir, env).start()
     try:
-        assert httpx.get(first.url + "/readyz").json() == {"status": "ready"}
-        assert "Fernwood Outfitters" in httpx.get(first.url + "/").text
+        assert httpx2.get(first.url + "/readyz").json() == {"status": "ready"}
+        assert "Fernwood Outfitters" in httpx2.get(first.url + "/").text
         faqs = count(data_dir / "pg", "SELECT count(*) FROM faqs")
         assert faqs >= 30
         assert count(data_dir / "pg", "SELECT count(*) FROM documents") == 3
@@ -75,6 +65,16 @@ def test_first_start_restart_and_clean_stop(data_dir):
         assert second.stop(signal.SIGINT) in (0, 128 + signal.SIGINT, -signal.SIGINT)
     assert "with the password" not in second.output()
     assert not postgres_processes(data_dir / "pg"), "Ctrl-C left PostgreSQL running"
+
+
+def test_a_crashed_server_leaves_nothing_running_after_close(data_dir):
+    # GIVEN a server killed the hard way, which leaves its embedded PostgreSQL up
+    server = ParleyProcess(data_dir, {"PARLEY_DEMO": "0"}).start()
+    server.kill()
+    assert postgres_processes(data_dir / "pg"), "expected the database to outlive a SIGKILL"
+    # WHEN the test harness closes it THEN nothing it started is still running
+    server.close()
+    assert not postgres_processes(data_dir / "pg")
 
 
 def test_wrong_master_key_is_a_clear_error(data_dir):

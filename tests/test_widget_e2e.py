@@ -10,7 +10,7 @@ import shutil
 import signal
 import time
 
-import httpx
+import httpx2
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from starlette.applications import Starlette
@@ -41,7 +41,7 @@ def demo(tmp_path_factory):
         "PARLEY_ADMIN_PASSWORD": ADMIN_PASSWORD,
     }
     server = ParleyProcess(data_dir, env).start()
-    with httpx.Client(base_url=server.url) as client:
+    with httpx2.Client(base_url=server.url) as client:
         token = client.post(
             "/v1/admin/login", json={"username": "root", "password": ADMIN_PASSWORD}
         ).json()["token"]
@@ -54,7 +54,7 @@ def demo(tmp_path_factory):
         )
         assert created.status_code == 201
     yield server
-    server.kill()
+    server.close()
 
 
 @pytest.fixture(scope="module")
@@ -230,7 +230,7 @@ def test_a_conversation_that_is_gone_starts_afresh(demo, page):
 
 
 def test_the_greeting_bubble_opens_after_the_bots_delay(demo, page):
-    with httpx.Client(base_url=demo.url) as client:
+    with httpx2.Client(base_url=demo.url) as client:
         token = client.post(
             "/v1/admin/login", json={"username": "root", "password": ADMIN_PASSWORD}
         ).json()["token"]

@@ -27,9 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import numpy as np
 import numpy.typing as npt
+from rank_bm25 import BM25Okapi
 
 from parley.bench.servers import ParleyServer
 
@@ -80,8 +81,6 @@ def _baselines(
     phrasing_vectors: npt.NDArray[np.float32],
     owners: npt.NDArray[np.int64],
 ) -> dict[str, list[list[str]]]:
-    from rank_bm25 import BM25Okapi
-
     ids = [f["id"] for f in data.faqs]
 
     def tokens(text: str) -> list[str]:
@@ -106,7 +105,7 @@ def _baselines(
 def _setup_bot(server: ParleyServer, data: Dataset) -> tuple[str, str, dict[str, str]]:
     """Tenant, bot, FAQs and a publishable key via the admin API; returns
     (bot id, key, Parley FAQ id -> dataset id)."""
-    with httpx.Client(base_url=server.url, timeout=600) as client:
+    with httpx2.Client(base_url=server.url, timeout=600) as client:
         token = server.login(client)
         auth = {"Authorization": f"Bearer {token}"}
         tenant = client.post(
@@ -167,7 +166,7 @@ async def _ask_all(
     for n in range(len(texts)):
         queue.put_nowait(n)
 
-    async def worker(client: httpx.AsyncClient) -> None:
+    async def worker(client: httpx2.AsyncClient) -> None:
         while not queue.empty():
             n = queue.get_nowait()
             begin = time.perf_counter()
@@ -177,7 +176,7 @@ async def _ask_all(
             body["_server_ms"] = float(timing.split("dur=")[1]) if "dur=" in timing else None
             results[n] = (body, (time.perf_counter() - begin) * 1000)
 
-    async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
+    async with httpx2.AsyncClient(base_url=server.url, timeout=60) as client:
         await asyncio.gather(*(worker(client) for _ in range(concurrency)))
     return results
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-import httpx
+import httpx2
 import uvicorn
 from starlette.types import ASGIApp
 
@@ -31,11 +31,11 @@ def wait_until_responds(url: str, *, timeout: float = 60.0, status: int | None =
     last: object = None
     while time.monotonic() < deadline:
         try:
-            response = httpx.get(url, timeout=2.0)
+            response = httpx2.get(url, timeout=2.0)
             if status is None or response.status_code == status:
                 return
             last = response.status_code
-        except httpx.HTTPError as exc:
+        except httpx2.HTTPError as exc:
             last = exc
         time.sleep(0.1)
     raise TimeoutError(f"{url} did not answer {status} within {timeout}s (last: {last!r})")
@@ -108,16 +108,16 @@ class ParleyServer:
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             try:
-                if httpx.get(self.url + "/readyz", timeout=1).status_code == 200:
+                if httpx2.get(self.url + "/readyz", timeout=1).status_code == 200:
                     return
-            except httpx.HTTPError:
+            except httpx2.HTTPError:
                 pass
             if self.proc.poll() is not None:
                 raise RuntimeError("parley serve exited during start-up")
             time.sleep(0.1)
         raise RuntimeError("parley serve did not become ready")
 
-    def login(self, client: httpx.Client) -> str:
+    def login(self, client: httpx2.Client) -> str:
         response = client.post(
             "/v1/admin/login", json={"username": "bench", "password": self.password}
         )

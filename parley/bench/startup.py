@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
+import httpx2
 import psutil
 
 from parley.bench.servers import free_port
@@ -48,9 +48,9 @@ def _one_start(data_dir: Path) -> tuple[float, int, int]:
     try:
         while True:
             try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                if httpx2.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
                     break
-            except httpx.HTTPError:
+            except httpx2.HTTPError:
                 pass
             if proc.poll() is not None:
                 raise RuntimeError("parley serve exited before it was ready")

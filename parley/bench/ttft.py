@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
+import httpx2
 
 from parley.bench.servers import ParleyServer, ThreadServer
 from parley.bench.standin import FakeLLM
@@ -35,7 +35,7 @@ QUESTIONS = [
 
 
 def _first_token(
-    client: httpx.Client, url: str, body: dict[str, object], headers: dict[str, str], marker: str
+    client: httpx2.Client, url: str, body: dict[str, object], headers: dict[str, str], marker: str
 ) -> float:
     begin = time.perf_counter()
     with client.stream("POST", url, json=body, headers=headers) as response:
@@ -60,7 +60,7 @@ def run(runs: int = 30, provider_delay: float = 0.2) -> None:
             },
         )
         try:
-            with httpx.Client(base_url=server.url, timeout=60) as client:
+            with httpx2.Client(base_url=server.url, timeout=60) as client:
                 auth = {"Authorization": f"Bearer {server.login(client)}"}
                 bot = client.get("/v1/admin/bots", headers=auth).json()["items"][0]
                 client.patch(
@@ -87,7 +87,7 @@ def run(runs: int = 30, provider_delay: float = 0.2) -> None:
                     "stream": True,
                     "messages": [{"role": "user", "content": "hi"}],
                 }
-                with httpx.Client(base_url=llm.url, timeout=60) as direct:
+                with httpx2.Client(base_url=llm.url, timeout=60) as direct:
                     baseline, parley = [], []
                     for n in range(runs + 2):
                         d = _first_token(

@@ -14,6 +14,8 @@ import statistics
 import tempfile
 from pathlib import Path
 
+from playwright.sync_api import sync_playwright
+
 from parley.bench.servers import ParleyServer
 
 WIDGET = Path(__file__).resolve().parents[2] / "widget" / "widget.js"
@@ -60,8 +62,6 @@ _ROUND_TRIP_JS = """async (url) => {
 
 
 def run(runs: int = 8) -> None:
-    from playwright.sync_api import sync_playwright
-
     raw = WIDGET.read_bytes()
     print(
         f"parley bench widget: widget.js {len(raw) / 1024:.1f} KB, "

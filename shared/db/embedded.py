@@ -7,7 +7,6 @@ cleanly (also called at interpreter exit).
 
 from __future__ import annotations
 
-import importlib
 import json
 import subprocess
 import warnings
@@ -24,7 +23,9 @@ def _pgserver() -> Any:
     with warnings.catch_warnings():
         # platformdirs warns about an unset XDG_RUNTIME_DIR while pgserver imports.
         warnings.simplefilter("ignore")
-        return importlib.import_module("pgserver")
+        import pgserver
+
+        return pgserver
 
 
 class EmbeddedDatabaseError(Exception):

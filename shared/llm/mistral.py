@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, cast
 
-import httpx
+import httpx2
 from mistralai.client import Mistral
 from mistralai.client.errors import MistralError
 from mistralai.client.utils.retries import BackoffStrategy, RetryConfig
@@ -33,7 +33,7 @@ class MistralProvider(LLMProvider):
     def __init__(
         self, api_key: str, server_url: str | None = None, deadlines: Deadlines = DEFAULT_DEADLINES
     ) -> None:
-        self._http = httpx.AsyncClient(follow_redirects=True)
+        self._http = httpx2.AsyncClient(follow_redirects=True)
         self._client = Mistral(
             api_key=api_key,
             server_url=server_url,
@@ -71,8 +71,8 @@ class MistralProvider(LLMProvider):
             raise LLMError(
                 self.name, classify_status(exc.status_code), str(exc.status_code)
             ) from None
-        except (httpx.HTTPError, OSError) as exc:
-            kind = "timeout" if isinstance(exc, httpx.TimeoutException) else "network"
+        except (httpx2.HTTPError, OSError) as exc:
+            kind = "timeout" if isinstance(exc, httpx2.TimeoutException) else "network"
             raise LLMError(self.name, kind, type(exc).__name__) from None
 
 

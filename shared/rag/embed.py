@@ -183,12 +183,12 @@ class MistralEmbedder(Embedder):
         model: str = "mistral-embed",
         timeout: float = 10.0,
     ) -> None:
-        import httpx
+        import httpx2
         from mistralai.client import Mistral
 
         self.name = f"mistral:{model}"
         self._model = model
-        self._http = httpx.AsyncClient(follow_redirects=True)
+        self._http = httpx2.AsyncClient(follow_redirects=True)
         self._client = Mistral(
             api_key=api_key,
             server_url=server_url,

@@ -3,14 +3,33 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+import psutil
+
 from parley.bench.servers import ThreadServer, free_port, wait_until_responds
 
-__all__ = ["ParleyProcess", "ThreadServer", "free_port", "wait_until_responds"]
+__all__ = [
+    "ParleyProcess",
+    "ThreadServer",
+    "free_port",
+    "postgres_processes",
+    "wait_until_responds",
+]
+
+
+def postgres_processes(pgdata: Path) -> list[psutil.Process]:
+    """Running PostgreSQL servers whose data directory is ``pgdata``."""
+    found = []
+    for proc in psutil.process_iter(attrs=["name", "cmdline"]):
+        cmdline = proc.info["cmdline"] or []
+        if proc.info["name"] == "postgres" and str(pgdata) in " ".join(cmdline):
+            found.append(proc)
+    return found
 
 
 class ParleyProcess:
@@ -46,6 +65,21 @@ class ParleyProcess:
         return self.proc.wait(timeout=timeout)
 
     def kill(self) -> None:
+        """SIGKILL, as a crash would: the embedded PostgreSQL stays up (see close)."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(timeout=10)
+
+    def close(self) -> None:
+        """Stop the server and anything it left running, whatever state it is in."""
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                self.stop(signal.SIGTERM, timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        leftovers = postgres_processes(self.data_dir / "pg")
+        for proc in leftovers:
+            proc.send_signal(signal.SIGINT)  # PostgreSQL's fast shutdown
+        _gone, alive = psutil.wait_procs(leftovers, timeout=15)
+        for proc in alive:
+            proc.kill()

@@ -1,0 +1,1 @@
+../../widget/widget.js

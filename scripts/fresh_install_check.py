@@ -1,0 +1,136 @@
+"""Prove the README's first command works from nothing (run by scripts/fresh-install).
+
+Runs with the interpreter of a throw-away virtual environment that has Parley installed
+with ``pip install .`` and no extras, so it uses the standard library only. It checks, and
+prints as it goes:
+
+1. every function app imports: ``functions.<name>.app:app`` and ``:handler``;
+2. ``parley serve`` starts on a free port with a temporary data dir and ``/readyz`` answers;
+3. the demo page's widget script is served from the installed package;
+4. the demo bot answers one question through ``POST /v1/chat`` with the demo page's key.
+
+Exit status 0 when all hold; otherwise 1 with the server's output.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+FUNCTIONS = ("chat", "ingest", "admin", "gdpr")
+QUESTION = "Do you ship to Canada?"
+READY_TIMEOUT = 120.0
+
+
+def check_imports() -> None:
+    for name in FUNCTIONS:
+        module = importlib.import_module(f"functions.{name}.app")
+        for attribute in ("app", "handler"):
+            if not callable(getattr(module, attribute, None)):
+                raise SystemExit(f"functions.{name}.app:{attribute} is missing")
+        print(f"  ok  functions.{name}.app:app and :handler import")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def get(url: str, timeout: float = 5.0) -> tuple[int, str]:
+    with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (loopback)
+        return response.status, response.read().decode()
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes]) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < READY_TIMEOUT:
+        if proc.poll() is not None:
+            raise RuntimeError(f"parley serve exited with status {proc.returncode}")
+        try:
+            if get(url + "/readyz", timeout=2)[0] == 200:
+                return time.monotonic() - started
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.25)
+    raise RuntimeError(f"/readyz did not answer within {READY_TIMEOUT:.0f} s")
+
+
+def ask_demo_bot(url: str) -> dict[str, object]:
+    _, page = get(url + "/")
+    found = re.search(r'data-key="(pk_[^"]+)"', page)
+    if found is None:
+        raise RuntimeError("the demo page embeds no publishable key")
+    request = urllib.request.Request(  # noqa: S310 (loopback)
+        url + "/v1/chat",
+        data=json.dumps({"message": QUESTION}).encode(),
+        headers={
+            "Authorization": f"Bearer {found.group(1)}",
+            "Content-Type": "application/json",
+            "Origin": url,
+        },
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 (loopback)
+        body: dict[str, object] = json.loads(response.read())
+    if not str(body.get("answer", "")).strip() or body.get("source") not in ("faq", "rag"):
+        raise RuntimeError(f"the demo bot gave no answer: {body}")
+    return body
+
+
+def check_serve() -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory(prefix="parley-fresh-") as tmp:
+        log_path = Path(tmp) / "serve.log"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")}
+        env.pop("DATABASE_URL", None)  # the embedded defaults, as on a new machine
+        command = [sys.executable, "-m", "parley", "serve", "--port", str(port)]
+        command += ["--data-dir", str(Path(tmp) / "data")]
+        with log_path.open("wb") as log:
+            proc = subprocess.Popen(  # noqa: S603 (our own command)
+                command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp
+            )
+        try:
+            took = wait_ready(url, proc)
+            print(f"  ok  parley serve ready on {url} after {took:.1f} s (first start)")
+            status, script = get(url + "/widget.js")
+            if status != 200 or "window.Parley" not in script:
+                raise RuntimeError("/widget.js is not served from the installed package")
+            print(f"  ok  /widget.js served ({len(script) // 1024} KB)")
+            body = ask_demo_bot(url)
+            answer = str(body["answer"])
+            print(f"  ok  demo bot answered {QUESTION!r} from {body['source']}: {answer[:60]!r}")
+        except Exception as exc:
+            print(f"FAILED: {exc}\n--- parley serve output ---", file=sys.stderr)
+            print(log_path.read_text(errors="replace")[-6000:], file=sys.stderr)
+            raise SystemExit(1) from None
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+        if proc.returncode not in (0, -signal.SIGTERM, 128 + signal.SIGTERM):
+            print(f"FAILED: parley serve stopped with status {proc.returncode}", file=sys.stderr)
+            raise SystemExit(1)
+        print("  ok  parley serve stopped cleanly on SIGTERM")
+
+
+if __name__ == "__main__":
+    check_imports()
+    check_serve()
