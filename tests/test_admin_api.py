@@ -55,6 +55,42 @@ async def test_tenant_and_bot_lifecycle(admin_client, world):
     assert gone.status_code == 404
 
 
+async def test_a_tenant_slug_is_derived_from_its_name_and_stays_unique_and_editable(
+    admin_client, world
+):
+    admin = world.headers(world.admin_session)
+    # GIVEN no slug: it is derived from the name, as for a bot
+    created = await admin_client.post(
+        "/v1/admin/tenants", headers=admin, json={"name": "Fernwood Outfitters GmbH!"}
+    )
+    assert created.status_code == 201, created.text
+    tenant = created.json()
+    assert tenant["slug"] == "fernwood-outfitters-gmbh"
+    # WHEN the same name comes again THEN the derived slug is taken: 409, nothing created
+    again = await admin_client.post(
+        "/v1/admin/tenants", headers=admin, json={"name": "Fernwood Outfitters GmbH"}
+    )
+    assert (again.status_code, again.json()["error"]["code"]) == (409, "slug_taken")
+    # AND the slug can be changed, but not to another tenant's
+    renamed = await admin_client.patch(
+        f"/v1/admin/tenants/{tenant['id']}", headers=admin, json={"slug": "fernwood"}
+    )
+    assert (renamed.json()["slug"], renamed.json()["name"]) == ("fernwood", tenant["name"])
+    other = f"/v1/admin/tenants/{world.tenants['a'].tenant_id}"
+    taken = (await admin_client.get(other, headers=admin)).json()["slug"]
+    clash = await admin_client.patch(
+        f"/v1/admin/tenants/{tenant['id']}", headers=admin, json={"slug": taken}
+    )
+    assert (clash.status_code, clash.json()["error"]["code"]) == (409, "slug_taken")
+    still = await admin_client.get(f"/v1/admin/tenants/{tenant['id']}", headers=admin)
+    assert still.json()["slug"] == "fernwood"
+    # AND the OpenAPI document says the slug is optional and how it is derived
+    schema = (await admin_client.get("/openapi.json")).json()["components"]["schemas"]
+    create = schema["TenantCreate"]
+    assert create["required"] == ["name"]
+    assert "Derived from the name" in create["properties"]["slug"]["description"]
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [

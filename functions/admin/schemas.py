@@ -50,13 +50,26 @@ class LoginResponse(BaseModel):
 # ----- tenants ------------------------------------------------------------------
 
 
+SLUG_HELP = (
+    "Lower-case letters, digits and dashes; unique. Derived from the name when omitted"
+    " (as for bots). Bucket keys map by it: <tenant-slug>/<bot-slug>/<path>."
+)
+
+
 class TenantCreate(RequestModel):
-    slug: Slug
     name: Name
+    slug: Annotated[Slug | None, Field(description=SLUG_HELP)] = None
 
 
 class TenantUpdate(RequestModel):
-    name: Name
+    name: Name | None = None
+    slug: Annotated[
+        Slug | None,
+        Field(
+            description="A new slug (unique). Documents are then expected under the new"
+            " bucket prefix; objects already indexed stay as they are."
+        ),
+    ] = None
 
 
 class Tenant(BaseModel):
@@ -149,7 +162,10 @@ class BotSettings(RequestModel):
 class BotCreate(BotSettings):
     tenant_id: UUID
     name: Name
-    slug: Slug | None = None
+    slug: Annotated[
+        Slug | None,
+        Field(description="Unique in the tenant; derived from the name when omitted."),
+    ] = None
 
 
 class BotUpdate(BotSettings):
@@ -176,9 +192,10 @@ class Bot(BaseModel):
     updated_at: datetime
 
 
-def slugify(name: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:63]
-    return slug or "bot"
+def slugify(name: str, fallback: str) -> str:
+    """A slug from a display name: "Fernwood Outfitters" -> "fernwood-outfitters"."""
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:63].rstrip("-")
+    return slug or fallback
 
 
 # ----- FAQs ---------------------------------------------------------------------

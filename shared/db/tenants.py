@@ -8,6 +8,8 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+import psycopg
+
 from shared.crypto import DecryptionError, Keyring, new_data_key
 from shared.db.pool import Conn
 from shared.errors import ConflictError, NotFoundError
@@ -23,6 +25,10 @@ WITH ins AS (
 SELECT id FROM ins UNION ALL SELECT id FROM tenants WHERE slug = %(slug)s
 LIMIT 1
 """
+
+
+def _slug_taken(slug: str | None) -> ConflictError:
+    return ConflictError(f"A tenant with slug {slug!r} already exists.", code="slug_taken")
 
 
 async def ensure_tenant(conn: Conn, *, slug: str, name: str) -> UUID:
@@ -42,7 +48,7 @@ async def create_tenant(conn: Conn, *, slug: str, name: str) -> dict[str, Any]:
     )
     row = await cur.fetchone()
     if row is None:
-        raise ConflictError(f"A tenant with slug {slug!r} already exists.", code="slug_taken")
+        raise _slug_taken(slug)
     return row
 
 
@@ -70,13 +76,18 @@ async def get_tenant(conn: Conn, *, scope: UUID | None, tenant_id: UUID) -> dict
 
 
 async def update_tenant(
-    conn: Conn, *, scope: UUID | None, tenant_id: UUID, name: str
+    conn: Conn, *, scope: UUID | None, tenant_id: UUID, name: str | None, slug: str | None
 ) -> dict[str, Any]:
-    cur = await conn.execute(
-        f"UPDATE tenants SET name = %(name)s, updated_at = now() WHERE id = %(id)s"
-        f" AND (%(scope)s::uuid IS NULL OR id = %(scope)s) RETURNING {_COLUMNS}",
-        {"id": tenant_id, "scope": scope, "name": name},
-    )
+    """Change what is given (None keeps it); a slug another tenant has is a 409."""
+    try:
+        cur = await conn.execute(
+            "UPDATE tenants SET name = coalesce(%(name)s, name), slug = coalesce(%(slug)s, slug),"
+            " updated_at = now() WHERE id = %(id)s"
+            f" AND (%(scope)s::uuid IS NULL OR id = %(scope)s) RETURNING {_COLUMNS}",
+            {"id": tenant_id, "scope": scope, "name": name, "slug": slug},
+        )
+    except psycopg.errors.UniqueViolation:
+        raise _slug_taken(slug) from None
     row = await cur.fetchone()
     if row is None:
         raise NotFoundError("tenant", tenant_id)

@@ -36,7 +36,7 @@ async def create_bot(request: Request) -> Response:
         row = await bots.create_bot(
             conn,
             tenant_id=body.tenant_id,
-            slug=body.slug or slugify(body.name),
+            slug=body.slug or slugify(body.name, "bot"),
             name=body.name,
             settings=body.changes(whole_display=True),
         )

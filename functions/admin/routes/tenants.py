@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from functions.admin.schemas import Ok, Page, Tenant, TenantCreate, TenantUpdate
+from functions.admin.schemas import Ok, Page, Tenant, TenantCreate, TenantUpdate, slugify
 from shared.auth.access import ADMIN, TENANT_USER
 from shared.db import tenants
 from shared.http.context import get_runtime
@@ -26,7 +26,8 @@ async def create_tenant(request: Request) -> Response:
     runtime = get_runtime(request)
     body = await read_json(request, TenantCreate, max_bytes=runtime.settings.max_body_bytes)
     async with runtime.db.connection() as conn, conn.transaction():
-        row = await tenants.create_tenant(conn, slug=body.slug, name=body.name)
+        slug = body.slug or slugify(body.name, "tenant")
+        row = await tenants.create_tenant(conn, slug=slug, name=body.name)
         await runtime.cipher(conn, row["id"])  # the tenant's data key, made now
     return respond(Tenant.model_validate(row), 201)
 
@@ -45,7 +46,11 @@ async def update_tenant(request: Request) -> Response:
     body = await read_json(request, TenantUpdate, max_bytes=runtime.settings.max_body_bytes)
     async with runtime.db.connection() as conn:
         row = await tenants.update_tenant(
-            conn, scope=get_principal(request).scope, tenant_id=tenant_id, name=body.name
+            conn,
+            scope=get_principal(request).scope,
+            tenant_id=tenant_id,
+            name=body.name,
+            slug=body.slug,
         )
     return respond(Tenant.model_validate(row))
 
@@ -90,7 +95,7 @@ ENDPOINTS = [
         "PATCH",
         "/v1/admin/tenants/{tenant_id}",
         update_tenant,
-        "Rename a tenant",
+        "Rename a tenant (its name, its slug or both)",
         TENANT_USER,
         body=TenantUpdate,
         response=Tenant,
