@@ -52,11 +52,27 @@ def _announce_admin(username: str, password: str | None) -> None:
     )
 
 
+def _check_port_free(host: str, port: int) -> None:
+    """Fail in one line before any start-up work when the address is taken."""
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise CommandError(
+                f"cannot listen on {host}:{port} ({exc.strerror}); another program (or another"
+                f" Parley) uses it: stop it or pass --port {port + 1}"
+            ) from None
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from parley.server import create_local_app
 
+    _check_port_free(args.host, args.port)
     settings = _settings(args)
     configure_logging(settings.log_level)
     origin = f"http://{args.host}:{args.port}"

@@ -6,6 +6,7 @@ import base64
 import os
 import re
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -75,6 +76,21 @@ def test_a_crashed_server_leaves_nothing_running_after_close(data_dir):
     # WHEN the test harness closes it THEN nothing it started is still running
     server.close()
     assert not postgres_processes(data_dir / "pg")
+
+
+def test_a_port_in_use_is_a_clear_error_before_any_start_up_work(data_dir):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        server = ParleyProcess(data_dir, {"PARLEY_DEMO": "0"}, port=port).start(wait=False)
+        assert server.proc is not None
+        assert server.proc.wait(timeout=60) == 1
+    output = server.output()
+    assert f"parley: error: cannot listen on 127.0.0.1:{port}" in output
+    assert f"--port {port + 1}" in output
+    assert "Traceback" not in output
+    assert not (data_dir / "pg").exists(), "nothing should start when the port is taken"
 
 
 def test_wrong_master_key_is_a_clear_error(data_dir):
