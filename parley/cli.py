@@ -17,10 +17,10 @@ from shared.config import ConfigError, Settings, load_settings
 from shared.db.embedded import EmbeddedDatabaseError
 from shared.db.migrate import SchemaError, migrate
 from shared.db.pool import Conn
+from shared.embeddings.base import EmbeddingError
 from shared.errors import ConflictError, DatabaseUnavailableError
 from shared.logging import configure_logging
 from shared.masterkey import MasterKeyMismatchError, rotate_master_key
-from shared.rag.embed import EmbeddingError
 from shared.rag.index import EmbeddingModelMismatchError, reindex
 from shared.runtime import Runtime
 
@@ -228,7 +228,7 @@ def cmd_create_user(args: argparse.Namespace) -> int:
 
 
 # What the benchmarks import beyond the runtime dependencies: the `bench` extra.
-BENCH_EXTRA = {"rank_bm25", "playwright"}
+BENCH_EXTRA = {"rank_bm25", "playwright", "websockets"}
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -261,6 +261,13 @@ def _bench(args: argparse.Namespace) -> int:
         from parley.bench import widget
 
         widget.run(runs=max(args.runs, 3))
+    elif args.what == "load":
+        from parley.bench import load
+
+        levels = [int(n) for n in args.levels.split(",") if n.strip()]
+        if not levels or min(levels) < 1 or max(levels) > 256:
+            raise CommandError("--levels takes numbers of visitors from 1 to 256, e.g. 1,4,16,64")
+        load.run(levels, seconds=args.seconds)
     elif args.what == "ttft":
         from parley.bench import ttft
 
@@ -314,11 +321,13 @@ def build_parser() -> argparse.ArgumentParser:
     create_user.set_defaults(func=cmd_create_user)
 
     bench = sub.add_parser("bench", help="print performance figures")
-    bench.add_argument("what", choices=["startup", "faq", "ttft", "ingest", "widget"])
+    bench.add_argument("what", choices=["startup", "faq", "ttft", "ingest", "widget", "load"])
     bench.add_argument("--docs", type=int, default=200, help="ingest: corpus size")
     bench.add_argument("--runs", type=int, default=5, help="startup, ttft: how many runs")
     bench.add_argument("--dataset", help="faq: folder with faqs.jsonl and queries.jsonl")
-    bench.add_argument("--concurrency", type=int, default=8, help="faq: concurrent visitors")
+    bench.add_argument("--concurrency", type=int, default=16, help="faq: concurrent visitors")
+    bench.add_argument("--levels", default="1,4,16,64", help="load: visitors at each level")
+    bench.add_argument("--seconds", type=float, default=6.0, help="load: seconds per level")
     bench.set_defaults(func=cmd_bench)
     return parser
 

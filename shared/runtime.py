@@ -1,4 +1,4 @@
-"""What a handler needs at run time: settings and the database (later: cache, models, storage).
+"""What a handler needs at run time: settings, the database, the models, the cache, storage.
 
 Each function's ``app`` is built with an explicit :class:`Runtime` (the local server and
 the tests do this) or, in a container or on Lambda, finds the process-wide one that
@@ -13,17 +13,18 @@ from dataclasses import dataclass, field
 from uuid import UUID
 
 from shared.cache import AnswerCache
+from shared.chat.service import ChatService
 from shared.config import Settings, load_settings
 from shared.crypto import Keyring, TenantCipher
 from shared.db import tenants
 from shared.db.embedded import EmbeddedPostgres
 from shared.db.pool import Conn, Database
-from shared.llm.base import DEFAULT_DEADLINES, Deadlines, LLMProvider
-from shared.llm.breaker import CircuitBreaker
-from shared.llm.mistral import MistralProvider
-from shared.llm.openai import OpenAIProvider
+from shared.embeddings.base import Embedder
+from shared.embeddings.factory import make_embedder
+from shared.llm.base import DEFAULT_DEADLINES, Deadlines
+from shared.llm.chain import ProviderChain
+from shared.llm.factory import Providers
 from shared.masterkey import resolve_keyring
-from shared.rag.embed import Embedder, make_embedder
 from shared.storage.base import Storage
 from shared.storage.local import LocalStorage
 from shared.storage.s3 import S3Storage
@@ -37,12 +38,12 @@ class Runtime:
     embedded: EmbeddedPostgres | None = field(default=None, repr=False)
     embedder: Embedder | None = field(default=None, repr=False)
     answer_cache: AnswerCache | None = field(default=None, repr=False)
-    providers: dict[str, LLMProvider] = field(default_factory=dict, repr=False)
-    breaker: CircuitBreaker = field(default_factory=CircuitBreaker, repr=False)
     deadlines: Deadlines = field(default=DEFAULT_DEADLINES, repr=False)
     storage: Storage | None = field(default=None, repr=False)
     _ciphers: dict[UUID, TenantCipher] = field(default_factory=dict, repr=False)
     _own_embedder: bool = field(default=False, repr=False)
+    _chain: ProviderChain | None = field(default=None, repr=False)
+    _chat: ChatService | None = field(default=None, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
@@ -95,27 +96,33 @@ class Runtime:
             self.answer_cache = AnswerCache(self.settings.data_dir / "cache")
         return self.answer_cache
 
-    def get_provider(self, name: str) -> LLMProvider | None:
-        """The named LLM provider, or None when it has no key configured."""
-        if name not in self.providers:
-            s = self.settings
-            if name == "openai" and s.openai_api_key is not None:
-                self.providers[name] = OpenAIProvider(
-                    s.openai_api_key.get_secret_value(), s.openai_base_url
-                )
-            elif name == "mistral" and s.mistral_api_key is not None:
-                self.providers[name] = MistralProvider(
-                    s.mistral_api_key.get_secret_value(), s.mistral_base_url
-                )
-            else:
-                return None
-        return self.providers[name]
+    def get_chain(self) -> ProviderChain:
+        """The LLM providers (created on first use) with their breaker and deadlines."""
+        if self._chain is None:
+            self._chain = ProviderChain(
+                Providers(self.settings),
+                default_chain=self.settings.llm_chain,
+                deadlines=self.deadlines,
+            )
+        return self._chain
+
+    def chat_service(self) -> ChatService:
+        """The chat service, handed its collaborators once."""
+        if self._chat is None:
+            self._chat = ChatService(
+                embedder=self.get_embedder(),
+                cache=self.get_cache(),
+                chain=self.get_chain(),
+                ciphers=self.cipher,
+            )
+        return self._chat
 
     async def aclose(self) -> None:
         await self.db.close()
-        for provider in self.providers.values():
-            await provider.aclose()
-        self.providers.clear()
+        if self._chain is not None:
+            await self._chain.aclose()
+            self._chain = None
+        self._chat = None
         if self._own_embedder and self.embedder is not None:
             await self.embedder.aclose()
             self.embedder = None

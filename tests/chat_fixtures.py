@@ -54,7 +54,7 @@ def fake_mistral():
 @pytest.fixture
 def llm_settings(make_settings, db_url, fake_openai, fake_mistral):
     for fake in (fake_openai, fake_mistral):
-        fake.mode, fake.delay = "ok", 0.0
+        fake.mode, fake.delay, fake.echo = "ok", 0.0, False
         fake.requests.clear()
         fake.headers.clear()
         fake.completed = fake.cancelled = 0

@@ -26,7 +26,9 @@ from shared.crypto import Keyring
 from shared.db.embedded import EmbeddedPostgres
 from shared.db.migrate import migrate
 from shared.db.pool import Database
-from shared.rag.embed import CachedEmbedder, Embedder, LocalEmbedder
+from shared.embeddings.base import Embedder
+from shared.embeddings.cached import CachedEmbedder
+from shared.embeddings.local import LocalEmbedder
 from shared.runtime import Runtime
 
 pytest_plugins = ["tests.chat_fixtures"]

@@ -215,12 +215,32 @@ async def test_too_long_and_rate_limited_messages_get_clear_errors(chat_client, 
         "/v1/chat", headers=shop.headers(), json={"message": "x" * 2001}
     )
     assert response.status_code == 422
-    await set_bot(chat_runtime, shop.bot_id, rate_limit_per_minute=2)
+    await set_bot(chat_runtime, shop.bot_id, rate_limit_per_minute=3)
+    # every request counts, the invalid one above included (as over the WebSocket)
     statuses = [
         (
             await chat_client.post("/v1/chat", headers=shop.headers(), json={"message": f"hi {n}"})
         ).status_code
         for n in range(3)
+    ]
+    assert statuses == [200, 200, 429]
+    limited = await chat_client.post("/v1/chat", headers=shop.headers(), json={"message": "hi"})
+    assert limited.json()["error"]["code"] == "rate_limited"
+    assert int(limited.headers["retry-after"]) >= 1
+
+
+async def test_loading_the_widget_does_not_use_up_the_message_allowance(
+    chat_client, chat_runtime, shop
+):
+    await set_bot(chat_runtime, shop.bot_id, rate_limit_per_minute=2)
+    for _ in range(5):  # five page loads
+        config = await chat_client.get("/v1/widget/config", headers=shop.headers())
+        assert config.status_code == 200
+    statuses = [
+        (
+            await chat_client.post("/v1/chat", headers=shop.headers(), json={"message": "hi"})
+        ).status_code
+        for _ in range(3)
     ]
     assert statuses == [200, 200, 429]
 

@@ -237,7 +237,7 @@ async def test_lambda_style_records_and_other_buckets(bucket_runtime):
 async def test_admin_upload_to_local_storage_becomes_answerable(
     admin_client, world, runtime, tmp_path
 ):
-    from shared.chat.service import ChatService
+    from shared.chat.turn import Question
     from shared.db import bots as bot_rows
     from shared.storage.local import LocalStorage
 
@@ -255,9 +255,11 @@ async def test_admin_upload_to_local_storage_becomes_answerable(
 
     async with runtime.db.connection() as conn:
         bot = await bot_rows.get_bot(conn, scope=None, bot_id=a.bot_id)
-    answer = await ChatService(runtime).answer(bot, "How often should I wax leather boots?", [])
+    async with runtime.db.lease() as lease:
+        question = Question("How often should I wax leather boots?", trusted=True)
+        answer = await runtime.chat_service().handle(lease, bot, question)
     assert answer.source == "rag"
-    assert "twice a year" in answer.text
+    assert "twice a year" in answer.answer
 
     multipart = await admin_client.post(
         url, files={"file": ("broken.pdf", b"%PDF nope")}, headers=world.headers(a.session)

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from shared.cache import AnswerCache, CachedAnswer
+from shared.embeddings.base import Embedder
+from shared.embeddings.local import LocalEmbedder
 from shared.llm.extractive import extract_answer
 from shared.rag.chunk import chunk_markdown
-from shared.rag.embed import Embedder, LocalEmbedder
 from shared.rag.faq_match import FaqCandidate, confidence
 from shared.rag.index import EmbeddingModelMismatchError, check_embedding_model, reindex
 
@@ -132,7 +133,8 @@ def test_semantic_cache_hits_paraphrases_but_not_negations(tmp_path, embedder):
 
 @pytest.mark.parametrize("provider", ["openai", "mistral"])
 async def test_remote_embedding_providers_through_their_sdks(provider, fake_openai, fake_mistral):
-    from shared.rag.embed import MistralEmbedder, OpenAIEmbedder
+    from shared.embeddings.mistral import MistralEmbedder
+    from shared.embeddings.openai import OpenAIEmbedder
 
     if provider == "openai":
         remote: Embedder = OpenAIEmbedder("sk-emb", f"{fake_openai.url}/v1")

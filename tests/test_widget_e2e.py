@@ -134,6 +134,8 @@ def test_reload_restores_the_transcript(demo, page):
     open_chat(page, demo.url)
     ask(page, "Do you sell gift cards?")
     expect(page.locator(".msg.bot").last).to_contain_text("gift cards", timeout=30_000)
+    # the answer is complete (its feedback buttons come with the done frame) before reloading
+    expect(page.get_by_role("button", name="Helpful", exact=True)).to_be_visible()
     page.reload()
     page.get_by_role("button", name="Open chat").click()
     expect(page.locator(".msg.user")).to_have_text(["Do you sell gift cards?"])

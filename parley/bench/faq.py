@@ -212,7 +212,7 @@ async def _parley_rankings(
 
 
 def run(dataset: Path, *, concurrency: int = 8, throughput_queries: int = 600) -> None:
-    from shared.rag.embed import LocalEmbedder
+    from shared.embeddings.local import LocalEmbedder
 
     data = Dataset.load(dataset)
     expected = [q.get("expected_faq_id") for q in data.queries]

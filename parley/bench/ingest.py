@@ -21,8 +21,9 @@ from pathlib import Path
 from shared.config import load_settings
 from shared.db import bots, tenants
 from shared.db.migrate import migrate
+from shared.embeddings.base import Embedder, Vectors
+from shared.embeddings.local import LocalEmbedder
 from shared.ingest.pipeline import reconcile
-from shared.rag.embed import Embedder, LocalEmbedder, Vectors
 from shared.runtime import Runtime
 from shared.storage.local import LocalStorage
 

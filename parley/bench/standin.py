@@ -36,8 +36,17 @@ class FakeLLM:
     completed: int = 0
     cancelled: int = 0
 
-    def pieces(self) -> list[str]:
-        words = self.answer.split(" ")
+    # Repeat the visitor's question in the answer, as models often do ("You asked …").
+    echo: bool = False
+
+    def text_for(self, body: dict[str, Any]) -> str:
+        if not self.echo:
+            return self.answer
+        asked = [m["content"] for m in body.get("messages", []) if m.get("role") == "user"]
+        return f"You asked: {asked[-1] if asked else ''} {self.answer}"
+
+    def pieces(self, body: dict[str, Any] | None = None) -> list[str]:
+        words = self.text_for(body or {}).split(" ")
         return [w if i == 0 else " " + w for i, w in enumerate(words)]
 
     async def completions(self, request: Request) -> Response:
@@ -55,10 +64,11 @@ class FakeLLM:
         if self.mode == "hang":
             await asyncio.sleep(3600)
         model = body.get("model", "fake")
+        pieces = self.pieces(body)
         usage = {
             "prompt_tokens": 321,
-            "completion_tokens": len(self.pieces()),
-            "total_tokens": 321 + len(self.pieces()),
+            "completion_tokens": len(pieces),
+            "total_tokens": 321 + len(pieces),
         }
         if not body.get("stream"):
             return JSONResponse(
@@ -71,7 +81,7 @@ class FakeLLM:
                         {
                             "index": 0,
                             "finish_reason": "stop",
-                            "message": {"role": "assistant", "content": self.answer},
+                            "message": {"role": "assistant", "content": self.text_for(body)},
                         }
                     ],
                     "usage": usage,
@@ -82,7 +92,7 @@ class FakeLLM:
             try:
                 if self.first_token_delay:
                     await asyncio.sleep(self.first_token_delay)
-                for n, piece in enumerate(self.pieces()):
+                for n, piece in enumerate(pieces):
                     if self.mode == "slow" or self.delay:
                         await asyncio.sleep(self.delay or 0.2)
                     chunk = {

@@ -12,6 +12,9 @@ class Access:
     credentials: frozenset[CredentialKind]
     roles: frozenset[Role]
     name: str
+    # Whether a publishable key's request here is a visitor's message, counted against the
+    # visitor's chat allowance (shared.auth.limits). Other credentials always count.
+    visitor_message: bool = False
 
     @property
     def public(self) -> bool:
@@ -30,4 +33,8 @@ CHAT = Access(
     frozenset({"publishable_key", "secret_key"}),
     frozenset({"guest", "saas_user", "admin"}),
     "chat",
+    visitor_message=True,
 )
+# What the widget loads around the messages (its settings, the WebSocket handshake): the
+# same callers, but a page load is not a message, so it does not use up the allowance.
+WIDGET = Access(CHAT.credentials, CHAT.roles, "widget")

@@ -1,15 +1,24 @@
-"""Turn an ``Authorization: Bearer …`` header into a Principal, or refuse with 401/403."""
+"""Turn a bearer token into a Principal, or refuse with 401/403 — and count the request.
+
+One statement resolves the credential, loads a publishable key's bot and counts the
+request against the caller's limit (``shared.auth.limits``), so the chat path spends one
+round trip on all of it.
+"""
 
 from __future__ import annotations
 
-import hmac
+from dataclasses import dataclass
+from typing import Any
 
 from shared.auth.access import Access
-from shared.auth.principal import Principal
+from shared.auth.limits import DEFAULT_CHAT_PER_MINUTE, PERIOD_SECONDS, limit_for
+from shared.auth.origins import origin_allowed
+from shared.auth.principal import CredentialKind, Principal
 from shared.auth.tokens import SESSION_PREFIX, api_key_prefix, hash_token
-from shared.db import api_keys, sessions
+from shared.db import callers
 from shared.db.pool import Conn
 from shared.errors import ForbiddenError, UnauthorizedError
+from shared.ratelimit import raise_if_limited
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -21,42 +30,107 @@ def bearer_token(authorization: str | None) -> str | None:
     return token.strip()
 
 
-async def authenticate(conn: Conn, token: str | None, access: Access) -> Principal:
-    """The caller behind ``token``, checked against what ``access`` allows."""
+@dataclass(frozen=True)
+class Caller:
+    principal: Principal
+    bot: dict[str, Any] | None  # a publishable key's bot, checked against the origin
+
+
+@dataclass(frozen=True)
+class RequestFacts:
+    """What the route knows about the request before it reads the body."""
+
+    origin: str | None
+    address: str
+    api_per_minute: int
+
+
+def _credential(token: str) -> tuple[CredentialKind, str] | None:
+    """The kind of credential a token is and its public id (the key's lookup prefix,
+    or a session's hash prefix), known before any lookup."""
+    if token.startswith(SESSION_PREFIX):
+        return "session", "session:" + hash_token(token).hex()[:16]
+    prefix = api_key_prefix(token)
+    if prefix is None:
+        return None
+    return ("publishable_key" if prefix.startswith("pk_") else "secret_key"), prefix
+
+
+async def authenticate(
+    conn: Conn, token: str | None, access: Access, facts: RequestFacts
+) -> Caller:
+    """The caller behind ``token``, checked against ``access``; its request counted."""
     if token is None:
         raise UnauthorizedError("Send credentials as 'Authorization: Bearer <token>'.")
-    principal = await _resolve(conn, token)
-    if principal is None:
-        raise UnauthorizedError("The credentials are invalid, expired or revoked.")
-    if principal.credential not in access.credentials or principal.role not in access.roles:
-        raise ForbiddenError("These credentials may not use this endpoint.")
-    return principal
-
-
-async def _resolve(conn: Conn, token: str) -> Principal | None:
-    if token.startswith(SESSION_PREFIX):
-        row = await sessions.lookup_session(conn, token_hash=hash_token(token))
+    credential = _credential(token)
+    if credential is None:
+        raise _invalid()
+    kind, credential_id = credential
+    limit = limit_for(
+        kind,
+        credential_id,
+        address=facts.address,
+        api_per_minute=facts.api_per_minute,
+        visitor_message=access.visitor_message,
+    )
+    bucket = limit.bucket if limit is not None else None
+    bot: dict[str, Any] | None = None
+    if kind == "session":
+        assert limit is not None  # a session's every request counts
+        row = await callers.session_caller(
+            conn,
+            token_hash=hash_token(token),
+            kinds=access.credentials,
+            roles=access.roles,
+            bucket=limit.bucket,
+            per_minute=facts.api_per_minute,
+            period=PERIOD_SECONDS,
+        )
         if row is None or row["disabled"]:
-            return None
-        return Principal(
+            raise _invalid()
+        principal = Principal(
             credential="session",
             role=row["role"],
             tenant_id=row["tenant_id"],
             user_id=row["user_id"],
             username=row["username"],
+            credential_id=credential_id,
         )
-    prefix = api_key_prefix(token)
-    if prefix is None:
-        return None
-    row = await api_keys.lookup_key(conn, prefix=prefix)
-    if row is None or not hmac.compare_digest(bytes(row["key_hash"]), hash_token(token)):
-        return None
-    if row["stale"]:
-        await api_keys.touch_key(conn, key_id=row["id"])
-    return Principal(
-        credential="publishable_key" if row["kind"] == "publishable" else "secret_key",
-        role=row["role"],
-        tenant_id=row["tenant_id"],
-        bot_id=row["bot_id"],
-        key_id=row["id"],
-    )
+    else:
+        row = await callers.key_caller(
+            conn,
+            prefix=credential_id,
+            key_hash=hash_token(token),
+            kinds=access.credentials,
+            roles=access.roles,
+            origin=facts.origin,
+            bucket=bucket,
+            per_minute=limit.per_minute if limit is not None else None,
+            default_per_minute=DEFAULT_CHAT_PER_MINUTE,
+            period=PERIOD_SECONDS,
+        )
+        if row is None:
+            raise _invalid()
+        principal = Principal(
+            credential=kind,
+            role=row["role"],
+            tenant_id=row["tenant_id"],
+            bot_id=row["bot_id"],
+            key_id=row["key_id"],
+            credential_id=credential_id,
+        )
+        bot = row["bot"]
+    if principal.credential not in access.credentials or principal.role not in access.roles:
+        raise ForbiddenError("These credentials may not use this endpoint.")
+    if principal.credential == "publishable_key" and (
+        bot is None or not origin_allowed(bot, facts.origin)
+    ):
+        raise ForbiddenError(
+            "This site is not allowed to use this chat key.", code="origin_not_allowed"
+        )
+    raise_if_limited(row["wait"])
+    return Caller(principal, bot)
+
+
+def _invalid() -> UnauthorizedError:
+    return UnauthorizedError("The credentials are invalid, expired or revoked.")

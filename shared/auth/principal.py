@@ -21,6 +21,9 @@ class Principal:
     user_id: UUID | None = None
     key_id: UUID | None = None
     username: str | None = None
+    # A public id of the credential (a key's lookup prefix, a session's hash prefix),
+    # which rate-limit buckets are named after.
+    credential_id: str = ""
 
     @property
     def is_admin(self) -> bool:
@@ -35,7 +38,3 @@ class Principal:
         """Another tenant's objects answer 404, so ids cannot be probed."""
         if not self.is_admin and tenant_id != self.tenant_id:
             raise NotFoundError("tenant", tenant_id)
-
-    @property
-    def rate_limit_key(self) -> str:
-        return f"key:{self.key_id}" if self.key_id else f"user:{self.user_id}"

@@ -29,3 +29,22 @@ def valid_token(cipher: TenantCipher, *, bot_id: UUID, visitor_id: str, token: s
     if not token:
         return False
     return hmac.compare_digest(token, issue_token(cipher, bot_id=bot_id, visitor_id=visitor_id))
+
+
+def proven_visitor(
+    cipher: TenantCipher,
+    *,
+    bot_id: UUID,
+    visitor_id: str | None,
+    token: str | None,
+    trusted: bool,
+) -> str | None:
+    """The visitor id the caller has proven it speaks for, else None.
+
+    A browser proves it with the token the chat API issued; a secret-key caller (a server)
+    vouches for its own ids. Chat and feedback both ask this, and nothing else."""
+    if visitor_id is None:
+        return None
+    if trusted or valid_token(cipher, bot_id=bot_id, visitor_id=visitor_id, token=token):
+        return visitor_id
+    return None

@@ -57,19 +57,3 @@ async def revoke_key(conn: Conn, *, scope: UUID | None, key_id: UUID) -> None:
     )
     if await cur.fetchone() is None:
         raise NotFoundError("API key", key_id)
-
-
-async def lookup_key(conn: Conn, *, prefix: str) -> dict[str, Any] | None:
-    """The key with ``prefix`` if it is live (not revoked, not expired), with its hash."""
-    cur = await conn.execute(
-        "SELECT k.id, k.tenant_id, k.bot_id, k.kind, k.role, k.key_hash,"
-        " k.last_used_at IS NULL OR k.last_used_at < now() - interval '60 seconds' AS stale"
-        " FROM api_keys k WHERE k.prefix = %s AND k.revoked_at IS NULL"
-        " AND (k.expires_at IS NULL OR k.expires_at > now())",
-        (prefix,),
-    )
-    return await cur.fetchone()
-
-
-async def touch_key(conn: Conn, *, key_id: UUID) -> None:
-    await conn.execute("UPDATE api_keys SET last_used_at = now() WHERE id = %s", (key_id,))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -70,44 +71,6 @@ async def get_conversation(
     return conversation, await cur.fetchall()
 
 
-async def get_owned_conversation(
-    conn: Conn, *, bot_id: UUID, conversation_id: UUID, visitor_id: str
-) -> dict[str, Any] | None:
-    cur = await conn.execute(
-        f"SELECT {_CONVERSATION} FROM conversations c WHERE c.id = %s AND c.bot_id = %s"
-        " AND c.visitor_id = %s",
-        (conversation_id, bot_id, visitor_id),
-    )
-    return await cur.fetchone()
-
-
-async def recent_messages(conn: Conn, *, conversation_id: UUID, limit: int) -> list[dict[str, Any]]:
-    cur = await conn.execute(
-        "SELECT role, content_enc FROM (SELECT role, content_enc, created_at, id FROM messages"
-        " WHERE conversation_id = %s ORDER BY created_at DESC, id DESC LIMIT %s) m"
-        " ORDER BY created_at, id",
-        (conversation_id, limit),
-    )
-    return await cur.fetchall()
-
-
-async def find_reply(
-    conn: Conn, *, bot_id: UUID, visitor_id: str, client_message_id: str
-) -> dict[str, Any] | None:
-    """The stored answer to a visitor's message sent with this client id, if any."""
-    cur = await conn.execute(
-        f"SELECT a.conversation_id, {', '.join('a.' + c for c in _MESSAGE.split(', '))}"
-        " FROM messages q JOIN conversations c ON c.id = q.conversation_id"
-        " JOIN LATERAL (SELECT * FROM messages a WHERE a.conversation_id = q.conversation_id"
-        "   AND a.role = 'assistant' AND a.created_at >= q.created_at"
-        "   ORDER BY a.created_at, a.id LIMIT 1) a ON true"
-        " WHERE c.bot_id = %s AND c.visitor_id = %s AND q.client_message_id = %s"
-        " AND q.role = 'user'",
-        (bot_id, visitor_id, client_message_id),
-    )
-    return await cur.fetchone()
-
-
 async def set_feedback(
     conn: Conn,
     *,
@@ -127,11 +90,95 @@ async def set_feedback(
     return await cur.fetchone() is not None
 
 
-_EXCHANGE = """
-WITH conv AS (
+# The stored reply to a visitor's message sent with this client id (a retry), if any.
+_PRIOR = """
+prior AS (
+    SELECT a.conversation_id, a.id, a.content_enc, a.source, a.faq_id, a.sources, a.latency_ms
+      FROM messages q JOIN conversations c ON c.id = q.conversation_id
+      JOIN LATERAL (SELECT * FROM messages a WHERE a.conversation_id = q.conversation_id
+                       AND a.role = 'assistant' AND a.created_at >= q.created_at
+                     ORDER BY a.created_at, a.id LIMIT 1) a ON true
+     WHERE %(client_message_id)s::text IS NOT NULL AND c.bot_id = %(bot_id)s
+       AND c.visitor_id = %(visitor_id)s AND q.client_message_id = %(client_message_id)s
+       AND q.role = 'user'
+     LIMIT 1
+)"""
+_PRIOR_COLUMNS = (
+    "conversation_id",
+    "id",
+    "content_enc",
+    "source",
+    "faq_id",
+    "sources",
+    "latency_ms",
+)
+_SELECT_PRIOR = ", ".join(f"(SELECT {c} FROM prior) AS prior_{c}" for c in _PRIOR_COLUMNS)
+
+
+def _prior(row: dict[str, Any]) -> dict[str, Any] | None:
+    prior = {c: row.pop(f"prior_{c}") for c in _PRIOR_COLUMNS}
+    return prior if prior["id"] is not None else None
+
+
+_CONTEXT = f"""
+WITH {_PRIOR}
+SELECT EXISTS (SELECT 1 FROM conversations c WHERE c.id = %(conversation_id)s
+                  AND c.bot_id = %(bot_id)s AND c.visitor_id = %(visitor_id)s) AS owned,
+       h.roles, h.contents,
+       (SELECT coalesce(sum(tokens_in + tokens_out), 0) FROM llm_usage_daily
+         WHERE bot_id = %(bot_id)s AND day = current_date) AS tokens_today,
+       {_SELECT_PRIOR}
+  FROM (SELECT array_agg(m.role ORDER BY m.created_at, m.id) AS roles,
+               array_agg(m.content_enc ORDER BY m.created_at, m.id) AS contents
+          FROM (SELECT role, content_enc, created_at, id FROM messages
+                 WHERE conversation_id = %(conversation_id)s
+                 ORDER BY created_at DESC, id DESC LIMIT %(history)s) m) h
+"""
+
+
+@dataclass(frozen=True)
+class TurnContext:
+    owned: bool  # the conversation exists and is this visitor's (False when new)
+    history: list[tuple[str, bytes]]  # (role, encrypted text), oldest first
+    tokens_today: int  # LLM tokens the bot has spent today
+    prior: dict[str, Any] | None  # the stored reply when this message is a retry
+
+
+async def turn_context(
+    conn: Conn,
+    *,
+    bot_id: UUID,
+    visitor_id: str,
+    conversation_id: UUID | None,
+    client_message_id: str | None,
+    history: int,
+) -> TurnContext:
+    """What generating an answer needs to know, in one statement."""
+    cur = await conn.execute(
+        _CONTEXT,
+        {
+            "bot_id": bot_id,
+            "visitor_id": visitor_id,
+            "conversation_id": conversation_id,
+            "client_message_id": client_message_id,
+            "history": history,
+        },
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    prior = _prior(row)
+    owned = bool(row["owned"])
+    pairs = list(zip(row["roles"] or [], row["contents"] or [], strict=True)) if owned else []
+    return TurnContext(owned, pairs, int(row["tokens_today"]), prior)
+
+
+_EXCHANGE = f"""
+WITH {_PRIOR},
+conv AS (
     INSERT INTO conversations AS c (id, tenant_id, bot_id, visitor_id, channel, message_count)
-    VALUES (coalesce(%(conversation_id)s, gen_random_uuid()), %(tenant_id)s, %(bot_id)s,
-            %(visitor_id)s, %(channel)s, 2)
+    SELECT coalesce(%(conversation_id)s, gen_random_uuid()), %(tenant_id)s, %(bot_id)s,
+           %(visitor_id)s, %(channel)s, 2
+     WHERE NOT EXISTS (SELECT 1 FROM prior)
     ON CONFLICT (id) DO UPDATE
        SET message_count = c.message_count + 2, last_message_at = now()
      WHERE c.bot_id = EXCLUDED.bot_id AND c.visitor_id = EXCLUDED.visitor_id
@@ -154,10 +201,44 @@ answer AS (
     RETURNING id
 ),
 hit AS (
-    UPDATE faqs SET hits = hits + 1 WHERE id = %(hit_faq_id)s
+    UPDATE faqs SET hits = hits + 1
+     WHERE id = %(hit_faq_id)s AND EXISTS (SELECT 1 FROM conv)
+),
+usage AS (
+    INSERT INTO llm_usage_daily AS u (bot_id, day, provider, tokens_in, tokens_out, cost_usd)
+    SELECT %(bot_id)s, current_date, %(billed_provider)s, %(tokens_in)s, %(tokens_out)s,
+           %(cost_usd)s
+     WHERE %(billed_provider)s::text IS NOT NULL AND EXISTS (SELECT 1 FROM conv)
+    ON CONFLICT (bot_id, day, provider) DO UPDATE
+       SET tokens_in = u.tokens_in + EXCLUDED.tokens_in,
+           tokens_out = u.tokens_out + EXCLUDED.tokens_out,
+           cost_usd = u.cost_usd + EXCLUDED.cost_usd
 )
-SELECT (SELECT id FROM conv) AS conversation_id, (SELECT id FROM answer) AS message_id
+SELECT (SELECT id FROM conv) AS conversation_id, (SELECT id FROM answer) AS message_id,
+       {_SELECT_PRIOR}
 """
+
+_ANSWER_COLUMNS = (
+    "source",
+    "faq_id",
+    "matched_question",
+    "confidence",
+    "provider",
+    "model",
+    "latency_ms",
+    "ttft_ms",
+    "tokens_in",
+    "tokens_out",
+    "cost_usd",
+    "error",
+)
+
+
+@dataclass(frozen=True)
+class Stored:
+    conversation_id: UUID
+    message_id: UUID
+    prior: dict[str, Any] | None  # set when the message was a retry: nothing new was stored
 
 
 async def store_exchange(
@@ -172,25 +253,14 @@ async def store_exchange(
     client_message_id: str | None,
     answer_enc: bytes,
     faq_hit: bool,
+    billed_provider: str | None,
     **answer: Any,
-) -> tuple[UUID, UUID]:
-    """A question and its answer, their conversation (created if new) and the FAQ's hit
-    counter, in one statement. ``answer`` holds the answer's message columns."""
-    columns = (
-        "source",
-        "faq_id",
-        "matched_question",
-        "confidence",
-        "provider",
-        "model",
-        "latency_ms",
-        "ttft_ms",
-        "tokens_in",
-        "tokens_out",
-        "cost_usd",
-        "error",
-    )
-    params = {name: answer.get(name) for name in columns}
+) -> Stored:
+    """A question and its answer, their conversation (created if new), the FAQ's hit
+    counter and the provider's daily usage, in one statement. ``answer`` holds the answer's
+    message columns. A retry of a message already answered stores nothing and returns the
+    stored reply as ``prior``; another visitor's or bot's conversation is a 404."""
+    params = {name: answer.get(name) for name in _ANSWER_COLUMNS}
     params.update(
         tenant_id=tenant_id,
         bot_id=bot_id,
@@ -202,12 +272,17 @@ async def store_exchange(
         answer_enc=answer_enc,
         sources=Jsonb(answer.get("sources") or []),
         hit_faq_id=answer.get("faq_id") if faq_hit else None,
+        billed_provider=billed_provider,
     )
     params["tokens_in"] = params["tokens_in"] or 0
     params["tokens_out"] = params["tokens_out"] or 0
     params["cost_usd"] = params["cost_usd"] or 0
     cur = await conn.execute(_EXCHANGE, params)
     row = await cur.fetchone()
-    if row is None or row["conversation_id"] is None:
+    assert row is not None
+    prior = _prior(row)
+    if prior is not None:
+        return Stored(prior["conversation_id"], prior["id"], prior)
+    if row["conversation_id"] is None:
         raise NotFoundError("conversation", conversation_id)
-    return row["conversation_id"], row["message_id"]
+    return Stored(row["conversation_id"], row["message_id"], None)

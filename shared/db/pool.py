@@ -43,9 +43,16 @@ class Database:
     """One pool per process and database URL, created on first use."""
 
     def __init__(
-        self, url: str, *, min_size: int = 1, max_size: int = 10, timeout: float = 5.0
+        self,
+        url: str,
+        *,
+        min_size: int = 1,
+        max_size: int = 10,
+        timeout: float = 5.0,
+        connection_class: type[Conn] = psycopg.AsyncConnection,
     ) -> None:
         self._url = url
+        self._connection_class = connection_class
         self._min_size = min_size
         self._max_size = max_size
         self.timeout = timeout
@@ -59,6 +66,7 @@ class Database:
                 if self._pool is None:
                     pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
                         self._url,
+                        connection_class=self._connection_class,
                         min_size=self._min_size,
                         max_size=self._max_size,
                         kwargs={"row_factory": dict_row},
@@ -101,6 +109,10 @@ class Database:
                 await pool.check()
             raise DatabaseUnavailableError() from None
 
+    def lease(self) -> Lease:
+        """One connection for one request, taken on first use: ``async with db.lease() as l``."""
+        return Lease(self)
+
     async def ping(self, timeout: float = 2.0) -> None:
         """Raise DatabaseUnavailableError unless a query round-trips within ``timeout``.
 
@@ -115,6 +127,10 @@ class Database:
                 if attempt == 2:
                     raise
 
+    def stats(self) -> dict[str, int]:
+        """The pool's counters (``requests_num``: connections handed out so far)."""
+        return self._pool.get_stats() if self._pool is not None else {}
+
     async def reset(self) -> None:
         """Drop pooled connections (e.g. after migrations created the vector type)."""
         if self._pool is not None:
@@ -123,3 +139,42 @@ class Database:
 
     async def close(self) -> None:
         await self.reset()
+
+
+class Lease:
+    """A request's one pooled connection: taken on first use, kept for the request's next
+    statements, and given back early with :meth:`release` before slow work that needs no
+    database (a model generating), then taken again if the request needs it afterwards.
+
+    Errors raised while the connection is held leave through :meth:`Database.connection`,
+    so a database outage is still a DatabaseUnavailableError (503).
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._context: contextlib.AbstractAsyncContextManager[Conn] | None = None
+        self._conn: Conn | None = None
+        self.checkouts = 0
+
+    async def conn(self) -> Conn:
+        if self._conn is None:
+            context = self._db.connection()
+            self._conn = await context.__aenter__()
+            self._context = context
+            self.checkouts += 1
+        return self._conn
+
+    async def release(self) -> None:
+        await self._close(None, None, None)
+
+    async def _close(self, *exc_info: Any) -> bool | None:
+        context, self._context, self._conn = self._context, None, None
+        if context is None:
+            return None
+        return await context.__aexit__(*exc_info)
+
+    async def __aenter__(self) -> Lease:
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> bool | None:
+        return await self._close(*exc_info)

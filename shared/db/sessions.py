@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from shared.db.pool import Conn
@@ -21,23 +20,6 @@ async def create_session(
     assert row is not None
     expires: datetime = row["expires_at"]
     return expires
-
-
-async def lookup_session(conn: Conn, *, token_hash: bytes) -> dict[str, Any] | None:
-    """The live session's user, or None (expired sessions are deleted on sight)."""
-    cur = await conn.execute(
-        "SELECT s.expires_at > now() AS live, u.id AS user_id, u.username, u.role,"
-        " u.tenant_id, u.disabled FROM sessions s JOIN users u ON u.id = s.user_id"
-        " WHERE s.token_hash = %s",
-        (token_hash,),
-    )
-    row = await cur.fetchone()
-    if row is None:
-        return None
-    if not row["live"]:
-        await conn.execute("DELETE FROM sessions WHERE token_hash = %s", (token_hash,))
-        return None
-    return row
 
 
 async def delete_session(conn: Conn, *, token_hash: bytes) -> None:

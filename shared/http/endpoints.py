@@ -12,16 +12,17 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 from pydantic import ValidationError as PydanticValidationError
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from shared import ratelimit
 from shared.auth.access import Access
-from shared.auth.authenticate import authenticate, bearer_token
+from shared.auth.authenticate import Caller, RequestFacts, authenticate, bearer_token
+from shared.auth.origins import request_origin
 from shared.auth.principal import Principal
-from shared.errors import BadRequestError, PayloadTooLargeError, ValidationError
+from shared.db.pool import Lease
+from shared.errors import BadRequestError, ParleyError, PayloadTooLargeError, ValidationError
 from shared.http.context import get_runtime
 from shared.logging import append_keys
 
@@ -69,7 +70,7 @@ def build_routes(endpoints: Sequence[AnyEndpoint]) -> list[BaseRoute]:
     routes: list[BaseRoute] = []
     for ep in endpoints:
         if isinstance(ep, WebSocketEndpoint):
-            routes.append(WebSocketRoute(ep.path, ep.handler))
+            routes.append(WebSocketRoute(ep.path, _guarded_ws(ep)))
             continue
         methods = by_path.setdefault(ep.path, {})
         if ep.method in methods:
@@ -80,32 +81,77 @@ def build_routes(endpoints: Sequence[AnyEndpoint]) -> list[BaseRoute]:
     return routes
 
 
+def _facts(connection: HTTPConnection, api_per_minute: int) -> RequestFacts:
+    client = connection.client
+    return RequestFacts(
+        origin=request_origin(connection.headers),
+        address=client.host if client else "unknown",
+        api_per_minute=api_per_minute,
+    )
+
+
+def _remember(connection: HTTPConnection, caller: Caller, lease: Lease | None) -> None:
+    connection.state.principal = caller.principal
+    connection.state.bot = caller.bot
+    connection.state.lease = lease
+    tenant = caller.principal.tenant_id
+    append_keys(tenant_id=str(tenant) if tenant else "*")
+
+
 def _guarded(ep: Endpoint) -> HttpHandler:
-    """Authenticate, check the role and the API rate limit, then run the handler."""
+    """Authenticate, check the role, count the request against the caller's limit (one
+    statement), then run the handler on the same pooled connection (``get_lease``)."""
 
     async def guarded(request: Request) -> Response:
         runtime = get_runtime(request)
         token = bearer_token(request.headers.get("authorization"))
-        async with runtime.db.connection() as conn:
-            principal = await authenticate(conn, token, ep.access)
-            if principal.credential != "publishable_key":
-                await ratelimit.check(
-                    conn,
-                    bucket=f"api:{principal.rate_limit_key}",
-                    limit=runtime.settings.api_rate_limit,
-                    period=60,
-                )
-        request.state.principal = principal
-        append_keys(tenant_id=str(principal.tenant_id) if principal.tenant_id else "*")
-        return await ep.handler(request)
+        facts = _facts(request, runtime.settings.api_rate_limit)
+        async with runtime.db.lease() as lease:
+            caller = await authenticate(await lease.conn(), token, ep.access, facts)
+            _remember(request, caller, lease)
+            return await ep.handler(request)
 
     return guarded
 
 
-def get_principal(request: Request) -> Principal:
+def _guarded_ws(ep: WebSocketEndpoint) -> WsHandler:
+    """The same check on the handshake (key in ``?key=`` or the Authorization header); a
+    refused handshake is closed before it is accepted, which the client sees as HTTP 403."""
+
+    async def guarded(websocket: WebSocket) -> None:
+        runtime = get_runtime(websocket)
+        token = websocket.query_params.get("key") or bearer_token(
+            websocket.headers.get("authorization")
+        )
+        facts = _facts(websocket, runtime.settings.api_rate_limit)
+        try:
+            async with runtime.db.lease() as lease:
+                caller = await authenticate(await lease.conn(), token, ep.access, facts)
+        except ParleyError as exc:
+            await websocket.close(code=1008, reason=exc.code)
+            return
+        _remember(websocket, caller, None)
+        await ep.handler(websocket)
+
+    return guarded
+
+
+def get_principal(connection: HTTPConnection) -> Principal:
     """The caller, as authenticated by the route's access check."""
-    principal: Principal = request.state.principal
+    principal: Principal = connection.state.principal
     return principal
+
+
+def get_caller_bot(connection: HTTPConnection) -> dict[str, Any] | None:
+    """A publishable key's bot, loaded (and its origin checked) with the credential."""
+    bot: dict[str, Any] | None = connection.state.bot
+    return bot
+
+
+def get_lease(request: Request) -> Lease:
+    """The request's pooled connection, already used to authenticate it."""
+    lease: Lease = request.state.lease
+    return lease
 
 
 def _dispatcher(methods: dict[str, HttpHandler]) -> HttpHandler:

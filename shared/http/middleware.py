@@ -16,7 +16,7 @@ from collections.abc import Callable
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.errors import error_body
+from shared.errors import ParleyError
 from shared.logging import get_logger, request_context
 
 log = get_logger("parley.access")
@@ -24,7 +24,7 @@ errlog = get_logger("parley.error")
 
 _SCOPE_KEY = "parley.request_id"
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
-_INTERNAL = json.dumps(error_body("internal_error", "Something went wrong on our side.")).encode()
+_INTERNAL = json.dumps(ParleyError().body()).encode()
 
 
 class RequestContextMiddleware:

@@ -1,4 +1,6 @@
-"""The provider interface: stream an answer as text pieces, then report usage."""
+"""The provider interface: given a question and its sources, stream an answer as text
+pieces, then report usage. Remote providers turn a Generation into chat messages
+(``shared.llm.prompt``); the extractive provider reads the passages directly."""
 
 from __future__ import annotations
 
@@ -7,11 +9,23 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from shared.rag.retrieve import Passage
+
 
 @dataclass(frozen=True)
 class ChatMessage:
     role: Literal["system", "user", "assistant"]
     content: str
+
+
+@dataclass(frozen=True)
+class Generation:
+    """What an answer is generated from."""
+
+    question: str
+    passages: Sequence[Passage]
+    history: Sequence[ChatMessage] = ()
+    instructions: str = ""
 
 
 @dataclass(frozen=True)
@@ -48,7 +62,7 @@ class LLMProvider(ABC):
     @abstractmethod
     def stream(
         self,
-        messages: Sequence[ChatMessage],
+        request: Generation,
         *,
         model: str,
         max_tokens: int,

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
+
+from shared.llm.base import Deadlines, Generation, LLMProvider, Usage
 
 MAX_WORDS = 70
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9*|])|\n+")
@@ -60,3 +63,23 @@ def extract_answer(question: str, passage: str, *, max_words: int = MAX_WORDS) -
         count += len(words)
     text = " ".join(picked)
     return text if count <= max_words else text.rstrip(",;:") + " …"
+
+
+class ExtractiveProvider(LLMProvider):
+    """The offline answer, as a provider like the others: the best passage's best-fitting
+    sentences, citing it as [1]. Needs no key and never fails."""
+
+    name = "extractive"
+    default_model = "extractive"
+
+    async def stream(
+        self,
+        request: Generation,
+        *,
+        model: str,
+        max_tokens: int,
+        deadlines: Deadlines,
+    ) -> AsyncIterator[str | Usage]:
+        if request.passages:
+            yield f"{extract_answer(request.question, request.passages[0].text)} [1]"
+        yield Usage(0, 0)

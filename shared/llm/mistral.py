@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from typing import Any, cast
 
 import httpx2
@@ -13,13 +13,14 @@ from mistralai.client.utils.retries import BackoffStrategy, RetryConfig
 
 from shared.llm.base import (
     DEFAULT_DEADLINES,
-    ChatMessage,
     Deadlines,
+    Generation,
     LLMError,
     LLMProvider,
     Usage,
     classify_status,
 )
+from shared.llm.prompt import wire_messages
 from shared.llm.timing import pieces_and_usage
 
 _NO_RETRIES = RetryConfig("none", BackoffStrategy(1, 1, 1.0, 1), False)
@@ -47,7 +48,7 @@ class MistralProvider(LLMProvider):
 
     async def stream(
         self,
-        messages: Sequence[ChatMessage],
+        request: Generation,
         *,
         model: str,
         max_tokens: int,
@@ -57,7 +58,7 @@ class MistralProvider(LLMProvider):
             response = await asyncio.wait_for(
                 self._client.chat.stream_async(
                     model=model,
-                    messages=cast(Any, [{"role": m.role, "content": m.content} for m in messages]),
+                    messages=cast(Any, wire_messages(request)),
                     max_tokens=max_tokens,
                     temperature=0.2,
                 ),

@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from typing import Any, cast
 
 import openai
 
 from shared.llm.base import (
     DEFAULT_DEADLINES,
-    ChatMessage,
     Deadlines,
+    Generation,
     LLMError,
     LLMProvider,
     Usage,
     classify_status,
 )
+from shared.llm.prompt import wire_messages
 from shared.llm.timing import pieces_and_usage
 
 
@@ -38,7 +39,7 @@ class OpenAIProvider(LLMProvider):
 
     async def stream(
         self,
-        messages: Sequence[ChatMessage],
+        request: Generation,
         *,
         model: str,
         max_tokens: int,
@@ -48,7 +49,7 @@ class OpenAIProvider(LLMProvider):
             response = await asyncio.wait_for(
                 self._client.chat.completions.create(
                     model=model,
-                    messages=cast(Any, [{"role": m.role, "content": m.content} for m in messages]),
+                    messages=cast(Any, wire_messages(request)),
                     max_tokens=max_tokens,
                     temperature=0.2,
                     stream=True,

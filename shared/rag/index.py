@@ -9,7 +9,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from shared.db.pool import Conn
-from shared.rag.embed import Embedder
+from shared.embeddings.base import Embedder
 
 BATCH = 256
 

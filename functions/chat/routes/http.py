@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -18,34 +17,26 @@ from functions.chat.schemas import (
     WidgetConfig,
     widget_config,
 )
-from shared.auth.access import CHAT
+from shared.auth.access import CHAT, WIDGET
 from shared.chat import visitors
-from shared.chat.access import chat_bot, check_chat_rate, request_origin
-from shared.chat.service import ChatInput, ChatOutcome, ChatService, handoff_text
+from shared.chat.bots import chat_bot
+from shared.chat.frames import answer_frames
+from shared.chat.turn import ChatOutcome, Question, handoff_text
 from shared.db import conversations
-from shared.errors import NotFoundError, ParleyError
+from shared.errors import NotFoundError
 from shared.http.context import get_runtime
-from shared.http.endpoints import Endpoint, get_principal, read_json
+from shared.http.endpoints import Endpoint, get_caller_bot, get_lease, get_principal, read_json
 from shared.http.params import query_uuid, respond
-from shared.logging import get_logger
-
-log = get_logger("parley.chat")
-
-
-def _address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+from shared.llm.chain import OnToken
 
 
 async def chat(request: Request) -> Response:
     runtime = get_runtime(request)
     principal = get_principal(request)
+    lease = get_lease(request)
     body = await read_json(request, ChatRequest, max_bytes=runtime.settings.max_body_bytes)
-    async with runtime.db.connection() as conn:
-        bot = await chat_bot(
-            conn, principal, bot_id=body.bot_id, origin=request_origin(request.headers)
-        )
-        await check_chat_rate(conn, principal, bot, _address(request))
-    chat_input = ChatInput.from_caller(
+    bot = await chat_bot(await lease.conn(), principal, get_caller_bot(request), body.bot_id)
+    question = Question.from_caller(
         principal,
         body.message,
         conversation_id=body.conversation_id,
@@ -53,98 +44,66 @@ async def chat(request: Request) -> Response:
         visitor_token=body.visitor_token,
         client_message_id=body.client_message_id,
     )
-    service = ChatService(runtime)
+    service = runtime.chat_service()
     if "text/event-stream" in request.headers.get("accept", ""):
+        await lease.release()  # the stream outlives this handler: it takes its own
+
+        async def answering(on_token: OnToken) -> ChatOutcome:
+            async with runtime.db.lease() as own:
+                return await service.handle(own, bot, question, on_token)
+
         return StreamingResponse(
-            _sse(service, bot, chat_input),
+            _sse(answering),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
-    outcome = await service.handle(bot, chat_input)
+    outcome = await service.handle(lease, bot, question)
     return respond(outcome.public())
 
 
-def _event(name: str, data: dict[str, Any]) -> str:
-    return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
-
-
-async def _sse(
-    service: ChatService, bot: dict[str, Any], chat_input: ChatInput
-) -> AsyncIterator[str]:
-    """Tokens as they come, then `done`; if the client goes away, the answer is cancelled."""
-    queue: asyncio.Queue[str | None] = asyncio.Queue()
-
-    async def on_token(text: str) -> None:
-        await queue.put(text)
-
-    async def run() -> ChatOutcome:
-        try:
-            return await service.handle(bot, chat_input, on_token)
-        finally:
-            await queue.put(None)
-
-    task = asyncio.create_task(run())
-    try:
-        while (piece := await queue.get()) is not None:
-            yield _event("token", {"text": piece})
-        try:
-            outcome = await task
-        except ParleyError as exc:
-            yield _event("error", exc.body()["error"])
-            return
-        except Exception:
-            log.exception("chat answer failed")
-            yield _event(
-                "error", {"code": "internal_error", "message": "Something went wrong on our side."}
-            )
-            return
-        yield _event("done", outcome.public())
-    finally:
-        if not task.done():
-            task.cancel()  # the visitor left: stop the provider call
+async def _sse(answering: Any) -> AsyncIterator[str]:
+    async for frame in answer_frames(answering):
+        kind = frame.pop("type")
+        yield f"event: {kind}\ndata: {json.dumps(frame, ensure_ascii=False)}\n\n"
 
 
 async def feedback(request: Request) -> Response:
     runtime = get_runtime(request)
     principal = get_principal(request)
     body = await read_json(request, FeedbackRequest, max_bytes=runtime.settings.max_body_bytes)
-    async with runtime.db.connection() as conn:
-        bot = await chat_bot(
-            conn, principal, bot_id=body.bot_id, origin=request_origin(request.headers)
-        )
-        await check_chat_rate(conn, principal, bot, _address(request))
-        cipher = await runtime.cipher(conn, bot["tenant_id"])
-        visitor_id = body.visitor_id
-        if principal.credential == "publishable_key" and not (
-            visitor_id
-            and visitors.valid_token(
-                cipher, bot_id=bot["id"], visitor_id=visitor_id, token=body.visitor_token
-            )
-        ):
-            raise NotFoundError("message", body.message_id)
-        found = await conversations.set_feedback(
-            conn,
-            bot_id=bot["id"],
-            message_id=body.message_id,
-            visitor_id=visitor_id if principal.credential == "publishable_key" else None,
-            rating=body.rating,
-            comment_enc=cipher.encrypt(body.comment) if body.comment else None,
-        )
+    conn = await get_lease(request).conn()
+    bot = await chat_bot(conn, principal, get_caller_bot(request), body.bot_id)
+    cipher = await runtime.cipher(conn, bot["tenant_id"])
+    browser = principal.credential == "publishable_key"
+    visitor_id = visitors.proven_visitor(
+        cipher,
+        bot_id=bot["id"],
+        visitor_id=body.visitor_id,
+        token=body.visitor_token,
+        trusted=not browser,
+    )
+    if browser and visitor_id is None:
+        raise NotFoundError("message", body.message_id)
+    found = await conversations.set_feedback(
+        conn,
+        bot_id=bot["id"],
+        message_id=body.message_id,
+        visitor_id=visitor_id if browser else None,
+        rating=body.rating,
+        comment_enc=cipher.encrypt(body.comment) if body.comment else None,
+    )
     if not found:
         raise NotFoundError("message", body.message_id)
     return respond(Ok())
 
 
 async def config(request: Request) -> Response:
-    runtime = get_runtime(request)
-    principal = get_principal(request)
-    async with runtime.db.connection() as conn:
-        bot = await chat_bot(
-            conn,
-            principal,
-            bot_id=query_uuid(request, "bot_id"),
-            origin=request_origin(request.headers),
-        )
+    bot = await chat_bot(
+        await get_lease(request).conn(),
+        get_principal(request),
+        get_caller_bot(request),
+        query_uuid(request, "bot_id"),
+    )
     return respond(widget_config(bot, handoff_text(bot)))
 
 
@@ -174,7 +133,7 @@ ENDPOINTS = [
         "/v1/widget/config",
         config,
         "The bot's public display settings",
-        CHAT,
+        WIDGET,
         response=WidgetConfig,
         tag="chat",
     ),

@@ -4,7 +4,8 @@ Client frames: ``{"type": "message", "text", "conversation_id"?, "visitor_id"?,
 "visitor_token"?, "client_message_id"?}``. Server frames: ``{"type": "token", "text"}``…
 then ``{"type": "done", …}`` or ``{"type": "error", "code", "message"}``. A visitor's error
 (too long, rate-limited, unknown conversation) leaves the socket open; a bad key or origin
-refuses the handshake (HTTP 403).
+refuses the handshake (HTTP 403, checked by the route builder like every endpoint's access).
+Each message counts against the same limit as a ``POST /v1/chat`` from the same caller.
 """
 
 from __future__ import annotations
@@ -19,16 +20,23 @@ from pydantic import Field
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from functions.chat.schemas import VisitorId
-from shared.auth.access import CHAT
-from shared.auth.authenticate import authenticate, bearer_token
-from shared.chat.access import MAX_MESSAGE_CHARS, chat_bot, check_chat_rate, request_origin
-from shared.chat.service import ChatInput, ChatService
+from shared import ratelimit
+from shared.auth.access import WIDGET
+from shared.auth.limits import PERIOD_SECONDS, limit_for, per_minute
+from shared.chat.bots import MAX_MESSAGE_CHARS, chat_bot
+from shared.chat.frames import answer_frames, error_frame
+from shared.chat.turn import ChatOutcome, Question
 from shared.errors import BadRequestError, ParleyError
 from shared.http.context import get_runtime
-from shared.http.endpoints import RequestModel, WebSocketEndpoint, validate
-from shared.logging import get_logger
+from shared.http.endpoints import (
+    RequestModel,
+    WebSocketEndpoint,
+    get_caller_bot,
+    get_principal,
+    validate,
+)
+from shared.llm.chain import OnToken
 
-log = get_logger("parley.chat.ws")
 MAX_FRAME = 16_000
 
 
@@ -43,18 +51,15 @@ class WsMessage(RequestModel):
 
 async def chat_ws(websocket: WebSocket) -> None:
     runtime = get_runtime(websocket)
-    token = websocket.query_params.get("key") or bearer_token(
-        websocket.headers.get("authorization")
-    )
+    principal = get_principal(websocket)
+    raw_bot = websocket.query_params.get("bot_id")
     try:
-        async with runtime.db.connection() as conn:
-            principal = await authenticate(conn, token, CHAT)
-            raw_bot = websocket.query_params.get("bot_id")
+        async with runtime.db.lease() as lease:
             bot = await chat_bot(
-                conn,
+                await lease.conn(),
                 principal,
-                bot_id=UUID(raw_bot) if raw_bot else None,
-                origin=request_origin(websocket.headers),
+                get_caller_bot(websocket),
+                UUID(raw_bot) if raw_bot else None,
             )
     except (ParleyError, ValueError) as exc:
         code = exc.code if isinstance(exc, ParleyError) else "bad_request"
@@ -62,7 +67,14 @@ async def chat_ws(websocket: WebSocket) -> None:
         return
     await websocket.accept()
     address = websocket.client.host if websocket.client else "unknown"
-    service = ChatService(runtime)
+    limit = limit_for(
+        principal.credential,
+        principal.credential_id,
+        address=address,
+        api_per_minute=runtime.settings.api_rate_limit,
+    )
+    assert limit is not None  # every message counts
+    service = runtime.chat_service()
     incoming: asyncio.Queue[str | None] = asyncio.Queue()
 
     async def read() -> None:
@@ -72,17 +84,29 @@ async def chat_ws(websocket: WebSocket) -> None:
         except (WebSocketDisconnect, RuntimeError):
             await incoming.put(None)
 
+    async def answer(question: Question) -> None:
+        async def answering(on_token: OnToken) -> ChatOutcome:
+            async with runtime.db.lease() as lease:
+                await ratelimit.check(
+                    await lease.conn(),
+                    bucket=limit.bucket,
+                    limit=per_minute(limit, bot["rate_limit_per_minute"]),
+                    period=PERIOD_SECONDS,
+                )
+                return await service.handle(lease, bot, question, on_token)
+
+        async for frame in answer_frames(answering):
+            await _send(websocket, frame)
+
     reader = asyncio.create_task(read())
     try:
-        while (frame := await incoming.get()) is not None:
+        while (raw := await incoming.get()) is not None:
             try:
-                message = _parse(frame)
-                async with runtime.db.connection() as conn:
-                    await check_chat_rate(conn, principal, bot, address)
+                message = _parse(raw)
             except ParleyError as exc:
-                await _send(websocket, {"type": "error", **exc.body()["error"]})
+                await _send(websocket, error_frame(exc))
                 continue
-            chat_input = ChatInput.from_caller(
+            question = Question.from_caller(
                 principal,
                 message.text,
                 conversation_id=message.conversation_id,
@@ -90,34 +114,13 @@ async def chat_ws(websocket: WebSocket) -> None:
                 visitor_token=message.visitor_token,
                 client_message_id=message.client_message_id,
             )
-
-            async def on_token(text: str) -> None:
-                await _send(websocket, {"type": "token", "text": text})
-
-            answer = asyncio.create_task(service.handle(bot, chat_input, on_token))
-            await asyncio.wait([answer, reader], return_when=asyncio.FIRST_COMPLETED)
-            if not answer.done():  # the visitor went away mid-answer
-                answer.cancel()
+            pump = asyncio.create_task(answer(question))
+            await asyncio.wait([pump, reader], return_when=asyncio.FIRST_COMPLETED)
+            if not pump.done():  # the visitor went away mid-answer
+                pump.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await answer
+                    await pump
                 break
-            try:
-                outcome = answer.result()
-            except ParleyError as exc:
-                await _send(websocket, {"type": "error", **exc.body()["error"]})
-                continue
-            except Exception:
-                log.exception("chat answer failed")
-                await _send(
-                    websocket,
-                    {
-                        "type": "error",
-                        "code": "internal_error",
-                        "message": "Something went wrong on our side.",
-                    },
-                )
-                continue
-            await _send(websocket, {"type": "done", **outcome.public()})
     finally:
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -141,6 +144,6 @@ async def _send(websocket: WebSocket, frame: dict[str, Any]) -> None:
 
 ENDPOINTS = [
     WebSocketEndpoint(
-        "/v1/chat/ws", chat_ws, "Chat over a WebSocket (key in ?key=)", CHAT, tag="chat"
+        "/v1/chat/ws", chat_ws, "Chat over a WebSocket (key in ?key=)", WIDGET, tag="chat"
     ),
 ]

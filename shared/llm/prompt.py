@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 
-from shared.llm.base import ChatMessage
-from shared.rag.retrieve import Passage
+from shared.llm.base import ChatMessage, Generation
 
 RULES = """You are a customer-support assistant for the business described below.
 Answer the customer's last message using only the numbered sources. Cite the sources you
@@ -19,23 +17,24 @@ briefly (at most about 120 words)."""
 MAX_HISTORY_MESSAGES = 6
 
 
-def build_messages(
-    *,
-    instructions: str,
-    passages: Sequence[Passage],
-    history: Sequence[ChatMessage],
-    question: str,
-) -> list[ChatMessage]:
-    sources = "\n\n".join(f"[{n}] {p.label}\n{p.text}" for n, p in enumerate(passages, start=1))
+def build_messages(request: Generation) -> list[ChatMessage]:
+    sources = "\n\n".join(
+        f"[{n}] {p.label}\n{p.text}" for n, p in enumerate(request.passages, start=1)
+    )
     system = RULES
-    if instructions.strip():
-        system += f"\n\nAbout the business (from its owner):\n{instructions.strip()}"
+    if request.instructions.strip():
+        system += f"\n\nAbout the business (from its owner):\n{request.instructions.strip()}"
     system += f"\n\nSources:\n<<<SOURCES\n{sources}\nSOURCES>>>"
     return [
         ChatMessage("system", system),
-        *history[-MAX_HISTORY_MESSAGES:],
-        ChatMessage("user", question),
+        *list(request.history)[-MAX_HISTORY_MESSAGES:],
+        ChatMessage("user", request.question),
     ]
+
+
+def wire_messages(request: Generation) -> list[dict[str, str]]:
+    """The messages as the chat-completions wire format has them (OpenAI, Mistral)."""
+    return [{"role": m.role, "content": m.content} for m in build_messages(request)]
 
 
 def cited(answer: str, count: int) -> list[int]:

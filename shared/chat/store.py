@@ -1,0 +1,90 @@
+"""Storing a chat turn: both messages encrypted, in one statement, and the outcome the
+caller gets back (also for a retry, which gets the reply stored the first time)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from shared.chat.turn import Answer, ChatOutcome, Question
+from shared.crypto import TenantCipher
+from shared.db import conversations
+from shared.db.pool import Conn
+from shared.llm.pricing import cost_usd
+
+
+@dataclass(frozen=True)
+class Turn:
+    """Who asked what, where, and since when."""
+
+    bot: dict[str, Any]
+    question: Question
+    visitor_id: str
+    visitor_token: str
+    cipher: TenantCipher
+    started: float  # time.perf_counter() when the request arrived
+
+    def elapsed_ms(self) -> int:
+        return int((time.perf_counter() - self.started) * 1000)
+
+
+async def save(conn: Conn, turn: Turn, answer: Answer) -> conversations.Stored:
+    billed = answer.provider if answer.provider not in (None, "extractive") else None
+    return await conversations.store_exchange(
+        conn,
+        tenant_id=turn.bot["tenant_id"],
+        bot_id=turn.bot["id"],
+        conversation_id=turn.question.conversation_id,
+        visitor_id=turn.visitor_id,
+        channel=turn.question.channel,
+        question_enc=turn.cipher.encrypt(turn.question.text),
+        client_message_id=turn.question.client_message_id,
+        answer_enc=turn.cipher.encrypt(answer.text),
+        faq_hit=answer.source == "faq",
+        billed_provider=billed,
+        source=answer.source,
+        faq_id=answer.faq_id,
+        matched_question=answer.matched_question,
+        confidence=answer.confidence,
+        provider=answer.provider,
+        model=answer.model,
+        latency_ms=turn.elapsed_ms(),
+        ttft_ms=answer.ttft_ms if answer.ttft_ms is not None else 0,
+        tokens_in=answer.usage.tokens_in,
+        tokens_out=answer.usage.tokens_out,
+        cost_usd=cost_usd(answer.model or "", answer.usage.tokens_in, answer.usage.tokens_out),
+        sources=answer.sources,
+        error=answer.error,
+    )
+
+
+def outcome(turn: Turn, stored: conversations.Stored, answer: Answer) -> ChatOutcome:
+    if stored.prior is not None:
+        return replayed(turn, stored.prior)
+    return ChatOutcome(
+        conversation_id=stored.conversation_id,
+        message_id=stored.message_id,
+        answer=answer.text,
+        source=answer.source,
+        faq_id=answer.faq_id,
+        sources=answer.sources,
+        visitor_id=turn.visitor_id,
+        visitor_token=turn.visitor_token,
+        latency_ms=turn.elapsed_ms(),
+    )
+
+
+def replayed(turn: Turn, prior: dict[str, Any]) -> ChatOutcome:
+    """The reply stored when this message first arrived (the client is retrying)."""
+    return ChatOutcome(
+        conversation_id=prior["conversation_id"],
+        message_id=prior["id"],
+        answer=turn.cipher.decrypt(prior["content_enc"]),
+        source=prior["source"],
+        faq_id=prior["faq_id"],
+        sources=prior["sources"],
+        visitor_id=turn.visitor_id,
+        visitor_token=turn.visitor_token,
+        latency_ms=prior["latency_ms"] or 0,
+    )

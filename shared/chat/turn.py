@@ -1,0 +1,89 @@
+"""The data of one chat turn: the visitor's question, the answer, what the API returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from shared.auth.principal import Principal
+from shared.embeddings.base import Vector
+from shared.llm.base import Usage
+
+HANDOFF = {
+    "en": "I'm not sure about that one. Please contact our team, they will be glad to help.",
+    "de": "Da bin ich mir nicht sicher. Bitte wenden Sie sich an unser Team, es hilft gern.",
+}
+
+
+def handoff_text(bot: dict[str, Any]) -> str:
+    configured = (bot.get("display") or {}).get("handoff_text")
+    return str(configured) if configured else HANDOFF.get(bot.get("language", "en"), HANDOFF["en"])
+
+
+@dataclass
+class Question:
+    text: str
+    conversation_id: UUID | None = None
+    visitor_id: str | None = None
+    visitor_token: str | None = None
+    client_message_id: str | None = None
+    channel: str = "widget"
+    # A secret-key caller (a server) vouches for its own visitor ids; browsers need a token.
+    trusted: bool = False
+
+    @classmethod
+    def from_caller(cls, principal: Principal, text: str, **fields: Any) -> Question:
+        """A question from this caller: a browser (publishable key) or a server."""
+        return cls(
+            text=text,
+            channel="widget" if principal.credential == "publishable_key" else "api",
+            trusted=principal.credential == "secret_key",
+            **fields,
+        )
+
+
+@dataclass
+class Answer:
+    text: str
+    source: str  # faq | rag | fallback | cache
+    faq_id: UUID | None = None
+    matched_question: str | None = None
+    confidence: float | None = None
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    provider: str | None = None
+    model: str | None = None
+    usage: Usage = field(default_factory=lambda: Usage(0, 0))
+    ttft_ms: int | None = None
+    error: str | None = None
+    # The question's embedding, when it was computed (the meaning cache keeps it).
+    vector: Vector | None = None
+
+
+@dataclass
+class ChatOutcome:
+    conversation_id: UUID
+    message_id: UUID
+    answer: str
+    source: str
+    faq_id: UUID | None
+    sources: list[dict[str, Any]]
+    visitor_id: str
+    visitor_token: str
+    latency_ms: int
+
+    def public(self) -> dict[str, Any]:
+        """The API's response object (DESIGN.md §3)."""
+        body: dict[str, Any] = {
+            "conversation_id": str(self.conversation_id),
+            "message_id": str(self.message_id),
+            "answer": self.answer,
+            "source": self.source,
+            "sources": self.sources,
+            "visitor_id": self.visitor_id,
+            "visitor_token": self.visitor_token,
+            "latency_ms": self.latency_ms,
+        }
+        if self.faq_id is not None:
+            body["faq_id"] = str(self.faq_id)
+        return body

@@ -1,0 +1,53 @@
+"""An in-process LRU in front of an embedder: only misses reach the provider.
+
+Keys are digests of the text, never the text itself, so no visitor's words stay in
+memory once the request that brought them is done.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from collections.abc import Sequence
+
+import numpy as np
+
+from shared.embeddings.base import Embedder, Vector, Vectors, empty
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode(), digest_size=16).digest()
+
+
+class CachedEmbedder(Embedder):
+    def __init__(self, inner: Embedder, size: int = 20_000) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.dim = inner.dim
+        self._size = size
+        self._cache: OrderedDict[bytes, Vector] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    async def warm_up(self) -> None:
+        await self.inner.warm_up()
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+    async def embed(self, texts: Sequence[str]) -> Vectors:
+        keys = [_digest(t) for t in texts]
+        missing = {k: t for k, t in zip(keys, texts, strict=True) if k not in self._cache}
+        self.hits += len(texts) - len(missing)
+        self.misses += len(missing)
+        if missing:
+            vectors = await self.inner.embed(list(missing.values()))
+            for key, vector in zip(missing, vectors, strict=True):
+                self._cache[key] = vector
+                if len(self._cache) > self._size:
+                    self._cache.popitem(last=False)
+        rows = []
+        for key in keys:
+            self._cache.move_to_end(key)
+            rows.append(self._cache[key])
+        return np.stack(rows) if rows else empty(self.dim)

