@@ -189,7 +189,7 @@ def cmd_create_user(args: argparse.Namespace) -> int:
     """Create a dashboard user; the password is read from the terminal or standard input."""
     import getpass
 
-    from shared.db import users
+    from shared.db import tenants, users
     from shared.passwords import hash_password
 
     password = (
@@ -205,11 +205,9 @@ def cmd_create_user(args: argparse.Namespace) -> int:
     async def create(runtime: Runtime, conn: Conn) -> str:
         tenant_id = None
         if args.tenant:
-            cur = await conn.execute("SELECT id FROM tenants WHERE slug = %s", (args.tenant,))
-            row = await cur.fetchone()
-            if row is None:
+            tenant_id = await tenants.tenant_id_by_slug(conn, slug=args.tenant)
+            if tenant_id is None:
                 raise CommandError(f"no tenant with slug {args.tenant!r}")
-            tenant_id = row["id"]
         user = await users.create_user(
             conn,
             username=args.username,

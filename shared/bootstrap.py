@@ -14,7 +14,7 @@ from uuid import UUID
 from shared.auth.tokens import api_key_prefix, hash_token
 from shared.config import Settings
 from shared.crypto import Keyring
-from shared.db import bots, chunks, documents, faqs, tenants, users
+from shared.db import api_keys, bots, chunks, documents, faqs, tenants, users
 from shared.db.pool import Conn, Database
 from shared.logging import get_logger
 from shared.passwords import generate_password, hash_password
@@ -105,12 +105,7 @@ async def seed_demo(
             display=DEMO_DISPLAY,
         )
         # Serving the demo on another host or port must keep its widget working.
-        await conn.execute(
-            "UPDATE bots SET allowed_origins = ARRAY(SELECT DISTINCT o FROM"
-            " unnest(allowed_origins || %(o)s::text[]) AS o ORDER BY o)"
-            " WHERE id = %(b)s AND NOT allowed_origins @> %(o)s::text[]",
-            {"o": allowed_origins, "b": bot_id},
-        )
+        await bots.add_allowed_origins(conn, bot_id=bot_id, origins=allowed_origins)
         faqs_added = 0
         for entry in demo_faqs():
             created = await faqs.create_faq(
@@ -145,12 +140,15 @@ async def seed_demo(
                 documents_added += 1
         if faqs_added or documents_added:
             await bots.bump_kb_version(conn, tenant_id=tenant_id, bot_id=bot_id)
-        if publishable_key is not None:
-            await conn.execute(
-                "INSERT INTO api_keys (tenant_id, bot_id, kind, role, name, prefix, key_hash)"
-                " VALUES (%s, %s, 'publishable', 'guest', 'demo page', %s, %s)"
-                " ON CONFLICT (prefix) DO NOTHING",
-                (tenant_id, bot_id, api_key_prefix(publishable_key), hash_token(publishable_key)),
+        prefix = api_key_prefix(publishable_key) if publishable_key is not None else None
+        if publishable_key is not None and prefix is not None:
+            await api_keys.ensure_key(
+                conn,
+                tenant_id=tenant_id,
+                bot_id=bot_id,
+                name="demo page",
+                prefix=prefix,
+                key_hash=hash_token(publishable_key),
             )
     if faqs_added or documents_added:
         log.info("demo seeded", faqs=faqs_added, documents=documents_added)

@@ -41,6 +41,7 @@ DOCUMENTED: dict[str, str] = {
     "PARLEY_MAX_BODY_BYTES": "largest JSON request body accepted",
     "PARLEY_MAX_UPLOAD_BYTES": "largest upload or import accepted",
     "PARLEY_LOG_LEVEL": "DEBUG, INFO, WARNING or ERROR",
+    "PARLEY_DB_POOL_SIZE": "most PostgreSQL connections one process opens",
     "OPENAI_API_KEY": "key for OpenAI or an OpenAI-compatible endpoint",
     "OPENAI_BASE_URL": "OpenAI-compatible endpoint (OpenRouter, vLLM, Ollama)",
     "MISTRAL_API_KEY": "key for Mistral's API",
@@ -75,6 +76,10 @@ class Settings(BaseModel):
     api_rate_limit: int = Field(600, alias="PARLEY_API_RATE_LIMIT", gt=0)
     max_body_bytes: int = Field(1_000_000, alias="PARLEY_MAX_BODY_BYTES", gt=0)
     max_upload_bytes: int = Field(20_000_000, alias="PARLEY_MAX_UPLOAD_BYTES", gt=0)
+    # A chat request keeps its one connection while its question is embedded, so the pool
+    # bounds how many questions share a batch: 20 leaves room for four functions on
+    # PostgreSQL's default of 100 connections.
+    db_pool_size: int = Field(20, alias="PARLEY_DB_POOL_SIZE", ge=2, le=500)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", alias="PARLEY_LOG_LEVEL"
     )

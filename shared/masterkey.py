@@ -16,6 +16,7 @@ from pathlib import Path
 
 from shared.config import ConfigError, Settings, decode_master_key
 from shared.crypto import Keyring
+from shared.db import deployment, tenants
 from shared.db.pool import Conn
 
 KEY_FILE = "master.key"
@@ -63,15 +64,9 @@ def _check_value(key: bytes) -> bytes:
 async def verify_master_key(conn: Conn, keyring: Keyring) -> None:
     """Record the current key on first use; afterwards refuse a key set that does not
     include the key the database was set up with (or last rotated to)."""
-    cur = await conn.execute(
-        "INSERT INTO deployment (id, master_key_id, master_key_check) VALUES (true, %s, %s)"
-        " ON CONFLICT (id) DO UPDATE SET master_key_id = COALESCE(deployment.master_key_id,"
-        " EXCLUDED.master_key_id), master_key_check = COALESCE(deployment.master_key_check,"
-        " EXCLUDED.master_key_check) RETURNING master_key_id, master_key_check",
-        (keyring.current_id, _check_value(keyring.current)),
+    row = await deployment.claim_master_key(
+        conn, key_id=keyring.current_id, check=_check_value(keyring.current)
     )
-    row = await cur.fetchone()
-    assert row is not None
     recorded = bytes(row["master_key_check"])
     if not any(hmac.compare_digest(recorded, _check_value(k)) for k in keyring.all_keys()):
         raise MasterKeyMismatchError(
@@ -89,22 +84,18 @@ async def rotate_master_key(conn: Conn, keyring: Keyring) -> int:
     rewrapped = 0
     async with conn.transaction():
         await verify_master_key(conn, keyring)
-        cur = await conn.execute(
-            "SELECT id, data_key_wrapped, master_key_id FROM tenants"
-            " WHERE data_key_wrapped IS NOT NULL AND master_key_id <> %s FOR UPDATE",
-            (keyring.current_id,),
-        )
-        for row in await cur.fetchall():
+        for row in await tenants.keys_wrapped_by_other(conn, key_id=keyring.current_id):
             data_key = keyring.unwrap(
                 row["id"], bytes(row["data_key_wrapped"]), row["master_key_id"]
             )
-            await conn.execute(
-                "UPDATE tenants SET data_key_wrapped = %s, master_key_id = %s WHERE id = %s",
-                (keyring.wrap(row["id"], data_key), keyring.current_id, row["id"]),
+            await tenants.set_wrapped_key(
+                conn,
+                tenant_id=row["id"],
+                wrapped=keyring.wrap(row["id"], data_key),
+                key_id=keyring.current_id,
             )
             rewrapped += 1
-        await conn.execute(
-            "UPDATE deployment SET master_key_id = %s, master_key_check = %s",
-            (keyring.current_id, _check_value(keyring.current)),
+        await deployment.set_master_key(
+            conn, key_id=keyring.current_id, check=_check_value(keyring.current)
         )
     return rewrapped

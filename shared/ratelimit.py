@@ -12,25 +12,20 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from shared.db import rate_limits
 from shared.db.pool import Conn
 from shared.errors import RateLimitedError
-
-_CHECK = "SELECT parley_rate_check(%(bucket)s, %(interval)s, %(period)s) AS wait"
 
 
 async def check(conn: Conn, *, bucket: str, limit: int, period: float) -> None:
     """Count one request against ``bucket``; raise RateLimitedError when over the limit."""
-    cur = await conn.execute(
-        _CHECK,
-        {
-            "bucket": bucket,
-            "interval": timedelta(seconds=period / limit),
-            "period": timedelta(seconds=period),
-        },
+    wait = await rate_limits.count(
+        conn,
+        bucket=bucket,
+        interval=timedelta(seconds=period / limit),
+        period=timedelta(seconds=period),
     )
-    row = await cur.fetchone()
-    assert row is not None
-    raise_if_limited(row["wait"])
+    raise_if_limited(wait)
 
 
 def raise_if_limited(wait: float | None) -> None:
@@ -40,5 +35,4 @@ def raise_if_limited(wait: float | None) -> None:
 
 
 async def purge_expired(conn: Conn) -> int:
-    cur = await conn.execute("DELETE FROM rate_limits WHERE expires_at < now()")
-    return cur.rowcount
+    return await rate_limits.purge_expired(conn)

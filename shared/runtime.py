@@ -27,7 +27,6 @@ from shared.llm.factory import Providers
 from shared.masterkey import resolve_keyring
 from shared.storage.base import Storage
 from shared.storage.local import LocalStorage
-from shared.storage.s3 import S3Storage
 
 
 @dataclass
@@ -55,7 +54,8 @@ class Runtime:
         else:
             embedded = EmbeddedPostgres(settings.data_dir / "pg")
             url = embedded.start()
-        return cls(settings=settings, db=Database(url), keyring=keyring, embedded=embedded)
+        db = Database(url, max_size=settings.db_pool_size)
+        return cls(settings=settings, db=db, keyring=keyring, embedded=embedded)
 
     async def cipher(self, conn: Conn, tenant_id: UUID) -> TenantCipher:
         """The tenant's data cipher (its key is created on first use, then cached)."""
@@ -84,6 +84,8 @@ class Runtime:
         if self.storage is None:
             s = self.settings
             if s.s3_bucket:
+                from shared.storage.s3 import S3Storage  # boto3 only where a bucket is used
+
                 self.storage = S3Storage(
                     s.s3_bucket, endpoint_url=s.s3_endpoint_url, region=s.s3_region
                 )

@@ -149,7 +149,7 @@ def _setup(server: ParleyServer) -> str:
         auth = {"Authorization": f"Bearer {server.login(client)}"}
         bot = client.get("/v1/admin/bots", headers=auth).json()["items"][0]
         client.patch(
-            f"/v1/admin/bots/{bot['id']}", headers=auth, json={"rate_limit_per_minute": 1_000_000}
+            f"/v1/admin/bots/{bot['id']}", headers=auth, json={"rate_limit_per_minute": 10_000}
         ).raise_for_status()
         created = client.post(
             "/v1/admin/api-keys",

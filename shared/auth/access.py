@@ -26,6 +26,8 @@ PUBLIC = Access(frozenset(), frozenset(), "public")
 TENANT_USER = Access(
     frozenset({"session", "secret_key"}), frozenset({"admin", "saas_user"}), "tenant_user"
 )
+# A dashboard user's own session (logging out).
+SESSION = Access(frozenset({"session"}), frozenset({"admin", "saas_user"}), "session")
 # Operators only.
 ADMIN = Access(frozenset({"session", "secret_key"}), frozenset({"admin"}), "admin")
 # Visitor chat: a bot's publishable key (from an allowed origin) or a secret key.

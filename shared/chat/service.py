@@ -68,8 +68,7 @@ class ChatService:
         if lookup.answer is not None:
             # Stored first (which also checks the conversation is theirs), then streamed.
             stored = await store.save(await lease.conn(), turn, lookup.answer)
-            if lookup.answer.source == "faq" and stored.prior is None:
-                self._remember(bot, question.text, lookup.answer, stored.conversation_id)
+            self._share(turn, lookup.answer, stored, passages=[])
             outcome = store.outcome(turn, stored, lookup.answer)
             await _emit(outcome.answer, on_token)
             return outcome
@@ -101,18 +100,7 @@ class ChatService:
         )
         answer.vector = lookup.vector
         stored = await store.save(await lease.conn(), turn, answer)
-        if (
-            stored.prior is None
-            and not answer.error
-            and shareable(
-                source=answer.source,
-                question=question.text,
-                answer=answer.text,
-                sources=[p.text for p in passages],
-                first_turn=not history,
-            )
-        ):
-            self._remember(bot, question.text, answer, stored.conversation_id)
+        self._share(turn, answer, stored, passages)
         return store.outcome(turn, stored, answer)
 
     # ----- ready answers: the cache and the FAQ -------------------------------------
@@ -195,11 +183,31 @@ class ChatService:
             error="; ".join(generated.errors) or None,
         )
 
-    def _remember(self, bot: Bot, question: str, answer: Answer, conversation_id: UUID) -> None:
+    def _share(
+        self,
+        turn: store.Turn,
+        answer: Answer,
+        stored: conversations.Stored,
+        passages: list[Passage],
+    ) -> None:
+        """Keep the answer for other visitors, if it carries nothing of this one."""
+        question = turn.question
+        if (
+            stored.prior is not None
+            or answer.error
+            or not shareable(
+                source=answer.source,
+                question=question.text,
+                answer=answer.text,
+                sources=[p.text for p in passages],
+                first_turn=question.conversation_id is None,
+            )
+        ):
+            return
         self.cache.put(
-            bot["id"],
-            bot["kb_version"],
-            question,
+            turn.bot["id"],
+            turn.bot["kb_version"],
+            question.text,
             CachedAnswer(
                 answer=answer.text,
                 source=answer.source,
@@ -208,7 +216,7 @@ class ChatService:
                 matched_question=answer.matched_question,
                 confidence=answer.confidence,
             ),
-            conversation_id=conversation_id,
+            conversation_id=stored.conversation_id,
             vector=answer.vector if answer.source == "rag" else None,
         )
 

@@ -57,3 +57,14 @@ async def revoke_key(conn: Conn, *, scope: UUID | None, key_id: UUID) -> None:
     )
     if await cur.fetchone() is None:
         raise NotFoundError("API key", key_id)
+
+
+async def ensure_key(
+    conn: Conn, *, tenant_id: UUID, bot_id: UUID, name: str, prefix: str, key_hash: bytes
+) -> None:
+    """A publishable key with this prefix, created if missing (the demo page's)."""
+    await conn.execute(
+        "INSERT INTO api_keys (tenant_id, bot_id, kind, role, name, prefix, key_hash)"
+        " VALUES (%s, %s, 'publishable', 'guest', %s, %s, %s) ON CONFLICT (prefix) DO NOTHING",
+        (tenant_id, bot_id, name, prefix, key_hash),
+    )

@@ -192,3 +192,28 @@ async def bump_kb_version(conn: Conn, *, tenant_id: UUID, bot_id: UUID) -> int:
     )
     row = await cur.fetchone()
     return int(row["kb_version"]) if row else 0
+
+
+async def bump_every_kb_version(conn: Conn) -> None:
+    """Every bot's cached answers become unreachable (after a reindex)."""
+    await conn.execute("UPDATE bots SET kb_version = kb_version + 1")
+
+
+async def bot_by_slugs(conn: Conn, *, tenant_slug: str, bot_slug: str) -> dict[str, Any] | None:
+    """``id`` and ``tenant_id`` of the bot a storage key names, if it exists."""
+    cur = await conn.execute(
+        "SELECT b.id, b.tenant_id FROM bots b JOIN tenants t ON t.id = b.tenant_id"
+        " WHERE t.slug = %s AND b.slug = %s",
+        (tenant_slug, bot_slug),
+    )
+    return await cur.fetchone()
+
+
+async def add_allowed_origins(conn: Conn, *, bot_id: UUID, origins: list[str]) -> None:
+    """Allow these origins too (kept sorted, without duplicates)."""
+    await conn.execute(
+        "UPDATE bots SET allowed_origins = ARRAY(SELECT DISTINCT o FROM"
+        " unnest(allowed_origins || %(o)s::text[]) AS o ORDER BY o)"
+        " WHERE id = %(b)s AND NOT allowed_origins @> %(o)s::text[]",
+        {"o": origins, "b": bot_id},
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 from uuid import UUID
 
 import numpy as np
@@ -49,3 +50,44 @@ async def replace_chunks(
         (len(chunks), document_id),
     )
     return len(chunks)
+
+
+RRF_K = 60
+# Hybrid retrieval over an exact scan of the bot's own chunks: cosine plus full-text rank,
+# fused by reciprocal rank (see shared.rag.retrieve).
+_RETRIEVE = """
+WITH q AS (
+    SELECT replace(plainto_tsquery(b.text_search_config, %(text)s)::text, '&', '|') AS terms,
+           b.text_search_config AS cfg
+      FROM bots b WHERE b.id = %(bot)s
+),
+scored AS (
+    SELECT c.id, c.document_id, c.text, c.heading, c.page,
+           1 - (c.embedding <=> %(vec)s) AS cos,
+           CASE WHEN q.terms = '' THEN 0
+                ELSE ts_rank_cd(c.tsv, to_tsquery(q.cfg, q.terms)) END AS lex
+      FROM chunks c, q
+     WHERE c.bot_id = %(bot)s AND c.embedding IS NOT NULL
+),
+ranked AS (
+    SELECT *, rank() OVER (ORDER BY cos DESC) AS sem_rank,
+              rank() OVER (ORDER BY lex DESC) AS lex_rank
+      FROM scored
+)
+SELECT r.id, r.document_id, r.text, r.heading, r.page, r.cos, r.lex,
+       1.0 / (%(k)s + r.sem_rank) + CASE WHEN r.lex > 0 THEN 1.0 / (%(k)s + r.lex_rank)
+                                         ELSE 0 END AS fused,
+       d.title, d.source_uri
+  FROM ranked r JOIN documents d ON d.id = r.document_id
+ ORDER BY fused DESC
+ LIMIT %(limit)s
+"""
+
+
+async def search(
+    conn: Conn, *, bot_id: UUID, text: str, vector: npt.NDArray[np.float32], limit: int
+) -> list[dict[str, Any]]:
+    cur = await conn.execute(
+        _RETRIEVE, {"bot": bot_id, "text": text, "vec": vector, "k": RRF_K, "limit": limit}
+    )
+    return await cur.fetchall()

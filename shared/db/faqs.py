@@ -6,6 +6,9 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
+import numpy as np
+import numpy.typing as npt
+
 from shared.db.pool import Conn
 from shared.errors import NotFoundError
 from shared.faq_import import FaqEntry
@@ -173,3 +176,41 @@ async def delete_faq(conn: Conn, *, tenant_id: UUID, bot_id: UUID, faq_id: UUID)
     )
     if await cur.fetchone() is None:
         raise NotFoundError("FAQ", faq_id)
+
+
+# Each FAQ scored from all its phrasings (see shared.rag.faq_match for how and why).
+_MATCH = """
+WITH q AS (
+    SELECT replace(plainto_tsquery(b.text_search_config, %(text)s)::text, '&', '|') AS terms,
+           b.text_search_config AS cfg
+      FROM bots b WHERE b.id = %(bot)s
+),
+scored AS (
+    SELECT p.faq_id,
+           1 - (p.embedding <=> %(vec)s) AS cos,
+           CASE WHEN q.terms = '' THEN 0
+                ELSE ts_rank_cd(p.tsv, to_tsquery(q.cfg, q.terms)) END AS lex
+      FROM faq_phrasings p, q
+     WHERE p.bot_id = %(bot)s AND p.embedding IS NOT NULL
+),
+per_faq AS (
+    SELECT faq_id, 0.5 * max(cos) + 0.5 * avg(cos) AS semantic, max(lex) AS lexical
+      FROM scored GROUP BY faq_id
+)
+SELECT f.id, f.question, f.answer, s.semantic, s.lexical
+  FROM per_faq s JOIN faqs f ON f.id = s.faq_id
+ WHERE f.enabled
+"""
+
+
+async def match_rows(
+    conn: Conn, *, bot_id: UUID, text: str, vector: npt.NDArray[np.float32]
+) -> list[dict[str, Any]]:
+    """Every enabled FAQ of the bot with its semantic and lexical score."""
+    cur = await conn.execute(_MATCH, {"bot": bot_id, "text": text, "vec": vector})
+    return await cur.fetchall()
+
+
+async def delete_from_document(conn: Conn, *, document_id: UUID) -> None:
+    """The FAQs a FAQ file brought (replaced whenever the file is ingested again)."""
+    await conn.execute("DELETE FROM faqs WHERE source_document_id = %s", (document_id,))

@@ -122,3 +122,35 @@ async def data_key(conn: Conn, keyring: Keyring, *, tenant_id: UUID) -> bytes:
         return keyring.unwrap(tenant_id, bytes(row["data_key_wrapped"]), row["master_key_id"])
     except DecryptionError as exc:
         raise DecryptionError(f"tenant {tenant_id}: {exc}") from None
+
+
+async def tenant_id_by_slug(conn: Conn, *, slug: str) -> UUID | None:
+    cur = await conn.execute("SELECT id FROM tenants WHERE slug = %s", (slug,))
+    row = await cur.fetchone()
+    return row["id"] if row else None
+
+
+async def tenant_slug(conn: Conn, *, tenant_id: UUID) -> str:
+    cur = await conn.execute("SELECT slug FROM tenants WHERE id = %s", (tenant_id,))
+    row = await cur.fetchone()
+    if row is None:
+        raise NotFoundError("tenant", tenant_id)
+    slug: str = row["slug"]
+    return slug
+
+
+async def keys_wrapped_by_other(conn: Conn, *, key_id: str) -> list[dict[str, Any]]:
+    """Tenants whose data key another master key wrapped, locked for rewrapping."""
+    cur = await conn.execute(
+        "SELECT id, data_key_wrapped, master_key_id FROM tenants"
+        " WHERE data_key_wrapped IS NOT NULL AND master_key_id <> %s FOR UPDATE",
+        (key_id,),
+    )
+    return await cur.fetchall()
+
+
+async def set_wrapped_key(conn: Conn, *, tenant_id: UUID, wrapped: bytes, key_id: str) -> None:
+    await conn.execute(
+        "UPDATE tenants SET data_key_wrapped = %s, master_key_id = %s WHERE id = %s",
+        (wrapped, key_id, tenant_id),
+    )

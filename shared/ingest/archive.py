@@ -17,43 +17,24 @@ from typing import Any
 from uuid import UUID
 
 from shared.crypto import DecryptionError, TenantCipher
+from shared.db import archives
 from shared.db.pool import Conn
 from shared.logging import get_logger
 from shared.runtime import Runtime
+from shared.storage import keys
 from shared.storage.base import Storage
 
 log = get_logger("parley.archive")
-
-_DUE = """
-SELECT c.bot_id, (c.last_message_at AT TIME ZONE 'UTC')::date AS day
-  FROM conversations c JOIN bots b ON b.id = c.bot_id
- WHERE b.retention_days IS NOT NULL
-   AND c.last_message_at < %(now)s - make_interval(days => b.retention_days)
- GROUP BY 1, 2 ORDER BY 2, 1
-"""
 
 
 async def _export_day(
     conn: Conn, cipher: TenantCipher, *, bot_id: UUID, day: date, now: datetime
 ) -> tuple[list[UUID], bytes, int]:
-    cur = await conn.execute(
-        "SELECT c.id, c.visitor_id, c.channel, c.started_at, c.last_message_at"
-        " FROM conversations c JOIN bots b ON b.id = c.bot_id WHERE c.bot_id = %s"
-        " AND (c.last_message_at AT TIME ZONE 'UTC')::date = %s"
-        " AND c.last_message_at < %s - make_interval(days => b.retention_days) ORDER BY c.id",
-        (bot_id, day, now),
-    )
-    conversations = await cur.fetchall()
+    conversations = await archives.due_conversations(conn, bot_id=bot_id, day=day, now=now)
     ids = [c["id"] for c in conversations]
-    cur = await conn.execute(
-        "SELECT conversation_id, role, content_enc, source, faq_id, provider, model,"
-        " latency_ms, tokens_in, tokens_out, feedback, sources, created_at FROM messages"
-        " WHERE conversation_id = ANY(%s) ORDER BY created_at, id",
-        (ids,),
-    )
     by_conversation: dict[UUID, list[dict[str, Any]]] = {i: [] for i in ids}
     count = 0
-    for m in await cur.fetchall():
+    for m in await archives.messages_of(conn, conversation_ids=ids):
         try:
             text = cipher.decrypt(m.pop("content_enc"))
         except DecryptionError:
@@ -78,43 +59,36 @@ async def archive(
     now = now or datetime.now(UTC)
     totals = {"objects": 0, "conversations": 0, "messages": 0}
     async with runtime.db.connection() as conn:
-        due = await (await conn.execute(_DUE, {"now": now})).fetchall()
+        due = await archives.due(conn, now=now)
     for item in due:
         async with runtime.db.connection() as conn:
-            cur = await conn.execute(
-                "SELECT b.slug AS bot, b.tenant_id, t.slug AS tenant FROM bots b"
-                " JOIN tenants t ON t.id = b.tenant_id WHERE b.id = %s",
-                (item["bot_id"],),
-            )
-            names = await cur.fetchone()
+            names = await archives.names(conn, bot_id=item["bot_id"])
             if names is None:
                 continue
             cipher = await runtime.cipher(conn, names["tenant_id"])
             ids, payload, messages = await _export_day(
                 conn, cipher, bot_id=item["bot_id"], day=item["day"], now=now
             )
-            cur = await conn.execute(
-                "SELECT count(*) AS n FROM archives WHERE bot_id = %s AND day = %s",
-                (item["bot_id"], item["day"]),
-            )
-            part = (await cur.fetchone() or {"n": 0})["n"]
+            part = await archives.parts_recorded(conn, bot_id=item["bot_id"], day=item["day"])
         if not ids:
             continue
         key = (
-            f"archives/{names['tenant']}/{names['bot']}/{item['day'].isoformat()}/"
-            f"part-{part:04d}.jsonl.gz.enc"
+            keys.archive_prefix(names["tenant"], names["bot"], item["day"])
+            + f"part-{part:04d}.jsonl.gz.enc"
         )
         await storage.put(key, cipher.seal(payload), "application/octet-stream")
         if after_upload is not None:
             await after_upload(key)
-        async with runtime.db.connection() as conn, conn.transaction():
-            await conn.execute(
-                "INSERT INTO archives (tenant_id, bot_id, day, object_key, conversation_count,"
-                " message_count) VALUES (%s, %s, %s, %s, %s, %s)"
-                " ON CONFLICT (object_key) DO NOTHING",
-                (names["tenant_id"], item["bot_id"], item["day"], key, len(ids), messages),
+        async with runtime.db.connection() as conn:
+            await archives.record_and_delete(
+                conn,
+                tenant_id=names["tenant_id"],
+                bot_id=item["bot_id"],
+                day=item["day"],
+                object_key=key,
+                conversation_ids=ids,
+                message_count=messages,
             )
-            await conn.execute("DELETE FROM conversations WHERE id = ANY(%s)", (ids,))
         log.info(
             "conversations archived",
             bot_id=str(item["bot_id"]),

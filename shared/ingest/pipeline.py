@@ -16,13 +16,14 @@ from pathlib import PurePosixPath
 from typing import Any, TypeVar
 from uuid import UUID
 
-from shared.db import bots, chunks, faqs
+from shared.db import bots, chunks, documents, faqs
 from shared.db.pool import Conn
 from shared.errors import DatabaseUnavailableError
 from shared.ingest.parse import MIME, Parsed, ParseError, parse
 from shared.logging import get_logger
 from shared.rag.index import embed_pending
 from shared.runtime import Runtime
+from shared.storage import keys
 from shared.storage.base import Storage, StorageError
 
 log = get_logger("parley.ingest")
@@ -60,24 +61,11 @@ class _Retries:
         raise AssertionError("unreachable")
 
 
-def split_key(key: str) -> tuple[str, str] | None:
-    """(tenant slug, bot slug) from ``<tenant-slug>/<bot-slug>/<path>``."""
-    parts = PurePosixPath(key).parts
-    if len(parts) < 3:
-        return None
-    return parts[0], parts[1]
-
-
 async def _target(conn: Conn, key: str) -> dict[str, Any] | None:
-    slugs = split_key(key)
+    slugs = keys.bot_of(key)
     if slugs is None:
         return None
-    cur = await conn.execute(
-        "SELECT b.id, b.tenant_id FROM bots b JOIN tenants t ON t.id = b.tenant_id"
-        " WHERE t.slug = %s AND b.slug = %s",
-        slugs,
-    )
-    return await cur.fetchone()
+    return await bots.bot_by_slugs(conn, tenant_slug=slugs[0], bot_slug=slugs[1])
 
 
 async def reconcile(runtime: Runtime, storage: Storage, key: str) -> Outcome:
@@ -100,16 +88,12 @@ async def _reconcile(runtime: Runtime, storage: Storage, key: str, retries: _Ret
     uri = storage.uri(key)
     meta = await retries.run("head", lambda: storage.head(key))
     async with runtime.db.connection() as conn, conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (uri,))
-        cur = await conn.execute(
-            "SELECT id, tenant_id, bot_id, etag, status FROM documents WHERE source_uri = %s",
-            (uri,),
-        )
-        doc = await cur.fetchone()
+        await documents.lock_source(conn, source_uri=uri)
+        doc = await documents.by_source(conn, source_uri=uri)
         if meta is None:
             if doc is None:
                 return Outcome(key, "absent", retries=retries.count)
-            await conn.execute("DELETE FROM documents WHERE id = %s", (doc["id"],))
+            await documents.remove(conn, document_id=doc["id"])
             if doc["bot_id"]:
                 await bots.bump_kb_version(conn, tenant_id=doc["tenant_id"], bot_id=doc["bot_id"])
             log.info("document removed", document_id=str(doc["id"]))
@@ -120,29 +104,18 @@ async def _reconcile(runtime: Runtime, storage: Storage, key: str, retries: _Ret
         target = await _target(conn, key)
         title = PurePosixPath(key).name
         mime = MIME.get(PurePosixPath(key).suffix.lower())
-        cur = await conn.execute(
-            "INSERT INTO documents AS d (tenant_id, bot_id, source_uri, etag, title, mime,"
-            " size_bytes, status, attempts) VALUES (%(tenant)s, %(bot)s, %(uri)s, %(etag)s,"
-            " %(title)s, %(mime)s, %(size)s, %(status)s, 1)"
-            " ON CONFLICT (source_uri) DO UPDATE SET tenant_id = EXCLUDED.tenant_id,"
-            " bot_id = EXCLUDED.bot_id, etag = EXCLUDED.etag, mime = EXCLUDED.mime,"
-            " size_bytes = EXCLUDED.size_bytes, status = EXCLUDED.status,"
-            " attempts = d.attempts + 1, updated_at = now() RETURNING id, attempts",
-            {
-                "tenant": target["tenant_id"] if target else None,
-                "bot": target["id"] if target else None,
-                "uri": uri,
-                "etag": meta.etag,
-                "title": title,
-                "mime": mime,
-                "size": meta.size,
-                # A key that maps to no bot can only be a failed document (see _fail below).
-                "status": "processing" if target else "failed",
-            },
+        document_id = await documents.begin_ingest(
+            conn,
+            tenant_id=target["tenant_id"] if target else None,
+            bot_id=target["id"] if target else None,
+            source_uri=uri,
+            etag=meta.etag,
+            title=title,
+            mime=mime,
+            size=meta.size,
+            # A key that maps to no bot can only be a failed document (see _fail below).
+            status="processing" if target else "failed",
         )
-        row = await cur.fetchone()
-        assert row is not None
-        document_id: UUID = row["id"]
         if target is None:
             return await _fail(
                 conn,
@@ -165,11 +138,13 @@ async def _reconcile(runtime: Runtime, storage: Storage, key: str, retries: _Ret
         except ParseError as exc:
             return await _fail(conn, document_id, key, retries, str(exc))
         count_chunks, count_faqs = await _index(runtime, conn, target, document_id, parsed)
-        await conn.execute(
-            "UPDATE documents SET status = 'ready', error = NULL, etag = %s, title = %s,"
-            " kind = %s, chunk_count = %s, indexed_at = now(), updated_at = now()"
-            " WHERE id = %s",
-            (fetched.etag, parsed.title[:300], parsed.kind, count_chunks, document_id),
+        await documents.mark_ready(
+            conn,
+            document_id=document_id,
+            etag=fetched.etag,
+            title=parsed.title[:300],
+            kind=parsed.kind,
+            chunk_count=count_chunks,
         )
         await bots.bump_kb_version(conn, tenant_id=target["tenant_id"], bot_id=target["id"])
     log.info(
@@ -186,7 +161,7 @@ async def _index(
     runtime: Runtime, conn: Conn, target: dict[str, Any], document_id: UUID, parsed: Parsed
 ) -> tuple[int, int]:
     """Replace the document's chunks, or its FAQs for a FAQ file; embeddings included."""
-    await conn.execute("DELETE FROM faqs WHERE source_document_id = %s", (document_id,))
+    await faqs.delete_from_document(conn, document_id=document_id)
     embedder = runtime.get_embedder()
     if parsed.faqs:
         await chunks.replace_chunks(conn, document_id=document_id, bot_id=target["id"], chunks=[])
@@ -207,11 +182,7 @@ async def _index(
 
 
 async def _fail(conn: Conn, document_id: UUID, key: str, retries: _Retries, reason: str) -> Outcome:
-    await conn.execute(
-        "UPDATE documents SET status = 'failed', error = %s, updated_at = now() WHERE id = %s",
-        (reason, document_id),
-    )
-    await conn.execute("DELETE FROM chunks WHERE document_id = %s", (document_id,))
+    await documents.mark_failed(conn, document_id=document_id, reason=reason)
     log.warning("document failed", document_id=str(document_id), reason=reason)
     return Outcome(key, "failed", document_id, error=reason, retries=retries.count)
 
@@ -223,19 +194,13 @@ async def _record_failure(
     uri = storage.uri(key)
     async with runtime.db.connection() as conn:
         target = await _target(conn, key)
-        cur = await conn.execute(
-            "INSERT INTO documents AS d (tenant_id, bot_id, source_uri, title, status, error,"
-            " attempts) VALUES (%s, %s, %s, %s, 'failed', %s, 1) ON CONFLICT (source_uri) DO"
-            " UPDATE SET status = 'failed', error = EXCLUDED.error, attempts = d.attempts + 1,"
-            " updated_at = now() RETURNING id",
-            (
-                target["tenant_id"] if target else None,
-                target["id"] if target else None,
-                uri,
-                PurePosixPath(key).name,
-                reason,
-            ),
+        document_id = await documents.record_failure(
+            conn,
+            tenant_id=target["tenant_id"] if target else None,
+            bot_id=target["id"] if target else None,
+            source_uri=uri,
+            title=PurePosixPath(key).name,
+            reason=reason,
         )
-        row = await cur.fetchone()
     log.warning("document failed", key_name=PurePosixPath(key).name, reason=reason)
-    return Outcome(key, "failed", row["id"] if row else None, error=reason, retries=retries)
+    return Outcome(key, "failed", document_id, error=reason, retries=retries)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections import Counter
 
+from shared.db import documents
 from shared.ingest.pipeline import Outcome, reconcile
 from shared.runtime import Runtime
+from shared.storage import keys
 from shared.storage.base import Storage
 
 
@@ -13,15 +15,11 @@ async def poll(runtime: Runtime, storage: Storage) -> dict[str, int]:
     """Ingest what is new or changed by ETag, remove what is gone; returns counts by action."""
     prefix = storage.uri("")
     async with runtime.db.connection() as conn:
-        cur = await conn.execute(
-            "SELECT source_uri, etag, status FROM documents WHERE starts_with(source_uri, %s)",
-            (prefix,),
-        )
-        known = {r["source_uri"]: (r["etag"], r["status"]) for r in await cur.fetchall()}
+        known = await documents.known_under(conn, prefix=prefix)
     counts: Counter[str] = Counter()
     seen: set[str] = set()
     async for obj in storage.list():
-        if obj.key.startswith("archives/"):
+        if keys.is_archive(obj.key):
             continue  # Parley's own chat-log archives are not knowledge
         uri = storage.uri(obj.key)
         seen.add(uri)

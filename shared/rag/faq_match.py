@@ -18,6 +18,7 @@ from uuid import UUID
 import numpy as np
 import numpy.typing as npt
 
+from shared.db import faqs
 from shared.db.pool import Conn
 
 LEXICAL_WEIGHT = 0.05
@@ -26,29 +27,6 @@ DEFAULT_THRESHOLD = 0.75
 # FAQs cover distinct topics, so even a poor match often leads its runner-up by far.
 MARGIN_WEIGHT = 0.25
 MARGIN_CAP = 0.20
-
-_MATCH = """
-WITH q AS (
-    SELECT replace(plainto_tsquery(b.text_search_config, %(text)s)::text, '&', '|') AS terms,
-           b.text_search_config AS cfg
-      FROM bots b WHERE b.id = %(bot)s
-),
-scored AS (
-    SELECT p.faq_id,
-           1 - (p.embedding <=> %(vec)s) AS cos,
-           CASE WHEN q.terms = '' THEN 0
-                ELSE ts_rank_cd(p.tsv, to_tsquery(q.cfg, q.terms)) END AS lex
-      FROM faq_phrasings p, q
-     WHERE p.bot_id = %(bot)s AND p.embedding IS NOT NULL
-),
-per_faq AS (
-    SELECT faq_id, 0.5 * max(cos) + 0.5 * avg(cos) AS semantic, max(lex) AS lexical
-      FROM scored GROUP BY faq_id
-)
-SELECT f.id, f.question, f.answer, s.semantic, s.lexical
-  FROM per_faq s JOIN faqs f ON f.id = s.faq_id
- WHERE f.enabled
-"""
 
 
 @dataclass(frozen=True)
@@ -72,8 +50,7 @@ class FaqMatch:
 async def match_faq(
     conn: Conn, *, bot_id: UUID, text: str, vector: npt.NDArray[np.float32], limit: int = 5
 ) -> FaqMatch:
-    cur = await conn.execute(_MATCH, {"bot": bot_id, "text": text, "vec": vector})
-    rows = await cur.fetchall()
+    rows = await faqs.match_rows(conn, bot_id=bot_id, text=text, vector=vector)
     if not rows:
         return FaqMatch([], 0.0)
     best_lexical = max(float(r["lexical"] or 0) for r in rows) or 1.0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from shared.db import bots, deployment, embeddings
 from shared.db.pool import Conn
 from shared.embeddings.base import Embedder
 
@@ -20,15 +21,7 @@ class EmbeddingModelMismatchError(Exception):
 
 async def check_embedding_model(conn: Conn, embedder: Embedder) -> None:
     """Record the model on first use; refuse a different one afterwards."""
-    cur = await conn.execute(
-        "INSERT INTO deployment (id, embedding_model, embedding_dim) VALUES (true, %s, %s)"
-        " ON CONFLICT (id) DO UPDATE SET"
-        " embedding_model = COALESCE(deployment.embedding_model, EXCLUDED.embedding_model),"
-        " embedding_dim = COALESCE(deployment.embedding_dim, EXCLUDED.embedding_dim)"
-        " RETURNING embedding_model, embedding_dim",
-        (embedder.name, embedder.dim),
-    )
-    row = await cur.fetchone()
+    row = await deployment.claim_embedding_model(conn, name=embedder.name, dim=embedder.dim)
     assert row is not None
     if (row["embedding_model"], row["embedding_dim"]) != (embedder.name, embedder.dim):
         raise EmbeddingModelMismatchError(
@@ -41,22 +34,14 @@ async def check_embedding_model(conn: Conn, embedder: Embedder) -> None:
 async def embed_pending(conn: Conn, embedder: Embedder, *, bot_id: UUID | None = None) -> int:
     """Embed every FAQ phrasing and chunk that has no embedding yet; returns how many."""
     done = 0
-    for table in ("faq_phrasings", "chunks"):
+    for table in embeddings.TABLES:
         while True:
-            cur = await conn.execute(
-                f"SELECT id, text FROM {table} WHERE embedding IS NULL"  # noqa: S608
-                " AND (%(bot)s::uuid IS NULL OR bot_id = %(bot)s) ORDER BY id LIMIT %(n)s",
-                {"bot": bot_id, "n": BATCH},
-            )
-            rows = await cur.fetchall()
+            rows = await embeddings.pending(conn, table=table, bot_id=bot_id, limit=BATCH)
             if not rows:
                 break
             vectors = await embedder.embed([r["text"] for r in rows])
-            async with conn.cursor() as write:
-                await write.executemany(
-                    f"UPDATE {table} SET embedding = %s WHERE id = %s",  # noqa: S608
-                    [(vector, row["id"]) for row, vector in zip(rows, vectors, strict=True)],
-                )
+            ids = [r["id"] for r in rows]
+            await embeddings.store(conn, table=table, rows=list(zip(ids, vectors, strict=True)))
             done += len(rows)
     return done
 
@@ -64,14 +49,8 @@ async def embed_pending(conn: Conn, embedder: Embedder, *, bot_id: UUID | None =
 async def reindex(conn: Conn, embedder: Embedder) -> int:
     """Re-embed everything with ``embedder`` and record it as the deployment's model."""
     async with conn.transaction():
-        await conn.execute("UPDATE faq_phrasings SET embedding = NULL")
-        await conn.execute("UPDATE chunks SET embedding = NULL")
+        await embeddings.forget_all(conn)
         count = await embed_pending(conn, embedder)
-        await conn.execute(
-            "INSERT INTO deployment (id, embedding_model, embedding_dim) VALUES (true, %s, %s)"
-            " ON CONFLICT (id) DO UPDATE SET embedding_model = EXCLUDED.embedding_model,"
-            " embedding_dim = EXCLUDED.embedding_dim",
-            (embedder.name, embedder.dim),
-        )
-        await conn.execute("UPDATE bots SET kb_version = kb_version + 1")
+        await deployment.set_embedding_model(conn, name=embedder.name, dim=embedder.dim)
+        await bots.bump_every_kb_version(conn)
     return count

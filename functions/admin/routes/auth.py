@@ -7,7 +7,7 @@ from starlette.responses import Response
 
 from functions.admin.schemas import LoginRequest, LoginResponse, Ok
 from shared import ratelimit
-from shared.auth.access import PUBLIC, Access
+from shared.auth.access import PUBLIC, SESSION
 from shared.auth.authenticate import bearer_token
 from shared.auth.tokens import hash_token, new_session_token
 from shared.db import sessions, users
@@ -21,7 +21,6 @@ SESSION_TTL = 12 * 3600
 # Per username: 10 tries in 5 minutes; per client address: 30 (many users behind one NAT).
 LOGIN_PER_USER = (10, 300.0)
 LOGIN_PER_ADDRESS = (30, 300.0)
-SESSION = Access(frozenset({"session"}), frozenset({"admin", "saas_user"}), "session")
 
 
 async def login(request: Request) -> Response:

@@ -16,7 +16,7 @@ from starlette.responses import Response
 from functions.admin.routes.scope import scoped_bot
 from functions.admin.schemas import Ok, Page
 from shared.auth.access import TENANT_USER
-from shared.db import bots
+from shared.db import bots, documents, tenants
 from shared.errors import NotFoundError, PayloadTooLargeError, ValidationError
 from shared.http.context import get_runtime
 from shared.http.endpoints import Endpoint
@@ -24,11 +24,7 @@ from shared.http.params import page_of, paging, path_uuid, respond
 from shared.ingest.parse import MIME
 from shared.ingest.pipeline import reconcile
 from shared.runtime import Runtime
-
-_COLUMNS = (
-    "id, bot_id, source_uri, title, mime, kind, status, error, attempts, chunk_count,"
-    " size_bytes, created_at, updated_at, indexed_at"
-)
+from shared.storage import keys
 
 
 class Document(BaseModel):
@@ -53,16 +49,11 @@ async def _bot(request: Request) -> dict[str, Any]:
         return await scoped_bot(conn, request)
 
 
-async def _document(runtime: Runtime, bot_id: UUID, doc_id: UUID) -> dict[str, Any]:
+async def _document(runtime: Runtime, bot: dict[str, Any], doc_id: UUID) -> dict[str, Any]:
     async with runtime.db.connection() as conn:
-        cur = await conn.execute(
-            f"SELECT {_COLUMNS} FROM documents WHERE id = %s AND bot_id = %s",  # noqa: S608
-            (doc_id, bot_id),
+        return await documents.get_document(
+            conn, tenant_id=bot["tenant_id"], bot_id=bot["id"], document_id=doc_id
         )
-        row = await cur.fetchone()
-    if row is None:
-        raise NotFoundError("document", doc_id)
-    return row
 
 
 def _key_of(runtime: Runtime, uri: str) -> str | None:
@@ -74,12 +65,9 @@ async def list_documents(request: Request) -> Response:
     bot = await _bot(request)
     limit, offset = paging(request)
     async with get_runtime(request).db.connection() as conn:
-        cur = await conn.execute(
-            f"SELECT {_COLUMNS} FROM documents WHERE bot_id = %s"  # noqa: S608
-            " ORDER BY created_at, id LIMIT %s OFFSET %s",
-            (bot["id"], limit, offset),
+        rows = await documents.list_documents(
+            conn, tenant_id=bot["tenant_id"], bot_id=bot["id"], limit=limit, offset=offset
         )
-        rows = await cur.fetchall()
     return page_of(Document, rows, limit, offset)
 
 
@@ -112,43 +100,39 @@ async def upload_document(request: Request) -> Response:
         raise PayloadTooLargeError(f"The file is larger than {limit} bytes.")
     name = _safe_name(name)
     async with runtime.db.connection() as conn:
-        cur = await conn.execute("SELECT slug FROM tenants WHERE id = %s", (bot["tenant_id"],))
-        tenant = await cur.fetchone()
-    assert tenant is not None
-    key = f"{tenant['slug']}/{bot['slug']}/uploads/{name}"
+        tenant_slug = await tenants.tenant_slug(conn, tenant_id=bot["tenant_id"])
+    key = keys.upload_key(tenant_slug, bot["slug"], name)
     storage = runtime.get_storage()
     await storage.put(key, data, MIME[PurePosixPath(name).suffix.lower()])
     outcome = await reconcile(runtime, storage, key)
     assert outcome.document_id is not None
-    return respond(
-        Document.model_validate(await _document(runtime, bot["id"], outcome.document_id)), 201
-    )
+    return respond(Document.model_validate(await _document(runtime, bot, outcome.document_id)), 201)
 
 
 async def retry_document(request: Request) -> Response:
     runtime = get_runtime(request)
     bot = await _bot(request)
-    doc = await _document(runtime, bot["id"], path_uuid(request, "doc_id"))
+    doc = await _document(runtime, bot, path_uuid(request, "doc_id"))
     key = _key_of(runtime, doc["source_uri"])
     if key is None:
         raise ValidationError("This document does not come from storage; upload it again.")
     outcome = await reconcile(runtime, runtime.get_storage(), key)
     if outcome.action in ("removed", "absent"):
         raise NotFoundError("document", doc["id"])
-    return respond(Document.model_validate(await _document(runtime, bot["id"], doc["id"])))
+    return respond(Document.model_validate(await _document(runtime, bot, doc["id"])))
 
 
 async def delete_document(request: Request) -> Response:
     runtime = get_runtime(request)
     bot = await _bot(request)
-    doc = await _document(runtime, bot["id"], path_uuid(request, "doc_id"))
+    doc = await _document(runtime, bot, path_uuid(request, "doc_id"))
     key = _key_of(runtime, doc["source_uri"])
     if key is not None:
         await runtime.get_storage().delete(key)
         await reconcile(runtime, runtime.get_storage(), key)
     else:
         async with runtime.db.connection() as conn, conn.transaction():
-            await conn.execute("DELETE FROM documents WHERE id = %s", (doc["id"],))
+            await documents.delete_document(conn, tenant_id=bot["tenant_id"], document_id=doc["id"])
             await bots.bump_kb_version(conn, tenant_id=bot["tenant_id"], bot_id=bot["id"])
     return respond(Ok())
 

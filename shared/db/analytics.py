@@ -1,0 +1,88 @@
+"""The queries behind per-bot analytics (shaped and decrypted by shared.analytics)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from shared.db.pool import Conn
+
+
+@dataclass(frozen=True)
+class Period:
+    bot_id: UUID
+    since: datetime
+    until: datetime
+    sample: int  # at most this many questions are read for the question lists
+
+    def params(self) -> dict[str, Any]:
+        return {"bot": self.bot_id, "since": self.since, "until": self.until, "sample": self.sample}
+
+
+_TOTALS = """
+SELECT count(DISTINCT conversation_id) AS conversations,
+       count(*) AS messages,
+       count(*) FILTER (WHERE role = 'assistant') AS answers,
+       count(*) FILTER (WHERE source = 'faq') AS faq,
+       count(*) FILTER (WHERE source = 'rag') AS rag,
+       count(*) FILTER (WHERE source = 'fallback') AS fallback,
+       count(*) FILTER (WHERE source = 'cache') AS cache,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms)
+           FILTER (WHERE role = 'assistant') AS latency_p50_ms,
+       percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms)
+           FILTER (WHERE role = 'assistant') AS latency_p95_ms,
+       count(*) FILTER (WHERE feedback = 1) AS feedback_up,
+       count(*) FILTER (WHERE feedback = -1) AS feedback_down
+  FROM messages
+ WHERE bot_id = %(bot)s AND created_at >= %(since)s AND created_at < %(until)s
+"""
+
+_PROVIDERS = """
+SELECT provider, model, count(*) AS answers, sum(tokens_in) AS tokens_in,
+       sum(tokens_out) AS tokens_out, sum(cost_usd) AS cost_usd
+  FROM messages
+ WHERE bot_id = %(bot)s AND created_at >= %(since)s AND created_at < %(until)s
+   AND role = 'assistant' AND provider IS NOT NULL
+ GROUP BY provider, model ORDER BY provider, model
+"""
+
+_QUESTIONS = """
+SELECT content_enc FROM messages
+ WHERE bot_id = %(bot)s AND role = 'user' AND created_at >= %(since)s AND created_at < %(until)s
+ ORDER BY created_at DESC LIMIT %(sample)s
+"""
+
+_UNANSWERED = """
+SELECT q.content_enc
+  FROM messages a
+  JOIN LATERAL (
+        SELECT u.content_enc FROM messages u
+         WHERE u.conversation_id = a.conversation_id AND u.role = 'user'
+           AND u.created_at <= a.created_at
+         ORDER BY u.created_at DESC LIMIT 1) q ON true
+ WHERE a.bot_id = %(bot)s AND a.source = 'fallback'
+   AND a.created_at >= %(since)s AND a.created_at < %(until)s
+ ORDER BY a.created_at DESC LIMIT %(sample)s
+"""
+
+
+async def totals(conn: Conn, period: Period) -> dict[str, Any]:
+    row = await (await conn.execute(_TOTALS, period.params())).fetchone()
+    assert row is not None
+    return row
+
+
+async def providers(conn: Conn, period: Period) -> list[dict[str, Any]]:
+    return await (await conn.execute(_PROVIDERS, period.params())).fetchall()
+
+
+async def questions(conn: Conn, period: Period) -> list[dict[str, Any]]:
+    """The period's latest questions, still encrypted."""
+    return await (await conn.execute(_QUESTIONS, period.params())).fetchall()
+
+
+async def unanswered(conn: Conn, period: Period) -> list[dict[str, Any]]:
+    """The questions that got the handoff text, still encrypted."""
+    return await (await conn.execute(_UNANSWERED, period.params())).fetchall()
