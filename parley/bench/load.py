@@ -19,7 +19,7 @@ import json
 import statistics
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -49,6 +49,7 @@ class Level:
     faq: int
     rss_mb: float
     pg_connections: int
+    sources: dict[str, int] = field(default_factory=dict)
 
     @property
     def rate(self) -> float:
@@ -82,7 +83,9 @@ async def _visitor(
     url: str, key: str, origin: str, questions: list[str], offset: int, until: float, level: Level
 ) -> None:
     async with websockets.connect(
-        f"{url}/v1/chat/ws?key={key}", origin=Origin(origin), max_size=2**20
+        f"{url.replace('http', 'ws', 1)}/v1/chat/ws?key={key}",
+        origin=Origin(origin),
+        max_size=2**20,
     ) as ws:
         conversation: dict[str, str] = {}
         n = offset
@@ -101,6 +104,7 @@ async def _visitor(
             level.server_ms.append(float(frame["latency_ms"]))
             level.answers += 1
             level.faq += frame["source"] == "faq"
+            level.sources[frame["source"]] = level.sources.get(frame["source"], 0) + 1
             conversation = {
                 "conversation_id": frame["conversation_id"],
                 "visitor_id": frame["visitor_id"],
@@ -118,15 +122,16 @@ def _pg_connections(pgdata: Path) -> int:
 
 
 async def _level(
-    server: ParleyServer, key: str, questions: list[str], visitors: int, seconds: float
+    server: ParleyServer, key: str, questions: list[str], visitors: int, seconds: float, base: int
 ) -> Level:
+    """``base`` keeps this level's questions apart from every other level's (and the cache)."""
     level = Level(visitors, 0, seconds, [], [], 0, 0.0, 0)
     # A short warm-up at this level, not counted, then the measured window.
     warm_until = time.monotonic() + 1.0
     scratch = Level(visitors, 0, 1.0, [], [], 0, 0.0, 0)
     await asyncio.gather(
         *(
-            _visitor(server.url, key, server.url, questions, 10**6 + v, warm_until, scratch)
+            _visitor(server.url, key, server.url, questions, base + 10**6 + v, warm_until, scratch)
             for v in range(visitors)
         )
     )
@@ -134,7 +139,7 @@ async def _level(
     until = begin + seconds
     await asyncio.gather(
         *(
-            _visitor(server.url, key, server.url, questions, v, until, level)
+            _visitor(server.url, key, server.url, questions, base + v, until, level)
             for v in range(visitors)
         )
     )
@@ -171,7 +176,10 @@ def run(levels: list[int], seconds: float = 6.0) -> None:
         server = ParleyServer(Path(tmp) / "state", {"PARLEY_DEMO": "1"})
         try:
             key = _setup(server)
-            results = [asyncio.run(_level(server, key, questions, n, seconds)) for n in levels]
+            results = [
+                asyncio.run(_level(server, key, questions, n, seconds, base=i * 10**8))
+                for i, n in enumerate(levels)
+            ]
         finally:
             server.stop()
     print(
@@ -183,5 +191,5 @@ def run(levels: list[int], seconds: float = 6.0) -> None:
             f"  {r.visitors:8d} {r.rate:10.1f} {r.rate / batch:9.2f}"
             f" {np.percentile(r.wall_ms, 50):7.1f} {np.percentile(r.wall_ms, 99):7.1f}"
             f" {np.percentile(r.server_ms, 50):10.1f} {r.faq / max(r.answers, 1):5.0%}"
-            f" {r.rss_mb:7.0f} {r.pg_connections:8d}"
+            f" {r.rss_mb:7.0f} {r.pg_connections:8d}   {r.sources}"
         )
