@@ -81,3 +81,32 @@ async def test_an_answer_from_the_cache_costs_two_statements(counted):
     cached, statements, checkouts = await ask(client, shop, "do you sell gift cards")
     assert cached["source"] == "cache"
     assert (statements, checkouts) == (2, 1)
+
+
+async def test_any_request_holds_at_most_one_connection(
+    llm_settings, db_url, embedder, make_client
+):
+    # GIVEN a pool of a single connection
+    runtime = Runtime(
+        settings=llm_settings,
+        db=Database(db_url, min_size=1, max_size=1, timeout=2),
+        keyring=Keyring(os.urandom(32)),
+        embedder=embedder,
+    )
+    try:
+        shop = await make_shop(runtime)
+        from functions.admin.app import create_app as create_admin
+
+        admin = make_client(create_admin(runtime))
+        chat = make_client(create_app(runtime))
+        secret = {"Authorization": f"Bearer {shop.secret_key}"}
+        # WHEN an admin route (which opens its own connection) and the chat path run
+        listed = await admin.get("/v1/admin/bots", headers=secret)
+        answered = await chat.post(
+            "/v1/chat", headers=shop.headers(), json={"message": "Do you sell gift cards?"}
+        )
+        # THEN neither waits for a second connection the pool cannot give
+        assert listed.status_code == 200, listed.text
+        assert answered.status_code == 200, answered.text
+    finally:
+        await runtime.aclose()

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from shared.chat.bots import MAX_MESSAGE_CHARS
+from shared.chat.turn import MAX_MESSAGE_CHARS
 from shared.http.endpoints import RequestModel
 
 VisitorId = Annotated[str, Field(min_length=1, max_length=200)]

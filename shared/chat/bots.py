@@ -11,8 +11,6 @@ from shared.db import bots
 from shared.db.pool import Conn
 from shared.errors import ValidationError
 
-MAX_MESSAGE_CHARS = 2000
-
 
 async def chat_bot(
     conn: Conn, principal: Principal, key_bot: dict[str, Any] | None, bot_id: UUID | None

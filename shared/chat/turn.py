@@ -10,6 +10,8 @@ from shared.auth.principal import Principal
 from shared.embeddings.base import Vector
 from shared.llm.base import Usage
 
+MAX_MESSAGE_CHARS = 2000  # the longest question a visitor may send
+
 HANDOFF = {
     "en": "I'm not sure about that one. Please contact our team, they will be glad to help.",
     "de": "Da bin ich mir nicht sicher. Bitte wenden Sie sich an unser Team, es hilft gern.",

@@ -50,6 +50,9 @@ class Endpoint:
     response: type[BaseModel] | None = None
     status_code: int = 200
     tag: str = "parley"
+    # The handler runs its statements on the connection that authenticated the request
+    # (get_lease): the chat path's one checkout. Others get it back in the pool first.
+    reuse_connection: bool = False
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,8 @@ def _guarded(ep: Endpoint) -> HttpHandler:
         async with runtime.db.lease() as lease:
             caller = await authenticate(await lease.conn(), token, ep.access, facts)
             _remember(request, caller, lease)
+            if not ep.reuse_connection:
+                await lease.release()
             return await ep.handler(request)
 
     return guarded

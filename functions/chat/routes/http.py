@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -20,7 +19,7 @@ from functions.chat.schemas import (
 from shared.auth.access import CHAT, WIDGET
 from shared.chat import visitors
 from shared.chat.bots import chat_bot
-from shared.chat.frames import answer_frames
+from shared.chat.frames import Answering, answer_frames
 from shared.chat.turn import ChatOutcome, Question, handoff_text
 from shared.db import conversations
 from shared.errors import NotFoundError
@@ -61,7 +60,7 @@ async def chat(request: Request) -> Response:
     return respond(outcome.public())
 
 
-async def _sse(answering: Any) -> AsyncIterator[str]:
+async def _sse(answering: Answering) -> AsyncIterator[str]:
     async for frame in answer_frames(answering):
         kind = frame.pop("type")
         yield f"event: {kind}\ndata: {json.dumps(frame, ensure_ascii=False)}\n\n"
@@ -117,6 +116,7 @@ ENDPOINTS = [
         body=ChatRequest,
         response=ChatResponse,
         tag="chat",
+        reuse_connection=True,
     ),
     Endpoint(
         "POST",
@@ -127,6 +127,7 @@ ENDPOINTS = [
         body=FeedbackRequest,
         response=Ok,
         tag="chat",
+        reuse_connection=True,
     ),
     Endpoint(
         "GET",
@@ -136,5 +137,6 @@ ENDPOINTS = [
         WIDGET,
         response=WidgetConfig,
         tag="chat",
+        reuse_connection=True,
     ),
 ]

@@ -23,9 +23,9 @@ from functions.chat.schemas import VisitorId
 from shared import ratelimit
 from shared.auth.access import WIDGET
 from shared.auth.limits import PERIOD_SECONDS, limit_for, per_minute
-from shared.chat.bots import MAX_MESSAGE_CHARS, chat_bot
+from shared.chat.bots import chat_bot
 from shared.chat.frames import answer_frames, error_frame
-from shared.chat.turn import ChatOutcome, Question
+from shared.chat.turn import MAX_MESSAGE_CHARS, ChatOutcome, Question
 from shared.errors import BadRequestError, ParleyError
 from shared.http.context import get_runtime
 from shared.http.endpoints import (
