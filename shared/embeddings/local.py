@@ -24,7 +24,9 @@ from shared.embeddings.base import Embedder, EmbeddingError, Vectors, empty, nor
 class LocalEmbedder(Embedder):
     name = "local:all-MiniLM-L6-v2"
     dim = 384
-    max_batch = 64
+    # Measured on 2 cores, 1,024 BANKING77 questions sorted by length: batches of 16/32/64/128
+    # embed 215/226/198/165 a second (unsorted batches of 64: 117/s).
+    max_batch = 32
 
     def __init__(self) -> None:
         self._model: Any = None
