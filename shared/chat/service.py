@@ -67,9 +67,10 @@ class ChatService:
         lookup = await self._ready_answer(await lease.conn(), bot, question.text)
         if lookup.answer is not None:
             # Stored first (which also checks the conversation is theirs), then streamed.
-            stored = await store.save(await lease.conn(), turn, lookup.answer)
+            latency_ms = turn.elapsed_ms()
+            stored = await store.save(await lease.conn(), turn, lookup.answer, latency_ms)
             self._share(turn, lookup.answer, stored, passages=[])
-            outcome = store.outcome(turn, stored, lookup.answer)
+            outcome = store.outcome(turn, stored, lookup.answer, latency_ms)
             await _emit(outcome.answer, on_token)
             return outcome
         assert lookup.vector is not None
@@ -99,9 +100,10 @@ class ChatService:
             bot, question.text, history, passages, lookup.match, context, on_token
         )
         answer.vector = lookup.vector
-        stored = await store.save(await lease.conn(), turn, answer)
+        latency_ms = turn.elapsed_ms()
+        stored = await store.save(await lease.conn(), turn, answer, latency_ms)
         self._share(turn, answer, stored, passages)
-        return store.outcome(turn, stored, answer)
+        return store.outcome(turn, stored, answer, latency_ms)
 
     # ----- ready answers: the cache and the FAQ -------------------------------------
 

@@ -29,7 +29,7 @@ class Turn:
         return int((time.perf_counter() - self.started) * 1000)
 
 
-async def save(conn: Conn, turn: Turn, answer: Answer) -> conversations.Stored:
+async def save(conn: Conn, turn: Turn, answer: Answer, latency_ms: int) -> conversations.Stored:
     billed = answer.provider if answer.provider not in (None, "extractive") else None
     return await conversations.store_exchange(
         conn,
@@ -49,7 +49,7 @@ async def save(conn: Conn, turn: Turn, answer: Answer) -> conversations.Stored:
         confidence=answer.confidence,
         provider=answer.provider,
         model=answer.model,
-        latency_ms=turn.elapsed_ms(),
+        latency_ms=latency_ms,
         ttft_ms=answer.ttft_ms if answer.ttft_ms is not None else 0,
         tokens_in=answer.usage.tokens_in,
         tokens_out=answer.usage.tokens_out,
@@ -59,7 +59,9 @@ async def save(conn: Conn, turn: Turn, answer: Answer) -> conversations.Stored:
     )
 
 
-def outcome(turn: Turn, stored: conversations.Stored, answer: Answer) -> ChatOutcome:
+def outcome(
+    turn: Turn, stored: conversations.Stored, answer: Answer, latency_ms: int
+) -> ChatOutcome:
     if stored.prior is not None:
         return replayed(turn, stored.prior)
     return ChatOutcome(
@@ -71,7 +73,7 @@ def outcome(turn: Turn, stored: conversations.Stored, answer: Answer) -> ChatOut
         sources=answer.sources,
         visitor_id=turn.visitor_id,
         visitor_token=turn.visitor_token,
-        latency_ms=turn.elapsed_ms(),
+        latency_ms=latency_ms,
     )
 
 

@@ -154,14 +154,12 @@ class Lease:
         self._db = db
         self._context: contextlib.AbstractAsyncContextManager[Conn] | None = None
         self._conn: Conn | None = None
-        self.checkouts = 0
 
     async def conn(self) -> Conn:
         if self._conn is None:
             context = self._db.connection()
             self._conn = await context.__aenter__()
             self._context = context
-            self.checkouts += 1
         return self._conn
 
     async def release(self) -> None:
