@@ -8,7 +8,9 @@ or documents (which bumps the version) makes its old entries unreachable:
   ``SEMANTIC_THRESHOLD`` cosine of one of them, with the same negation and the same
   numbers, reuses its answer (threshold measured on BANKING77, docs/faq-matching.md).
 
-Entries remember the conversations they came from, so a GDPR erasure can find them.
+Entries remember the conversations they came from, so a GDPR erasure can find them; the
+SQLite file overwrites what is deleted (``secure_delete``) and an erasure checkpoints the
+write-ahead log, so an erased answer leaves no bytes behind in the cache folder.
 """
 
 from __future__ import annotations
@@ -63,7 +65,9 @@ def _guard(question: str) -> tuple[bool, frozenset[str]]:
 class AnswerCache:
     def __init__(self, directory: Path, *, ttl: float = TTL_SECONDS) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        self._cache = diskcache.Cache(str(directory), size_limit=512 * 1024 * 1024)
+        self._cache = diskcache.Cache(
+            str(directory), size_limit=512 * 1024 * 1024, sqlite_secure_delete=1
+        )
         self.ttl = ttl
 
     @staticmethod
@@ -127,10 +131,31 @@ class AnswerCache:
                 self._cache.set(semantic, recent[-SEMANTIC_ENTRIES:], expire=self.ttl)
 
     def forget_conversation(self, conversation_id: UUID) -> int:
-        """Drop every entry made from this conversation (GDPR erasure)."""
+        """Drop every entry made from this conversation, and its question's vector from the
+        meaning layer (GDPR erasure); the number of answers dropped."""
         with self._cache.transact():
-            keys = self._cache.pop(f"c:{conversation_id}", default=None) or []
-            return sum(1 for key in keys if self._cache.delete(key))
+            keys = set(self._cache.pop(f"c:{conversation_id}", default=None) or [])
+            dropped = sum(1 for key in keys if self._cache.delete(key))
+            for semantic in {f"s:{key.split(':')[1]}:{key.split(':')[2]}" for key in keys}:
+                recent = self._cache.get(semantic)
+                if recent:
+                    kept = [item for item in recent if item["key"] not in keys]
+                    self._cache.set(semantic, kept, expire=self.ttl)
+            return dropped
+
+    def forget_bots(self, bot_ids: set[UUID]) -> int:
+        """Drop every entry of these bots (a tenant's offboarding); the number dropped."""
+        prefixes = tuple(f"{layer}:{bot}:" for bot in bot_ids for layer in ("a", "s"))
+        dropped = 0
+        for key in list(self._cache.iterkeys()):
+            if isinstance(key, str) and key.startswith(prefixes) and self._cache.delete(key):
+                dropped += 1
+        return dropped
+
+    def scrub(self) -> None:
+        """Move the write-ahead log into the database file and truncate it, so the deleted
+        entries' old pages (already overwritten in the file) leave the log too."""
+        self._cache.reset("sqlite_wal_checkpoint", "TRUNCATE", update=False)
 
     def close(self) -> None:
         self._cache.close()

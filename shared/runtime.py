@@ -16,7 +16,6 @@ from shared.cache import AnswerCache
 from shared.chat.service import ChatService
 from shared.config import Settings, load_settings
 from shared.crypto import Keyring, TenantCipher
-from shared.db import tenants
 from shared.db.embedded import EmbeddedPostgres
 from shared.db.pool import Conn, Database
 from shared.embeddings.base import Embedder
@@ -27,6 +26,7 @@ from shared.llm.factory import Providers
 from shared.masterkey import resolve_keyring
 from shared.storage.base import Storage
 from shared.storage.local import LocalStorage
+from shared.tenant_keys import tenant_cipher
 
 
 @dataclass
@@ -61,9 +61,13 @@ class Runtime:
         """The tenant's data cipher (its key is created on first use, then cached)."""
         cached = self._ciphers.get(tenant_id)
         if cached is None:
-            data_key = await tenants.data_key(conn, self.keyring, tenant_id=tenant_id)
-            cached = self._ciphers[tenant_id] = TenantCipher(tenant_id, data_key)
+            cached = await tenant_cipher(conn, self.keyring, self.get_storage(), tenant_id)
+            self._ciphers[tenant_id] = cached
         return cached
+
+    def forget_cipher(self, tenant_id: UUID) -> None:
+        """Drop a deleted tenant's cipher from memory."""
+        self._ciphers.pop(tenant_id, None)
 
     def get_embedder(self) -> Embedder:
         """The deployment's embedding provider, created on first use."""

@@ -10,6 +10,7 @@ import pytest
 from shared.crypto import DecryptionError, Keyring, TenantCipher, new_data_key
 from shared.db import tenants
 from shared.masterkey import MasterKeyMismatchError, rotate_master_key, verify_master_key
+from shared.tenant_keys import tenant_cipher
 
 
 def test_round_trip_and_tenant_binding():
@@ -63,8 +64,8 @@ async def test_rotation_rewraps_tenant_keys_and_old_data_still_decrypts(conn, ru
 
     only_new = Keyring(new_keyring.current)
     for tenant, blob in blobs.items():
-        key = await tenants.data_key(conn, only_new, tenant_id=tenant)
-        assert TenantCipher(tenant, key).decrypt(blob) == f"secret of {tenant}"
+        cipher = await tenant_cipher(conn, only_new, runtime.get_storage(), tenant)
+        assert cipher.decrypt(blob) == f"secret of {tenant}"
     await verify_master_key(conn, only_new)
     with pytest.raises(MasterKeyMismatchError):
         await verify_master_key(conn, Keyring(old))  # the retired key is refused now

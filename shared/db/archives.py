@@ -9,6 +9,9 @@ from uuid import UUID
 
 from shared.db.pool import Conn
 
+# (conversation id, visitor hash, contact hash): what the GDPR function looks archives up by.
+IndexEntry = tuple[UUID, bytes, bytes | None]
+
 _DUE = """
 SELECT c.bot_id, (c.last_message_at AT TIME ZONE 'UTC')::date AS day
   FROM conversations c JOIN bots b ON b.id = c.bot_id
@@ -37,7 +40,7 @@ async def due_conversations(
     conn: Conn, *, bot_id: UUID, day: date, now: datetime
 ) -> list[dict[str, Any]]:
     cur = await conn.execute(
-        "SELECT c.id, c.visitor_id, c.channel, c.started_at, c.last_message_at"
+        "SELECT c.id, c.visitor_id, c.channel, c.contact_hash, c.started_at, c.last_message_at"
         " FROM conversations c JOIN bots b ON b.id = c.bot_id WHERE c.bot_id = %s"
         " AND (c.last_message_at AT TIME ZONE 'UTC')::date = %s"
         " AND c.last_message_at < %s - make_interval(days => b.retention_days) ORDER BY c.id",
@@ -50,7 +53,8 @@ async def messages_of(conn: Conn, *, conversation_ids: list[UUID]) -> list[dict[
     """The conversations' messages, text still encrypted, in order."""
     cur = await conn.execute(
         "SELECT conversation_id, role, content_enc, source, faq_id, provider, model,"
-        " latency_ms, tokens_in, tokens_out, feedback, sources, created_at FROM messages"
+        " latency_ms, tokens_in, tokens_out, feedback, feedback_comment_enc, sources, created_at"
+        " FROM messages"
         " WHERE conversation_id = ANY(%s) ORDER BY created_at, id",
         (conversation_ids,),
     )
@@ -72,15 +76,38 @@ async def record_and_delete(
     bot_id: UUID,
     day: date,
     object_key: str,
-    conversation_ids: list[UUID],
+    entries: list[IndexEntry],
     message_count: int,
 ) -> None:
-    """Record the uploaded object and delete the conversations it holds, atomically."""
+    """Record the uploaded object, index what it holds, and delete those conversations,
+    atomically."""
     async with conn.transaction():
-        await conn.execute(
+        cur = await conn.execute(
             "INSERT INTO archives (tenant_id, bot_id, day, object_key, conversation_count,"
             " message_count) VALUES (%s, %s, %s, %s, %s, %s)"
-            " ON CONFLICT (object_key) DO NOTHING",
-            (tenant_id, bot_id, day, object_key, len(conversation_ids), message_count),
+            " ON CONFLICT (object_key) DO UPDATE SET object_key = excluded.object_key"
+            " RETURNING id",
+            (tenant_id, bot_id, day, object_key, len(entries), message_count),
         )
-        await conn.execute("DELETE FROM conversations WHERE id = ANY(%s)", (conversation_ids,))
+        row = await cur.fetchone()
+        assert row is not None
+        await index_archive(conn, archive_id=row["id"], tenant_id=tenant_id, entries=entries)
+        await conn.execute(
+            "DELETE FROM conversations WHERE id = ANY(%s)", ([e[0] for e in entries],)
+        )
+
+
+async def index_archive(
+    conn: Conn, *, archive_id: UUID, tenant_id: UUID, entries: list[IndexEntry]
+) -> None:
+    """Record which conversations an archive object holds, and that it is indexed."""
+    async with conn.transaction():
+        if entries:
+            async with conn.cursor() as cur:
+                await cur.executemany(
+                    "INSERT INTO archive_conversations (archive_id, tenant_id, conversation_id,"
+                    " visitor_hash, contact_hash) VALUES (%s, %s, %s, %s, %s)"
+                    " ON CONFLICT DO NOTHING",
+                    [(archive_id, tenant_id, *entry) for entry in entries],
+                )
+        await conn.execute("UPDATE archives SET indexed = true WHERE id = %s", (archive_id,))

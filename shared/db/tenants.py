@@ -10,7 +10,6 @@ from uuid import UUID
 
 import psycopg
 
-from shared.crypto import DecryptionError, Keyring, new_data_key
 from shared.db.pool import Conn
 from shared.errors import ConflictError, NotFoundError
 
@@ -100,28 +99,29 @@ async def delete_tenant(conn: Conn, *, tenant_id: UUID) -> None:
         raise NotFoundError("tenant", tenant_id)
 
 
-async def data_key(conn: Conn, keyring: Keyring, *, tenant_id: UUID) -> bytes:
-    """The tenant's data key, unwrapped; created and wrapped on first use (race-safe)."""
+async def key_row(conn: Conn, *, tenant_id: UUID) -> dict[str, Any]:
+    """The tenant's wrapped data key, the master key that wrapped it, its KEK's id."""
     cur = await conn.execute(
-        "SELECT data_key_wrapped, master_key_id FROM tenants WHERE id = %s", (tenant_id,)
+        "SELECT data_key_wrapped, master_key_id, kek_id FROM tenants WHERE id = %s",
+        (tenant_id,),
     )
     row = await cur.fetchone()
     if row is None:
         raise NotFoundError("tenant", tenant_id)
-    if row["data_key_wrapped"] is None:
-        fresh = new_data_key()
-        cur = await conn.execute(
-            "UPDATE tenants SET data_key_wrapped = %s, master_key_id = %s"
-            " WHERE id = %s AND data_key_wrapped IS NULL RETURNING id",
-            (keyring.wrap(tenant_id, fresh), keyring.current_id, tenant_id),
-        )
-        if await cur.fetchone() is not None:
-            return fresh
-        return await data_key(conn, keyring, tenant_id=tenant_id)  # another process won
-    try:
-        return keyring.unwrap(tenant_id, bytes(row["data_key_wrapped"]), row["master_key_id"])
-    except DecryptionError as exc:
-        raise DecryptionError(f"tenant {tenant_id}: {exc}") from None
+    return row
+
+
+async def store_key(
+    conn: Conn, *, tenant_id: UUID, wrapped: bytes, master_key_id: str, kek_id: str
+) -> bool:
+    """Store a data key wrapped under a KEK, unless the tenant already has one (made by
+    another process meanwhile: False, and the caller reads that one)."""
+    cur = await conn.execute(
+        "UPDATE tenants SET data_key_wrapped = %s, master_key_id = %s, kek_id = %s"
+        " WHERE id = %s AND kek_id IS NULL RETURNING id",
+        (wrapped, master_key_id, kek_id, tenant_id),
+    )
+    return await cur.fetchone() is not None
 
 
 async def tenant_id_by_slug(conn: Conn, *, slug: str) -> UUID | None:

@@ -19,6 +19,7 @@ from uuid import UUID
 from shared.crypto import DecryptionError, TenantCipher
 from shared.db import archives
 from shared.db.pool import Conn
+from shared.gdpr.subjects import visitor_hash
 from shared.logging import get_logger
 from shared.runtime import Runtime
 from shared.storage import keys
@@ -27,25 +28,37 @@ from shared.storage.base import Storage
 log = get_logger("parley.archive")
 
 
+def _decrypt(cipher: TenantCipher, blob: bytes | None) -> str | None:
+    if blob is None:
+        return None
+    try:
+        return cipher.decrypt(blob)
+    except DecryptionError:
+        return None
+
+
 async def _export_day(
     conn: Conn, cipher: TenantCipher, *, bot_id: UUID, day: date, now: datetime
-) -> tuple[list[UUID], bytes, int]:
+) -> tuple[list[archives.IndexEntry], list[dict[str, Any]], int]:
     conversations = await archives.due_conversations(conn, bot_id=bot_id, day=day, now=now)
     ids = [c["id"] for c in conversations]
+    entries = [
+        (
+            c["id"],
+            visitor_hash(cipher, bot_id=bot_id, visitor_id=c["visitor_id"]),
+            c.pop("contact_hash"),
+        )
+        for c in conversations
+    ]
     by_conversation: dict[UUID, list[dict[str, Any]]] = {i: [] for i in ids}
     count = 0
     for m in await archives.messages_of(conn, conversation_ids=ids):
-        try:
-            text = cipher.decrypt(m.pop("content_enc"))
-        except DecryptionError:
-            text = None
-        by_conversation[m.pop("conversation_id")].append({**m, "text": text})
+        conversation = m.pop("conversation_id")
+        text = _decrypt(cipher, m.pop("content_enc"))
+        comment = _decrypt(cipher, m.pop("feedback_comment_enc"))
+        by_conversation[conversation].append({**m, "text": text, "feedback_comment": comment})
         count += 1
-    lines = [
-        json.dumps({**c, "messages": by_conversation[c["id"]]}, default=str, ensure_ascii=False)
-        for c in conversations
-    ]
-    return ids, gzip.compress("\n".join(lines).encode() + b"\n"), count
+    return entries, [{**c, "messages": by_conversation[c["id"]]} for c in conversations], count
 
 
 async def archive(
@@ -66,17 +79,17 @@ async def archive(
             if names is None:
                 continue
             cipher = await runtime.cipher(conn, names["tenant_id"])
-            ids, payload, messages = await _export_day(
+            entries, held, messages = await _export_day(
                 conn, cipher, bot_id=item["bot_id"], day=item["day"], now=now
             )
             part = await archives.parts_recorded(conn, bot_id=item["bot_id"], day=item["day"])
-        if not ids:
+        if not entries:
             continue
         key = (
             keys.archive_prefix(names["tenant"], names["bot"], item["day"])
             + f"part-{part:04d}.jsonl.gz.enc"
         )
-        await storage.put(key, cipher.seal(payload), "application/octet-stream")
+        await storage.put(key, seal_archive(cipher, held), "application/octet-stream")
         if after_upload is not None:
             await after_upload(key)
         async with runtime.db.connection() as conn:
@@ -86,17 +99,17 @@ async def archive(
                 bot_id=item["bot_id"],
                 day=item["day"],
                 object_key=key,
-                conversation_ids=ids,
+                entries=entries,
                 message_count=messages,
             )
         log.info(
             "conversations archived",
             bot_id=str(item["bot_id"]),
-            conversations=len(ids),
+            conversations=len(entries),
             object_key=key,
         )
         totals["objects"] += 1
-        totals["conversations"] += len(ids)
+        totals["conversations"] += len(entries)
         totals["messages"] += messages
     return totals
 
@@ -105,3 +118,9 @@ def read_archive(cipher: TenantCipher, blob: bytes) -> list[dict[str, Any]]:
     """The conversations in an archive object (for export and tests)."""
     text = gzip.decompress(cipher.unseal(blob)).decode()
     return [json.loads(line) for line in text.splitlines() if line]
+
+
+def seal_archive(cipher: TenantCipher, conversations: list[dict[str, Any]]) -> bytes:
+    """An archive object holding ``conversations`` (read back by :func:`read_archive`)."""
+    lines = [json.dumps(c, default=str, ensure_ascii=False) for c in conversations]
+    return cipher.seal(gzip.compress("\n".join(lines).encode() + b"\n"))

@@ -35,7 +35,7 @@ BACKOFF = 0.2
 @dataclass(frozen=True)
 class Outcome:
     key: str
-    action: str  # ingested, unchanged, removed, absent, failed
+    action: str  # ingested, unchanged, removed, absent, failed, ignored
     document_id: UUID | None = None
     chunks: int = 0
     faqs: int = 0
@@ -70,6 +70,8 @@ async def _target(conn: Conn, key: str) -> dict[str, Any] | None:
 
 async def reconcile(runtime: Runtime, storage: Storage, key: str) -> Outcome:
     """Make the index match what is stored at ``key`` now; retried on database outages."""
+    if keys.is_internal(key):
+        return Outcome(key, "ignored")  # Parley's own archives and bookkeeping
     retries = _Retries()
     for attempt in range(RETRIES):
         try:

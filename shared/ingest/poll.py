@@ -19,8 +19,8 @@ async def poll(runtime: Runtime, storage: Storage) -> dict[str, int]:
     counts: Counter[str] = Counter()
     seen: set[str] = set()
     async for obj in storage.list():
-        if keys.is_archive(obj.key):
-            continue  # Parley's own chat-log archives are not knowledge
+        if keys.is_internal(obj.key):
+            continue  # Parley's own archives and bookkeeping are not knowledge
         uri = storage.uri(obj.key)
         seen.add(uri)
         if known.get(uri) == (obj.etag, "ready"):
