@@ -185,6 +185,30 @@ def cmd_archive(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_gdpr(args: argparse.Namespace) -> int:
+    """``run``: finish interrupted GDPR requests, delete expired exports (schedule it).
+    ``replay``: after a database restore, erase again what the tombstones name."""
+    if args.job == "replay":
+        from shared.gdpr.replay import replay
+
+        _, totals = _run_job(args, lambda rt, conn: replay(rt))
+        print(
+            f"replayed {totals['tombstones']} tombstones: erased again {totals['conversations']}"
+            f" conversations ({totals['messages']} messages) in"
+            f" {totals['archive_objects']} archive objects, {totals['tenants']} tenants"
+        )
+        return 0
+    from shared.gdpr.requests import purge_exports, resume
+
+    async def run(rt: Runtime, conn: Conn) -> tuple[int, int]:
+        finished = await resume(rt, idle_seconds=args.idle_seconds)
+        return len(finished), await purge_exports(rt)
+
+    _, (finished, purged) = _run_job(args, run)
+    print(f"finished {finished} interrupted requests, deleted {purged} expired exports")
+    return 0
+
+
 def cmd_create_user(args: argparse.Namespace) -> int:
     """Create a dashboard user; the password is read from the terminal or standard input."""
     import getpass
@@ -305,6 +329,17 @@ def build_parser() -> argparse.ArgumentParser:
     archive_cmd = sub.add_parser("archive", help="archive conversations past their retention")
     archive_cmd.add_argument("--data-dir")
     archive_cmd.set_defaults(func=cmd_archive)
+
+    gdpr = sub.add_parser("gdpr", help="GDPR jobs: finish requests, replay erasures")
+    gdpr.add_argument("job", choices=["run", "replay"])
+    gdpr.add_argument(
+        "--idle-seconds",
+        type=float,
+        default=300,
+        help="run: finish requests untouched this long (others may still be running)",
+    )
+    gdpr.add_argument("--data-dir")
+    gdpr.set_defaults(func=cmd_gdpr)
 
     admin = sub.add_parser("admin", help="operator tasks")
     admin_sub = admin.add_subparsers(dest="admin_command", required=True)

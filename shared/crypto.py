@@ -107,3 +107,13 @@ class TenantCipher:
 
     def decrypt(self, blob: bytes) -> str:
         return self.unseal(blob).decode("utf-8")
+
+    def try_decrypt(self, blob: bytes | None) -> str | None:
+        """The text, or None when there is none or it cannot be read (a corrupt row, a
+        shredded key): for readers that show what they can."""
+        if blob is None:
+            return None
+        try:
+            return self.decrypt(blob)
+        except DecryptionError:
+            return None

@@ -15,6 +15,7 @@ from functions.admin.routes import (
     conversations,
     documents,
     faqs,
+    gdpr,
     keys,
     tenants,
     users,
@@ -32,6 +33,7 @@ ENDPOINTS: list[AnyEndpoint] = [
     *keys.ENDPOINTS,
     *users.ENDPOINTS,
     *conversations.ENDPOINTS,
+    *gdpr.ENDPOINTS,
 ]
 
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from starlette.applications import Starlette
 
+from functions.gdpr.routes import ENDPOINTS as GDPR_ENDPOINTS
 from shared.http.app import create_function_app, lambda_handler
 from shared.http.endpoints import AnyEndpoint
 from shared.runtime import Runtime
 
-ENDPOINTS: list[AnyEndpoint] = []
+ENDPOINTS: list[AnyEndpoint] = [*GDPR_ENDPOINTS]
 
 
 def create_app(runtime: Runtime | None = None) -> Starlette:

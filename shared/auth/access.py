@@ -40,3 +40,11 @@ CHAT = Access(
 # What the widget loads around the messages (its settings, the WebSocket handshake): the
 # same callers, but a page load is not a message, so it does not use up the allowance.
 WIDGET = Access(CHAT.credentials, CHAT.roles, "widget")
+# GDPR requests: a visitor through the bot's publishable key (allowed origins only, counted
+# like a message), or the shop through a secret key or a dashboard session.
+GDPR = Access(
+    frozenset({"publishable_key", "secret_key", "session"}),
+    frozenset({"guest", "saas_user", "admin"}),
+    "gdpr",
+    visitor_message=True,
+)

@@ -81,9 +81,19 @@ async def complete_request(
     return row
 
 
-async def fail_request(conn: Conn, *, request_id: UUID, error: str) -> None:
+async def note_error(conn: Conn, *, request_id: UUID, error: str) -> None:
+    """An attempt failed; the request stays in progress for the next run to finish."""
     await conn.execute(
-        "UPDATE gdpr_requests SET status = 'failed', error = %s, updated_at = now() WHERE id = %s",
+        "UPDATE gdpr_requests SET error = %s, updated_at = now() WHERE id = %s",
+        (error[:500], request_id),
+    )
+
+
+async def abandon_request(conn: Conn, *, request_id: UUID, error: str) -> None:
+    """Give a request up (``failed``), dropping its sealed subject."""
+    await conn.execute(
+        "UPDATE gdpr_requests SET status = 'failed', error = %s, subject_sealed = NULL,"
+        " updated_at = now() WHERE id = %s",
         (error[:500], request_id),
     )
 
@@ -105,11 +115,14 @@ async def list_requests(
     return await cur.fetchall()
 
 
-async def unfinished_requests(conn: Conn) -> list[dict[str, Any]]:
-    """Requests a crash or an error left behind, oldest first."""
+async def unfinished_requests(conn: Conn, *, idle_seconds: float) -> list[dict[str, Any]]:
+    """Requests a crash or an error left behind (untouched for ``idle_seconds``, so one
+    still running elsewhere is left alone), oldest first."""
     cur = await conn.execute(
-        f"SELECT {_REQUEST} FROM gdpr_requests WHERE status IN ('received', 'in_progress',"
-        " 'failed') AND subject_sealed IS NOT NULL ORDER BY created_at"
+        f"SELECT {_REQUEST} FROM gdpr_requests WHERE status IN ('received', 'in_progress')"
+        " AND subject_sealed IS NOT NULL"
+        " AND updated_at <= now() - make_interval(secs => %s) ORDER BY created_at",
+        (idle_seconds,),
     )
     return await cur.fetchall()
 
@@ -258,6 +271,16 @@ async def tenant_archived_ids(conn: Conn, *, tenant_id: UUID) -> list[UUID]:
     return [row["conversation_id"] for row in await cur.fetchall()]
 
 
+async def lock_archive(conn: Conn, *, archive_id: UUID) -> int | None:
+    """Lock an archive's record for a rewrite (two erasures never rewrite one object at
+    once); the messages it holds, or None when it is gone."""
+    cur = await conn.execute(
+        "SELECT message_count FROM archives WHERE id = %s FOR UPDATE", (archive_id,)
+    )
+    row = await cur.fetchone()
+    return int(row["message_count"]) if row else None
+
+
 async def archive_rewritten(
     conn: Conn,
     *,
@@ -280,3 +303,37 @@ async def archive_rewritten(
                 "UPDATE archives SET conversation_count = %s, message_count = %s WHERE id = %s",
                 (conversations_left, messages_left, archive_id),
             )
+
+
+# ----- tenant offboarding ---------------------------------------------------------------
+
+
+async def tenant_inventory(conn: Conn, *, tenant_id: UUID) -> dict[str, Any] | None:
+    """What a tenant owns, for deleting it everywhere (conversations and messages counted in
+    Postgres and in archives); None when it is gone."""
+    cur = await conn.execute(
+        "SELECT t.slug,"
+        " ARRAY(SELECT id FROM bots WHERE tenant_id = t.id) AS bot_ids,"
+        " ARRAY(SELECT source_uri FROM documents WHERE tenant_id = t.id) AS document_uris,"
+        " (SELECT count(*) FROM conversations WHERE tenant_id = t.id)"
+        " + (SELECT coalesce(sum(conversation_count), 0) FROM archives WHERE tenant_id = t.id)"
+        "   AS conversations,"
+        " (SELECT coalesce(sum(message_count), 0) FROM conversations WHERE tenant_id = t.id)"
+        " + (SELECT coalesce(sum(message_count), 0) FROM archives WHERE tenant_id = t.id)"
+        "   AS messages,"
+        " (SELECT count(*) FROM archives WHERE tenant_id = t.id) AS archive_objects"
+        " FROM tenants t WHERE t.id = %s",
+        (tenant_id,),
+    )
+    return await cur.fetchone()
+
+
+async def conversation_tenant(conn: Conn, *, conversation_id: UUID) -> UUID | None:
+    """The tenant a conversation belongs to, in Postgres or in an archive."""
+    cur = await conn.execute(
+        "SELECT tenant_id FROM conversations WHERE id = %(id)s UNION ALL"
+        " SELECT tenant_id FROM archive_conversations WHERE conversation_id = %(id)s LIMIT 1",
+        {"id": conversation_id},
+    )
+    row = await cur.fetchone()
+    return row["tenant_id"] if row else None

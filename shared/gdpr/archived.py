@@ -27,6 +27,7 @@ from shared.storage.base import Storage
 class ArchiveObject:
     archive_id: UUID
     key: str
+    bot_id: UUID
     conversation_ids: set[UUID] = field(default_factory=set)
 
 
@@ -79,7 +80,7 @@ def group(rows: list[dict[str, Any]]) -> list[ArchiveObject]:
     by_archive: dict[UUID, ArchiveObject] = {}
     for row in rows:
         found = by_archive.setdefault(
-            row["archive_id"], ArchiveObject(row["archive_id"], row["object_key"])
+            row["archive_id"], ArchiveObject(row["archive_id"], row["object_key"], row["bot_id"])
         )
         found.conversation_ids.add(row["conversation_id"])
     return list(by_archive.values())
@@ -93,16 +94,15 @@ async def read_conversations(
     for obj in archived:
         for conversation in await _read(storage, cipher, obj.key) or []:
             if UUID(conversation["id"]) in obj.conversation_ids:
-                out.append(conversation)
+                out.append({**conversation, "bot_id": str(obj.bot_id)})
     return out
 
 
-@dataclass
+@dataclass(frozen=True)
 class Cut:
     conversations: int = 0
     messages: int = 0
     objects: int = 0
-    conversation_ids: set[UUID] = field(default_factory=set)
 
 
 async def cut_out(
@@ -113,27 +113,27 @@ async def cut_out(
     *,
     after_write: Callable[[str], Awaitable[None]] | None = None,
 ) -> Cut:
-    """Rewrite one object without the subject's conversations, then update the index."""
-    cut = Cut()
-    held = await _read(storage, cipher, obj.key)
-    kept = [c for c in held or [] if UUID(c["id"]) not in obj.conversation_ids]
-    removed = [c for c in held or [] if UUID(c["id"]) in obj.conversation_ids]
-    if removed:
+    """Rewrite one object without the subject's conversations, then update the index; in
+    the caller's transaction. What was cut is read from the record, not the object, so a
+    re-run after a crash counts what the first attempt cut too."""
+    held_messages = await gdpr.lock_archive(conn, archive_id=obj.archive_id)
+    if held_messages is None:
+        return Cut()  # another erasure emptied and removed it meanwhile
+    held = await _read(storage, cipher, obj.key) or []
+    kept = [c for c in held if UUID(c["id"]) not in obj.conversation_ids]
+    if len(kept) < len(held):
         if kept:
             await storage.put(obj.key, seal_archive(cipher, kept), "application/octet-stream")
         else:
             await storage.delete(obj.key)
-        cut.objects = 1
-        cut.conversations = len(removed)
-        cut.messages = sum(len(c.get("messages") or []) for c in removed)
-        cut.conversation_ids = {UUID(c["id"]) for c in removed}
         if after_write is not None:
             await after_write(obj.key)
+    messages_left = sum(len(c.get("messages") or []) for c in kept)
     await gdpr.archive_rewritten(
         conn,
         archive_id=obj.archive_id,
         removed=sorted(obj.conversation_ids),
         conversations_left=len(kept),
-        messages_left=sum(len(c.get("messages") or []) for c in kept),
+        messages_left=messages_left,
     )
-    return cut
+    return Cut(len(obj.conversation_ids), held_messages - messages_left, 1)

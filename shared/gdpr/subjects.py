@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 from shared.crypto import TenantCipher
+from shared.db import gdpr
+from shared.db.pool import Conn
 
 SubjectKind = Literal["visitor", "conversation", "contact"]
 
@@ -59,3 +61,17 @@ class Subject:
         data = json.loads(cipher.decrypt(blob))
         bot = UUID(data["bot"]) if data["bot"] else None
         return cls(data["kind"], cipher.tenant_id, data["value"], bot)
+
+
+async def conversations_of(
+    conn: Conn, cipher: TenantCipher, subject: Subject
+) -> list[dict[str, Any]]:
+    """The subject's conversations in Postgres (contact still encrypted)."""
+    return await gdpr.subject_conversations(
+        conn,
+        tenant_id=subject.tenant_id,
+        kind=subject.kind,
+        value=subject.value,
+        bot_id=subject.bot_id,
+        subject_hash=subject.hash(cipher),
+    )

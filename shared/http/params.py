@@ -78,6 +78,8 @@ def page_of(
     )
 
 
-def respond(model: BaseModel | dict[str, Any], status: int = 200) -> Response:
+def respond(
+    model: BaseModel | dict[str, Any], status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
     body = model.model_dump(mode="json") if isinstance(model, BaseModel) else model
-    return JSONResponse(body, status_code=status)
+    return JSONResponse(body, status_code=status, headers=headers)

@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
 
-from shared.crypto import DecryptionError, TenantCipher
+from shared.crypto import TenantCipher
 from shared.db import archives
 from shared.db.pool import Conn
 from shared.gdpr.subjects import visitor_hash
@@ -26,15 +26,6 @@ from shared.storage import keys
 from shared.storage.base import Storage
 
 log = get_logger("parley.archive")
-
-
-def _decrypt(cipher: TenantCipher, blob: bytes | None) -> str | None:
-    if blob is None:
-        return None
-    try:
-        return cipher.decrypt(blob)
-    except DecryptionError:
-        return None
 
 
 async def _export_day(
@@ -54,8 +45,8 @@ async def _export_day(
     count = 0
     for m in await archives.messages_of(conn, conversation_ids=ids):
         conversation = m.pop("conversation_id")
-        text = _decrypt(cipher, m.pop("content_enc"))
-        comment = _decrypt(cipher, m.pop("feedback_comment_enc"))
+        text = cipher.try_decrypt(m.pop("content_enc"))
+        comment = cipher.try_decrypt(m.pop("feedback_comment_enc"))
         by_conversation[conversation].append({**m, "text": text, "feedback_comment": comment})
         count += 1
     return entries, [{**c, "messages": by_conversation[c["id"]]} for c in conversations], count

@@ -5,9 +5,11 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from functions.admin.schemas import Ok, Page, Tenant, TenantCreate, TenantUpdate, slugify
+from functions.admin.schemas import Page, Tenant, TenantCreate, TenantUpdate, slugify
 from shared.auth.access import ADMIN, TENANT_USER
 from shared.db import tenants
+from shared.gdpr.offboarding import offboard
+from shared.gdpr.receipts import Asked, RequestRecord, record
 from shared.http.context import get_runtime
 from shared.http.endpoints import Endpoint, get_principal, read_json
 from shared.http.params import page_of, paging, path_uuid, respond
@@ -56,9 +58,14 @@ async def update_tenant(request: Request) -> Response:
 
 
 async def delete_tenant(request: Request) -> Response:
-    async with get_runtime(request).db.connection() as conn:
-        await tenants.delete_tenant(conn, tenant_id=path_uuid(request, "tenant_id"))
-    return respond(Ok())
+    """Offboard: the tenant's objects, cache entries and key go, then its rows; the answer
+    is the audit record that stays."""
+    runtime = get_runtime(request)
+    tenant_id = path_uuid(request, "tenant_id")
+    async with runtime.db.connection() as conn:
+        await tenants.get_tenant(conn, scope=None, tenant_id=tenant_id)  # 404 when unknown
+    row = await offboard(runtime, tenant_id, Asked("admin"))
+    return respond(record(row))
 
 
 ENDPOINTS = [
@@ -105,9 +112,9 @@ ENDPOINTS = [
         "DELETE",
         "/v1/admin/tenants/{tenant_id}",
         delete_tenant,
-        "Delete a tenant and everything it owns",
+        "Delete a tenant and everything it owns, everywhere; its data key is shredded",
         ADMIN,
-        response=Ok,
+        response=RequestRecord,
         tag="tenants",
     ),
 ]
