@@ -290,6 +290,12 @@ def _bench(args: argparse.Namespace) -> int:
         if not levels or min(levels) < 1 or max(levels) > 256:
             raise CommandError("--levels takes numbers of visitors from 1 to 256, e.g. 1,4,16,64")
         load.run(levels, seconds=args.seconds)
+    elif args.what == "gdpr":
+        from parley.bench import gdpr
+
+        if args.runs < 1 or args.archived < 0:
+            raise CommandError("--runs must be at least 1 and --archived not negative")
+        gdpr.run(runs=args.runs, archived=args.archived)
     elif args.what == "ttft":
         from parley.bench import ttft
 
@@ -354,9 +360,14 @@ def build_parser() -> argparse.ArgumentParser:
     create_user.set_defaults(func=cmd_create_user)
 
     bench = sub.add_parser("bench", help="print performance figures")
-    bench.add_argument("what", choices=["startup", "faq", "ttft", "ingest", "widget", "load"])
+    bench.add_argument(
+        "what", choices=["startup", "faq", "ttft", "ingest", "widget", "load", "gdpr"]
+    )
     bench.add_argument("--docs", type=int, default=200, help="ingest: corpus size")
-    bench.add_argument("--runs", type=int, default=5, help="startup, ttft: how many runs")
+    bench.add_argument("--runs", type=int, default=5, help="startup, ttft, gdpr: how many runs")
+    bench.add_argument(
+        "--archived", type=int, default=1000, help="gdpr: archived conversations in the tenant"
+    )
     bench.add_argument("--dataset", help="faq: folder with faqs.jsonl and queries.jsonl")
     bench.add_argument("--concurrency", type=int, default=16, help="faq: concurrent visitors")
     bench.add_argument("--levels", default="1,4,16,64", help="load: visitors at each level")

@@ -19,11 +19,13 @@ import pytest
 
 from functions.admin.app import create_app as create_admin
 from functions.chat.app import create_app as create_chat
+from functions.gdpr.app import ENDPOINTS as GDPR_ENDPOINTS
 from functions.gdpr.app import create_app as create_gdpr
 from shared.db import gdpr as gdpr_db
 from shared.gdpr import requests as gdpr_requests
 from shared.gdpr.receipts import Asked
 from shared.gdpr.subjects import Subject, contact_hash
+from shared.http.endpoints import Endpoint
 from shared.ingest.archive import archive, read_archive
 from shared.storage.base import Storage
 from shared.storage.local import LocalStorage
@@ -543,3 +545,46 @@ async def test_offboarding_leaves_no_readable_ciphertext_even_in_a_backup(
         TenantCipher(shop.tenant_id, outer[:32]).decrypt(backup_message)
     listed = await admin.get("/v1/admin/gdpr-requests", headers=headers)
     assert any(i["id"] == audit["id"] for i in listed.json()["items"])
+
+
+GDPR_ROUTES = [ep for ep in GDPR_ENDPOINTS if isinstance(ep, Endpoint)]
+
+
+@pytest.mark.parametrize("ep", GDPR_ROUTES, ids=lambda ep: f"{ep.method} {ep.path}")
+async def test_every_gdpr_route_checks_its_caller(ep, runtime, world, make_client):
+    """The access walk for the GDPR function: no or bad credentials, another tenant's
+    credentials, and each of the shop's and the operator's on the tenant's own request."""
+    client = make_client(create_gdpr(runtime))
+    a, b = world.tenants["a"], world.tenants["b"]
+
+    def auth(token):
+        return {"Authorization": f"Bearer {token}"} if token else {}
+
+    own = {"bot_id": str(a.bot_id), "visitor_id": "visitor-a"}
+    made = await client.post("/v1/gdpr/export", headers=auth(a.secret_key), json=own)
+    request_id = made.json()["request"]["id"]
+    path = ep.path.replace("{request_id}", request_id)
+
+    async def call(token, headers=None):
+        body = own if ep.method == "POST" else None
+        return await client.request(
+            ep.method, path, headers={**auth(token), **(headers or {})}, json=body
+        )
+
+    for token in (None, "sk_" + "x" * 60, "ps_" + "y" * 40):
+        response = await call(token)
+        assert response.status_code == 401, (token, response.text)
+    wrong_site = await call(a.publishable_key, {"Origin": "https://b.example"})
+    assert wrong_site.status_code == 403
+    # another tenant: its shop finds nothing of ours; its widget cannot name our bot
+    for token in (b.secret_key, b.session):
+        assert (await call(token)).status_code == 404
+    from_b = await call(b.publishable_key, {"Origin": "https://b.example"})
+    assert from_b.status_code == (422 if ep.method == "POST" else 404)
+    # our shop and an operator get through (a download only exists for large exports)
+    for token in (a.secret_key, a.session, world.admin_key, world.admin_session):
+        response = await call(token)
+        if ep.path.endswith("/download"):
+            assert response.json()["error"]["code"] == "export_not_available"
+        else:
+            assert response.status_code == 200, (token, response.text)

@@ -9,6 +9,8 @@ import os
 import shutil
 import signal
 import time
+from pathlib import Path
+from typing import Any
 
 import httpx2
 import pytest
@@ -257,3 +259,69 @@ def test_the_greeting_bubble_opens_after_the_bots_delay(demo, page):
             expect(bubble).to_be_hidden()
         finally:
             set_delay(None)
+
+
+def _stored(page: Page) -> dict[str, Any] | None:
+    stored: dict[str, Any] | None = page.evaluate(
+        "(() => { const k = Object.keys(localStorage).find(k => k.startsWith('parley:'));"
+        " return k ? JSON.parse(localStorage.getItem(k)) : null; })()"
+    )
+    return stored
+
+
+def test_a_visitor_downloads_then_deletes_their_data(demo, page):
+    marker = "GIFTREF" + os.urandom(4).hex().upper()
+    open_chat(page, demo.url)
+    expect(page.get_by_role("button", name="More options")).to_be_hidden()  # nothing yet
+    ask(page, f"Do you sell gift cards? ({marker})")
+    expect(page.get_by_role("button", name="Helpful", exact=True)).to_be_visible(timeout=30_000)
+    page.get_by_role("button", name="More options").click()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download my data").click()
+    exported = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
+    assert marker in json.dumps(exported)
+    assert exported["request"]["kind"] == "export"
+    stored = _stored(page)
+    assert stored is not None
+    assert stored["visitor_token"].startswith("vt_")
+
+    page.get_by_role("button", name="More options").click()
+    page.get_by_role("button", name="Delete my conversation").click()
+    expect(page.get_by_role("alertdialog")).to_contain_text("cannot be undone")
+    page.get_by_role("button", name="Cancel").click()
+    expect(page.locator(".msg.user")).to_have_count(1)  # cancelled: nothing happened
+    page.get_by_role("button", name="More options").click()
+    page.get_by_role("button", name="Delete my conversation").click()
+    page.get_by_role("button", name="Delete", exact=True).click()
+    expect(page.locator(".notice")).to_have_text("Your conversation was deleted.")
+    expect(page.locator(".msg.user")).to_have_count(0)
+    assert _stored(page) is None  # the browser forgot the transcript, the id and the token
+
+    key = demo_publishable_key(Keyring(MASTER))
+    with httpx2.Client(base_url=demo.url) as client:
+        response = client.post(
+            "/v1/gdpr/export",
+            headers={"Authorization": f"Bearer {key}", "Origin": demo.url},
+            json={"visitor_id": stored["visitor_id"], "visitor_token": stored["visitor_token"]},
+        )
+    assert response.status_code == 200
+    assert response.json()["conversations"] == []  # and the server holds nothing of it
+
+
+def test_the_data_menu_speaks_german(demo, page):
+    key = demo_publishable_key(Keyring(MASTER))
+    html = (
+        "<!doctype html><title>Shop</title><body>"
+        f'<script src="/widget.js" data-key="{key}" data-lang="de" data-open="true" async>'
+        "</script></body>"
+    )
+    page.route(f"{demo.url}/de", lambda route: route.fulfill(body=html, content_type="text/html"))
+    page.goto(f"{demo.url}/de")
+    ask(page, "Verkaufen Sie Geschenkgutscheine?")
+    expect(page.get_by_role("button", name="Hilfreich", exact=True)).to_be_visible(timeout=30_000)
+    page.get_by_role("button", name="Weitere Optionen").click()
+    expect(page.get_by_role("button", name="Meine Daten herunterladen")).to_be_visible()
+    page.get_by_role("button", name="Meine Unterhaltung löschen").click()
+    expect(page.get_by_role("alertdialog")).to_contain_text("nicht rückgängig")
+    page.get_by_role("button", name="Löschen", exact=True).click()
+    expect(page.locator(".notice")).to_have_text("Ihre Unterhaltung wurde gelöscht.")

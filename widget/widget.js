@@ -18,7 +18,11 @@
       err_validation_error: "That message is too long.",
       err_offline: "We can't reach the chat right now. Please try again later.",
       err_default: "Something went wrong. Please try again.",
-      contact: "Contact our team"
+      contact: "Contact our team",
+      more: "More options", download: "Download my data", erase: "Delete my conversation",
+      confirmErase: "Delete your conversation and everything you wrote here? This cannot be undone.",
+      confirm: "Delete", cancel: "Cancel", erased: "Your conversation was deleted.",
+      downloaded: "Your data was downloaded."
     },
     de: {
       open: "Chat öffnen", close: "Chat schließen", send: "Senden",
@@ -31,7 +35,11 @@
       err_validation_error: "Diese Nachricht ist zu lang.",
       err_offline: "Der Chat ist gerade nicht erreichbar. Bitte versuchen Sie es später.",
       err_default: "Etwas ist schiefgelaufen. Bitte versuchen Sie es erneut.",
-      contact: "Team kontaktieren"
+      contact: "Team kontaktieren",
+      more: "Weitere Optionen", download: "Meine Daten herunterladen", erase: "Meine Unterhaltung löschen",
+      confirmErase: "Ihre Unterhaltung und alles, was Sie hier geschrieben haben, löschen? Das lässt sich nicht rückgängig machen.",
+      confirm: "Löschen", cancel: "Abbrechen", erased: "Ihre Unterhaltung wurde gelöscht.",
+      downloaded: "Ihre Daten wurden heruntergeladen."
     }
   };
 
@@ -170,7 +178,9 @@
     ".bot a{color:inherit}.contact{display:inline-block;margin-top:6px;font-weight:600}.src{font-size:13px;color:var(--p-muted);margin-top:6px}.src a{display:block;color:var(--p-muted)}",
     ".fb{margin-top:6px;display:flex;gap:6px;font-size:13px}.fb button{border:1px solid var(--p-border);background:transparent;border-radius:6px;padding:1px 8px;color:var(--p-fg);font-size:13px}",
     ".chips{display:flex;flex-wrap:wrap;gap:6px}.chips button{border:1px solid var(--p-accent);background:transparent;color:var(--p-fg);border-radius:16px;padding:4px 10px}",
-    ".notice{padding:6px 14px;font-size:13px;color:#a4262c;background:#fdecea}",
+    ".notice{padding:6px 14px;font-size:13px;color:#a4262c;background:#fdecea}.notice.ok{color:#1e5e3a;background:#e6f4ea}",
+    ".menu,.confirm{display:flex;flex-direction:column;gap:6px;padding:10px 14px;border-bottom:1px solid var(--p-border);font-size:14px}",
+    ".menu button,.confirm button{text-align:left;border:1px solid var(--p-border);background:transparent;color:var(--p-fg);border-radius:6px;padding:5px 10px}",
     ".typing{align-self:flex-start;color:var(--p-muted);font-style:italic}",
     "form{display:flex;gap:8px;padding:10px;border-top:1px solid var(--p-border)}",
     "textarea{flex:1;resize:none;height:42px;padding:9px;border:1px solid var(--p-border);border-radius:8px;background:var(--p-bg);color:var(--p-fg);font:inherit}",
@@ -212,21 +222,31 @@
     var title = el(doc, "h2", { id: "parley-title" }, ["Chat"]);
     var restart = el(doc, "button", { type: "button" }, [t.startOver]);
     var closer = el(doc, "button", { type: "button", "aria-label": t.close }, ["✕"]);
+    var more = el(doc, "button", { type: "button", "aria-label": t.more, "aria-haspopup": "true", "aria-expanded": "false" }, ["⋯"]);
+    var getData = el(doc, "button", { type: "button" }, [t.download]);
+    var eraseData = el(doc, "button", { type: "button" }, [t.erase]);
+    var menu = el(doc, "div", { "class": "menu", hidden: "" }, [getData, eraseData]);
+    var confirmYes = el(doc, "button", { type: "button" }, [t.confirm]);
+    var confirmNo = el(doc, "button", { type: "button" }, [t.cancel]);
+    var confirmText = el(doc, "p", {}, [t.confirmErase]);
+    var confirmBox = el(doc, "div", { "class": "confirm", role: "alertdialog", hidden: "" }, [confirmText, confirmYes, confirmNo]);
     var log = el(doc, "div", { "class": "log", role: "log", "aria-live": "polite", "aria-relevant": "additions" });
     var notice = el(doc, "div", { "class": "notice", role: "alert", hidden: "" });
     var input = el(doc, "textarea", { "aria-label": t.placeholder, placeholder: t.placeholder, maxlength: "2000" });
     var send = el(doc, "button", { type: "submit" }, [t.send]);
     var form = el(doc, "form", {}, [input, send]);
     var panel = el(doc, "div", { "class": "panel", role: "dialog", "aria-labelledby": "parley-title", hidden: "" },
-      [el(doc, "div", { "class": "head" }, [title, restart, closer]), log, notice, form]);
+      [el(doc, "div", { "class": "head" }, [title, more, restart, closer]), menu, confirmBox, log, notice, form]);
     root.appendChild(panel);
     root.appendChild(bubble);
     root.appendChild(launcher);
 
     function say(code) {
       notice.textContent = t["err_" + code] || (code === "reconnecting" ? t.reconnecting : t.err_default);
+      notice.className = "notice";
       notice.hidden = false;
     }
+    function tell(text) { notice.textContent = text; notice.className = "notice ok"; notice.hidden = false; }
     function clearNotice() { notice.hidden = true; notice.textContent = ""; }
 
     function authHeaders(extra) {
@@ -289,6 +309,7 @@
       return box;
     }
     function renderAll() {
+      more.hidden = !state.visitor_id;
       log.textContent = "";
       if (config && config.greeting) addMessage({ role: "bot", text: config.greeting });
       state.transcript.forEach(addMessage);
@@ -341,6 +362,7 @@
       pending.shift();
       state.visitor_id = result.visitor_id;
       state.visitor_token = result.visitor_token;
+      more.hidden = false;
       state.conversation_id = result.conversation_id;
       var entry = { role: "bot", text: result.answer, sources: result.sources || [], source: result.source, message_id: result.message_id };
       state.transcript.push(entry);
@@ -452,6 +474,52 @@
       return pump();
     }
 
+    // ----- the visitor's own data (GDPR) ----------------------------------------------
+    function showMenu(on) {
+      menu.hidden = !on;
+      confirmBox.hidden = true;
+      more.setAttribute("aria-expanded", on ? "true" : "false");
+    }
+    function visitorBody() { return JSON.stringify({ visitor_id: state.visitor_id, visitor_token: state.visitor_token }); }
+    function saveFile(data) {
+      var url = URL.createObjectURL(new Blob([JSON.stringify(data, null, 2)], { type: "application/json" }));
+      var a = el(doc, "a", { href: url, download: "my-chat-data.json" });
+      root.appendChild(a);
+      a.click();
+      a.remove();
+      timers.push(setTimeout(function () { URL.revokeObjectURL(url); }, 10000));
+      tell(t.downloaded);
+    }
+    function failed(r) { return r.json().then(function (b) { say((b.error || {}).code); }); }
+    getData.addEventListener("click", function () {
+      showMenu(false);
+      request("/v1/gdpr/export", { method: "POST", headers: authHeaders(), body: visitorBody() }, 60000).then(function (r) {
+        if (r.status === 200) return r.json().then(saveFile);
+        if (r.status !== 202) return failed(r);
+        return r.json().then(function (receipt) {
+          var proof = { "X-Parley-Visitor-Id": state.visitor_id, "X-Parley-Visitor-Token": state.visitor_token };
+          return request(receipt.download_url, { headers: authHeaders(proof) }, 60000).then(function (d) {
+            return d.ok ? d.json().then(saveFile) : failed(d);
+          });
+        });
+      }).catch(function () { say("offline"); });
+    });
+    eraseData.addEventListener("click", function () { menu.hidden = true; confirmBox.hidden = false; confirmNo.focus(); });
+    confirmNo.addEventListener("click", function () { showMenu(false); more.focus(); });
+    confirmYes.addEventListener("click", function () {
+      showMenu(false);
+      request("/v1/gdpr/erasure", { method: "POST", headers: authHeaders(), body: visitorBody() }, 60000).then(function (r) {
+        if (!r.ok) return failed(r);
+        // Forget everything this browser kept: the transcript, the visitor id and its token.
+        state = { transcript: [] };
+        try { win.localStorage.removeItem(storeKey); } catch (e) { /* private mode */ }
+        renderAll();
+        tell(t.erased);
+        input.focus();
+      }).catch(function () { say("offline"); });
+    });
+    more.addEventListener("click", function () { showMenu(menu.hidden && confirmBox.hidden); });
+
     // ----- opening, closing, keyboard ---------------------------------------------------
     function open() {
       bubble.hidden = true;
@@ -498,6 +566,9 @@
           config = res[1];
           t = STRINGS[opts.lang] || STRINGS[config.language] || STRINGS.en;
           input.setAttribute("placeholder", t.placeholder);
+          [[getData, t.download], [eraseData, t.erase], [confirmYes, t.confirm], [confirmNo, t.cancel], [confirmText, t.confirmErase]]
+            .forEach(function (pair) { pair[0].textContent = pair[1]; });
+          more.setAttribute("aria-label", t.more);
           title.textContent = config.title || "Chat";
           if (/^#[0-9a-fA-F]{6}$/.test(config.primary_color)) host.style.setProperty("--p-accent", config.primary_color);
           renderAll();
