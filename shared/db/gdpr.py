@@ -117,10 +117,10 @@ async def list_requests(
 
 async def unfinished_requests(conn: Conn, *, idle_seconds: float) -> list[dict[str, Any]]:
     """Requests a crash or an error left behind (untouched for ``idle_seconds``, so one
-    still running elsewhere is left alone), oldest first."""
+    still running elsewhere is left alone), oldest first; a deleted tenant's are moot."""
     cur = await conn.execute(
         f"SELECT {_REQUEST} FROM gdpr_requests WHERE status IN ('received', 'in_progress')"
-        " AND subject_sealed IS NOT NULL"
+        " AND subject_sealed IS NOT NULL AND (tenant_id IS NOT NULL OR kind = 'offboarding')"
         " AND updated_at <= now() - make_interval(secs => %s) ORDER BY created_at",
         (idle_seconds,),
     )
