@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+import subprocess
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -73,10 +74,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from parley.server import create_local_app
 
     _check_port_free(args.host, args.port)
+    if not args.no_dashboard:
+        _check_port_free(args.host, args.dashboard_port)
     settings = _settings(args)
     configure_logging(settings.log_level)
     origin = f"http://{args.host}:{args.port}"
     runtime = Runtime.from_settings(settings)
+    board = None
     try:
         # Start-up work runs before serving, so a failure is one line, not a traceback.
         asyncio.run(_prepare(runtime, origin))
@@ -90,14 +94,37 @@ def cmd_serve(args: argparse.Namespace) -> int:
             lifespan="on",
             server_header=False,
         )
+        if not args.no_dashboard:
+            from parley import dashboard
+
+            board = dashboard.start(api_url=origin, host=args.host, port=args.dashboard_port)
+            print(
+                f"The dashboard is on http://{args.host}:{args.dashboard_port}",
+                file=sys.stderr,
+                flush=True,
+            )
         print(f"Parley is serving on {origin}  (Ctrl-C to stop)", file=sys.stderr, flush=True)
         # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal; with this
         # handler that ends in SystemExit, so the embedded database below is stopped too.
         signal.signal(signal.SIGTERM, _exit_on_sigterm)
         uvicorn.Server(config).run()
     finally:
+        if board is not None:
+            from parley import dashboard
+
+            dashboard.stop(board)
         runtime.stop_embedded()
     return 0
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    """Run the dashboard in the foreground against a running Parley's API."""
+    from parley import dashboard
+
+    _check_port_free(args.host, args.port)
+    print(f"The dashboard is on http://{args.host}:{args.port} (API: {args.api})", file=sys.stderr)
+    env = dashboard.environment(args.api, args.public_url)
+    return subprocess.call(dashboard.command(host=args.host, port=args.port), env=env)  # noqa: S603 (our own command)
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:
@@ -313,7 +340,20 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--data-dir", help="local state folder (default: PARLEY_DATA_DIR or ./.parley)"
     )
+    serve.add_argument(
+        "--dashboard-port", type=int, default=8501, help="where the dashboard listens"
+    )
+    serve.add_argument("--no-dashboard", action="store_true", help="serve the API and widget only")
     serve.set_defaults(func=cmd_serve)
+
+    board = sub.add_parser("dashboard", help="run the Streamlit dashboard")
+    board.add_argument("--api", default="http://127.0.0.1:8000", help="Parley's API (its origin)")
+    board.add_argument(
+        "--public-url", help="the address browsers use for the widget in embed snippets"
+    )
+    board.add_argument("--host", default="127.0.0.1")
+    board.add_argument("--port", type=int, default=8501)
+    board.set_defaults(func=cmd_dashboard)
 
     mig = sub.add_parser("migrate", help="apply database migrations and exit")
     mig.add_argument("--data-dir")

@@ -42,6 +42,19 @@ def check_imports() -> None:
         print(f"  ok  functions.{name}.app:app and :handler import")
 
 
+def check_dashboard_renders() -> None:
+    """The installed dashboard's script runs and shows its login form (Streamlit's AppTest)."""
+    from streamlit.testing.v1 import AppTest
+
+    from parley.dashboard import app_path
+
+    at = AppTest.from_file(str(app_path()), default_timeout=60).run()
+    labels = [field.label for field in at.text_input]
+    if at.exception or labels != ["Username", "Password"]:
+        raise SystemExit(f"the dashboard does not render its login form: {at.exception} {labels}")
+    print("  ok  the dashboard renders its login form")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -90,15 +103,29 @@ def ask_demo_bot(url: str) -> dict[str, object]:
     return body
 
 
+def wait_dashboard(url: str, timeout: float = 60.0) -> float:
+    """Seconds until Streamlit's own health check answers ``ok``."""
+    begin = time.monotonic()
+    while time.monotonic() - begin < timeout:
+        try:
+            status, text = get(url + "/_stcore/health")
+            if status == 200 and text.strip() == "ok":
+                return time.monotonic() - begin
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"the dashboard at {url} did not come up within {timeout:.0f} s")
+
+
 def check_serve() -> None:
-    port = free_port()
+    port, board_port = free_port(), free_port()
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="parley-fresh-") as tmp:
         log_path = Path(tmp) / "serve.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")}
         env.pop("DATABASE_URL", None)  # the embedded defaults, as on a new machine
         command = [sys.executable, "-m", "parley", "serve", "--port", str(port)]
-        command += ["--data-dir", str(Path(tmp) / "data")]
+        command += ["--data-dir", str(Path(tmp) / "data"), "--dashboard-port", str(board_port)]
         with log_path.open("wb") as log:
             proc = subprocess.Popen(  # noqa: S603 (our own command)
                 command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp
@@ -113,6 +140,12 @@ def check_serve() -> None:
             body = ask_demo_bot(url)
             answer = str(body["answer"])
             print(f"  ok  demo bot answered {QUESTION!r} from {body['source']}: {answer[:60]!r}")
+            board = f"http://127.0.0.1:{board_port}"
+            took = wait_dashboard(board)
+            status, page = get(board + "/")
+            if status != 200 or "<title>" not in page.lower():
+                raise RuntimeError(f"the dashboard at {board} served no page ({status})")
+            print(f"  ok  dashboard up on {board} after another {took:.1f} s")
         except Exception as exc:
             print(f"FAILED: {exc}\n--- parley serve output ---", file=sys.stderr)
             print(log_path.read_text(errors="replace")[-6000:], file=sys.stderr)
@@ -133,4 +166,5 @@ def check_serve() -> None:
 
 if __name__ == "__main__":
     check_imports()
+    check_dashboard_renders()
     check_serve()

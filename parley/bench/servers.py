@@ -100,6 +100,7 @@ class ParleyServer:
                 str(self.port),
                 "--data-dir",
                 str(data_dir),
+                "--no-dashboard",
             ],
             env=full_env,
             stdout=subprocess.DEVNULL,

@@ -35,8 +35,17 @@ def postgres_processes(pgdata: Path) -> list[psutil.Process]:
 class ParleyProcess:
     """``python -m parley serve`` as a child process, the way a user starts it."""
 
-    def __init__(self, data_dir: Path, env: Mapping[str, str], port: int | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        env: Mapping[str, str],
+        port: int | None = None,
+        *,
+        dashboard_port: int | None = None,
+    ) -> None:
         self.port = port or free_port()
+        # The dashboard only where a test asks for it (each would want port 8501).
+        self.dashboard_port = dashboard_port
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = data_dir
         self.env = {**os.environ, **env}
@@ -48,6 +57,10 @@ class ParleyProcess:
     def start(self, *, wait: bool = True) -> ParleyProcess:
         command = [sys.executable, "-m", "parley", "serve", "--port", str(self.port)]
         command += ["--data-dir", str(self.data_dir)]
+        if self.dashboard_port is None:
+            command += ["--no-dashboard"]
+        else:
+            command += ["--dashboard-port", str(self.dashboard_port)]
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
                 command, env=self.env, stdout=log, stderr=subprocess.STDOUT

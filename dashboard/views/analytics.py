@@ -1,0 +1,49 @@
+"""Analytics: a chosen period's volumes by source, latency, cost per provider, feedback;
+the numbers as CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import streamlit as st
+
+from dashboard.context import Context
+from dashboard.views.common import need_bot, period
+
+
+def render(ctx: Context) -> None:
+    if not need_bot(ctx):
+        return
+    since, until = period("an")
+    data = ctx.api.get(ctx.bot_path("/analytics"), **{"from": since, "to": until})
+    st.caption("Answers by source")
+    st.bar_chart(
+        {"source": list(data["sources"]), "answers": list(data["sources"].values())},
+        x="source",
+        y="answers",
+        height=220,
+    )
+    cols = st.columns(3)
+    cols[0].metric("Latency p50", f"{data['latency_ms']['p50'] or 0:.0f} ms")
+    cols[1].metric("Latency p95", f"{data['latency_ms']['p95'] or 0:.0f} ms")
+    cols[2].metric("Feedback 👍 / 👎", f"{data['feedback']['up']} / {data['feedback']['down']}")
+    if data["providers"]:
+        st.caption("Cost per provider")
+        st.dataframe(data["providers"], hide_index=True)
+    st.caption("Top questions")
+    st.dataframe(data["top_questions"], hide_index=True)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["metric", "value"])
+    for key in ("conversations", "messages", "answers"):
+        writer.writerow([key, data[key]])
+    for source, n in data["sources"].items():
+        writer.writerow([f"answers_{source}", n])
+    writer.writerow(["latency_p50_ms", data["latency_ms"]["p50"]])
+    writer.writerow(["latency_p95_ms", data["latency_ms"]["p95"]])
+    writer.writerow(["feedback_up", data["feedback"]["up"]])
+    writer.writerow(["feedback_down", data["feedback"]["down"]])
+    for p in data["providers"]:
+        writer.writerow([f"cost_usd_{p.get('provider')}", p.get("cost_usd")])
+    st.download_button("Download CSV", out.getvalue(), file_name="analytics.csv", mime="text/csv")

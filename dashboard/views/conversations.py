@@ -1,0 +1,79 @@
+"""Conversations: filter by period and visitor, page through, read a transcript with each
+answer explained, delete a conversation (a GDPR erasure, so it leaves every copy)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard.context import Context
+from dashboard.views.common import attempt, need_bot, period
+
+PAGE = 50
+
+
+def render(ctx: Context) -> None:
+    if not need_bot(ctx):
+        return
+    since, until = period("conv")
+    visitor = st.text_input("Visitor id", key="conv_visitor")
+    number = st.number_input("Page", 1, 10_000, 1, key="conv_page")
+    listed = ctx.api.get(
+        ctx.bot_path("/conversations"),
+        **{
+            "from": since,
+            "to": until,
+            "visitor_id": visitor,
+            "limit": PAGE,
+            "offset": (int(number) - 1) * PAGE,
+        },
+    )
+    items = listed["items"]
+    if not items:
+        st.info("No conversations in this period.")
+        return
+    st.dataframe(
+        [
+            {
+                "started": c["started_at"][:16],
+                "visitor": c["visitor_id"],
+                "messages": c["message_count"],
+                "channel": c["channel"],
+            }
+            for c in items
+        ],
+        hide_index=True,
+    )
+    by_id = {c["id"]: c for c in items}
+    chosen = st.selectbox(
+        "Conversation",
+        list(by_id),
+        format_func=lambda i: f"{by_id[i]['started_at'][:16]} · {by_id[i]['visitor_id']}",
+        key="conv_pick",
+    )
+    transcript = ctx.api.get(f"/v1/admin/conversations/{chosen}")
+    for m in transcript["messages"]:
+        with st.chat_message("user" if m["role"] == "user" else "assistant"):
+            st.text(m["text"])
+            if m["role"] == "assistant":
+                why = [f"source: {m['source']}"]
+                if m.get("matched_question"):
+                    why.append(f"FAQ “{m['matched_question']}” ({(m.get('confidence') or 0):.2f})")
+                if m.get("provider"):
+                    why.append(f"{m['provider']} {m.get('model') or ''}".strip())
+                why.append(f"{m.get('latency_ms') or 0} ms")
+                if m.get("cost_usd"):
+                    why.append(f"${m['cost_usd']:.5f}")
+                if m.get("feedback"):
+                    why.append("👍" if m["feedback"] > 0 else "👎")
+                cited = ", ".join(s.get("title", "") for s in m.get("sources") or [])
+                if cited:
+                    why.append(f"cited: {cited}")
+                st.caption(" · ".join(why))
+    sure = st.checkbox(
+        "Yes, delete this conversation everywhere (database, cache, archives)",
+        key=f"conv_sure_{chosen}",
+    )
+    if st.button("Delete conversation", disabled=not sure):
+        receipt = attempt(lambda: ctx.api.post("/v1/gdpr/erasure", {"conversation_id": chosen}))
+        if receipt:
+            st.success(f"Deleted ({receipt['counts']['messages']} messages).")

@@ -1,0 +1,60 @@
+"""Overview: the chosen bot's period at a glance, with a daily trend."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import streamlit as st
+
+from dashboard.context import Context
+from dashboard.views.common import need_bot
+
+SOURCES = {"faq": "FAQ", "rag": "documents", "cache": "cache", "fallback": "not answered"}
+
+
+def render(ctx: Context) -> None:
+    if not need_bot(ctx):
+        return
+    days = st.selectbox(
+        "Period", [7, 14, 30], format_func=lambda d: f"last {d} days", key="ov_days"
+    )
+    until = datetime.now(UTC)
+    since = until - timedelta(days=days)
+    data = ctx.api.get(
+        ctx.bot_path("/analytics"), **{"from": since.isoformat(), "to": until.isoformat()}
+    )
+    tokens = sum(
+        int(p.get("tokens_in") or 0) + int(p.get("tokens_out") or 0) for p in data["providers"]
+    )
+    cost = sum(float(p.get("cost_usd") or 0) for p in data["providers"])
+    rated = data["feedback"]["up"] + data["feedback"]["down"]
+    cols = st.columns(4)
+    cols[0].metric("Conversations", data["conversations"])
+    cols[1].metric("Questions", data["answers"])
+    cols[2].metric(
+        "Latency p50 / p95",
+        f"{data['latency_ms']['p50'] or 0:.0f} / {data['latency_ms']['p95'] or 0:.0f} ms",
+    )
+    cols[3].metric("Thumbs up", f"{data['feedback']['up'] / rated:.0%}" if rated else "—")
+    shares = st.columns(len(SOURCES) + 1)
+    for col, (source, label) in zip(shares, SOURCES.items(), strict=False):
+        col.metric(
+            f"Answered by {label}" if source != "fallback" else "Not answered",
+            f"{data['shares'][source]:.0%}",
+        )
+    shares[-1].metric("LLM tokens / cost", f"{tokens} / ${cost:.4f}")
+
+    trend: dict[str, list[object]] = {"day": [], "questions": [], "FAQ share": []}
+    for back in range(min(days, 14) - 1, -1, -1):
+        start = (until - timedelta(days=back + 1)).replace(
+            hour=0, minute=0, second=0, microsecond=0
+        )
+        day = ctx.api.get(
+            ctx.bot_path("/analytics"),
+            **{"from": start.isoformat(), "to": (start + timedelta(days=1)).isoformat()},
+        )
+        trend["day"].append(start.date().isoformat())
+        trend["questions"].append(day["answers"])
+        trend["FAQ share"].append(day["shares"]["faq"])
+    st.caption("Questions a day")
+    st.line_chart(trend, x="day", y="questions", height=180)

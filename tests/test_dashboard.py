@@ -1,0 +1,230 @@
+"""The dashboard through Streamlit's AppTest against a real running Parley (``parley serve``
+on the embedded PostgreSQL with the demo shop): it is only ever a client of the HTTP API."""
+
+from __future__ import annotations
+
+import base64
+import os
+import uuid
+
+import httpx2
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from parley.dashboard import app_path
+from shared.bootstrap import demo_publishable_key
+from shared.crypto import Keyring
+from tests.utils.servers import ParleyProcess
+
+MASTER = os.urandom(32)
+ADMIN, PASSWORD = "root", "dashboard admin password"
+PAGES = [
+    "Overview",
+    "Bots",
+    "FAQs",
+    "Documents",
+    "Conversations",
+    "Knowledge gaps",
+    "Analytics",
+    "API keys",
+    "Users",
+    "Privacy requests",
+]
+
+
+@pytest.fixture(scope="module")
+def parley(tmp_path_factory):
+    env = {
+        "PARLEY_DEMO": "1",
+        "PARLEY_MASTER_KEY": base64.b64encode(MASTER).decode(),
+        "PARLEY_ADMIN_USERNAME": ADMIN,
+        "PARLEY_ADMIN_PASSWORD": PASSWORD,
+    }
+    server = ParleyProcess(tmp_path_factory.mktemp("dash") / "state", env).start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def api(parley, monkeypatch):
+    monkeypatch.setenv("PARLEY_API_URL", parley.url)
+    with httpx2.Client(base_url=parley.url, timeout=60) as client:
+        yield client
+
+
+def admin_headers(api) -> dict[str, str]:
+    token = api.post("/v1/admin/login", json={"username": ADMIN, "password": PASSWORD}).json()
+    return {"Authorization": f"Bearer {token['token']}"}
+
+
+def chat(api, parley, message: str) -> dict:
+    key = demo_publishable_key(Keyring(MASTER))
+    response = api.post(
+        "/v1/chat",
+        headers={"Authorization": f"Bearer {key}", "Origin": parley.url},
+        json={"message": message},
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def field(at: AppTest, label: str):
+    for kind in (at.text_input, at.text_area):
+        for widget in kind:
+            if widget.label == label:
+                return widget
+    raise AssertionError(f"no field {label!r}: {[w.label for w in at.text_input]}")
+
+
+def button(at: AppTest, label: str):
+    found = [b for b in at.button if b.label == label]
+    assert found, f"no button {label!r}: {[b.label for b in at.button]}"
+    return found[0]
+
+
+def login(username: str = ADMIN, password: str = PASSWORD) -> AppTest:
+    at = AppTest.from_file(str(app_path()), default_timeout=60).run()
+    field(at, "Username").input(username)
+    field(at, "Password").input(password)
+    button(at, "Log in").click().run()
+    return at
+
+
+def open_page(at: AppTest, page: str) -> AppTest:
+    at.sidebar.radio[0].set_value(page).run()
+    assert not at.exception, at.exception
+    assert [h.value for h in at.header] == [page]
+    return at
+
+
+def shown(at: AppTest) -> str:
+    """Everything the page shows as text, tables included."""
+    parts = [e.value for e in (*at.markdown, *at.caption, *at.text, *at.code)]
+    parts += [frame.value.to_csv() for frame in at.dataframe]
+    return "\n".join(str(p) for p in parts)
+
+
+def test_login_shows_the_apis_message_then_lets_the_user_in(api):
+    at = login(password="not the password")
+    assert [e.value for e in at.error] == ["Wrong username or password."]
+    assert "token" not in at.session_state
+    at = login()
+    assert not at.exception
+    assert at.sidebar.radio[0].options == PAGES
+    assert at.sidebar.caption[0].value == "Logged in as **root** (admin)"
+    # the password is not kept anywhere in the session
+    assert PASSWORD not in repr(at.session_state.to_dict())
+
+
+def test_every_page_renders_with_data(api, parley):
+    chat(api, parley, "Do you sell gift cards?")
+    chat(api, parley, "Can I pay with seashells on Mars?")
+    at = login()
+    for page in PAGES:
+        open_page(at, page)
+        assert not at.error, (page, [e.value for e in at.error])
+    assert "Fernwood" in shown(open_page(at, "Bots"))
+    assert "gift cards" in shown(open_page(at, "FAQs")).lower()
+    transcript = open_page(at, "Conversations")
+    assert transcript.chat_message  # the chosen conversation's messages
+    assert "source:" in shown(transcript)  # each answer explained
+    assert "seashells" in shown(open_page(at, "Knowledge gaps")).lower()
+
+
+def test_a_faq_edited_in_the_dashboard_answers_the_chat(api, parley):
+    at = open_page(login(), "FAQs")
+    chosen = at.selectbox(key="faq_pick")
+    question = chosen.format_func(chosen.value)
+    marker = f"Gift cards come in a Fernwood tin ({uuid.uuid4().hex[:6]})."
+    field(at, "Answer").input(marker)
+    button(at, "Save FAQ").click().run()
+    assert [s.value for s in at.success] == ["FAQ saved."]
+    answer = chat(api, parley, question)
+    assert answer["source"] == "faq"
+    assert answer["answer"] == marker
+
+
+def test_a_document_written_in_the_dashboard_reaches_ready(api):
+    at = open_page(login(), "Documents")
+    field(at, "File name").input("pets.md")
+    field(at, "Text (Markdown)").input("# Pets\n\nDogs on a lead are welcome in our Berlin shop.\n")
+    button(at, "Add document").click().run()
+    assert not at.error, [e.value for e in at.error]
+    assert [s.value for s in at.success] == ["Added pets.md."]
+    table = at.dataframe[0].value  # titled by its heading, indexed by the time it is listed
+    assert table[table["title"] == "Pets"]["status"].tolist() == ["ready"]
+
+
+def test_a_key_is_shown_once_then_revoked_and_refused(api):
+    at = open_page(login(), "API keys")
+    field(at, "Key name").input("dashboard test")
+    at.selectbox(key="key_kind").set_value("secret")
+    button(at, "Create key").click().run()
+    keys = [c.value for c in at.code if str(c.value).startswith("sk_")]
+    assert len(keys) == 1
+    key = keys[0]
+    assert api.get("/v1/admin/bots", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+    at.run()
+    assert key not in shown(at)  # shown once
+    revoke = at.selectbox(key="key_pick")
+    revoke.select_index(next(i for i, o in enumerate(revoke.options) if "dashboard test" in o))
+    button(at, "Revoke key").click().run()
+    refused = api.get("/v1/admin/bots", headers={"Authorization": f"Bearer {key}"})
+    assert refused.status_code == 401
+
+
+def test_a_tenant_user_sees_only_their_own_tenant(api):
+    headers = admin_headers(api)
+    suffix = uuid.uuid4().hex[:6]
+    tenant = api.post("/v1/admin/tenants", headers=headers, json={"name": f"Other {suffix}"}).json()
+    api.post(
+        "/v1/admin/bots",
+        headers=headers,
+        json={"tenant_id": tenant["id"], "name": f"Other helper {suffix}"},
+    ).raise_for_status()
+    user = f"owner{suffix}"
+    api.post(
+        "/v1/admin/users",
+        headers=headers,
+        json={
+            "username": user,
+            "password": "owner password 1",
+            "role": "saas_user",
+            "tenant_id": tenant["id"],
+        },
+    ).raise_for_status()
+    at = login(user, "owner password 1")
+    assert not at.exception
+    assert "Users" not in at.sidebar.radio[0].options
+    assert [s.label for s in at.sidebar.selectbox] == ["Bot"]  # no tenant to choose
+    bots = at.sidebar.selectbox[0]
+    assert bots.options == [f"Other helper {suffix}"]  # (AppTest lists the shown labels)
+    for page in [*PAGES[:-2], "Privacy requests"]:
+        text = shown(open_page(at, page))
+        assert "Fernwood" not in text, page
+
+
+def test_a_knowledge_gap_turned_into_a_faq_answers_the_next_visitor(api, parley):
+    question = "Who won the football world cup in 1954?"
+    assert chat(api, parley, question)["source"] == "fallback"
+    at = open_page(login(), "Knowledge gaps")
+    gaps = [m for m in at.markdown if "asked" in str(m.value)]
+    # (listed as normalised: lower case, no punctuation)
+    position = next(i for i, m in enumerate(gaps) if "football world cup in 1954" in m.value)
+    at.text_area(key=f"gap_answer_{position}").input(
+        "Germany did, in Bern; our beach kiosk shows the final."
+    )
+    at.button(key=f"gap_add_{position}").click().run()
+    assert not at.error, [e.value for e in at.error]
+    answer = chat(api, parley, question)
+    assert answer["source"] == "faq"
+    assert "beach kiosk" in answer["answer"]
+
+
+def test_an_ended_session_returns_to_the_login_form_with_a_message(api):
+    at = login()
+    token = at.session_state["token"]
+    api.post("/v1/admin/logout", headers={"Authorization": f"Bearer {token}"})
+    at.run()
+    assert [w.value for w in at.warning] == ["Your session has ended. Please log in again."]
+    assert [f.label for f in at.text_input] == ["Username", "Password"]
