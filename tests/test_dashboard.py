@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import os
 import uuid
+from typing import Any
 
 import httpx2
 import pytest
@@ -57,7 +58,7 @@ def admin_headers(api) -> dict[str, str]:
     return {"Authorization": f"Bearer {token['token']}"}
 
 
-def chat(api, parley, message: str) -> dict:
+def chat(api, parley, message: str) -> dict[str, Any]:
     key = demo_publishable_key(Keyring(MASTER))
     response = api.post(
         "/v1/chat",
@@ -65,7 +66,8 @@ def chat(api, parley, message: str) -> dict:
         json={"message": message},
     )
     assert response.status_code == 200, response.text
-    return response.json()
+    body: dict[str, Any] = response.json()
+    return body
 
 
 def field(at: AppTest, label: str):
