@@ -31,7 +31,7 @@ from shared.embeddings.cached import CachedEmbedder
 from shared.embeddings.local import LocalEmbedder
 from shared.runtime import Runtime
 
-pytest_plugins = ["tests.chat_fixtures"]
+pytest_plugins = ["tests.chat_fixtures", "tests.utils.browser"]
 
 TEMPLATE_DB = "parley_test_template"
 

@@ -37,6 +37,7 @@ SAMPLES: dict[str, dict[str, object]] = {
     "PATCH /v1/admin/bots/{bot_id}": {"name": "Renamed bot", "faq_threshold": 0.5},
     "POST /v1/admin/bots/{bot_id}/faqs": {"question": "Open on Sunday?", "answer": "No."},
     "PATCH /v1/admin/bots/{bot_id}/faqs/{faq_id}": {"answer": "Yes."},
+    "POST /v1/admin/bots/{bot_id}/preview": {"question": "Where is the shop?"},
     "POST /v1/admin/api-keys": {"tenant_id": "{tenant_id}", "kind": "secret"},
     "POST /v1/admin/users": {
         "username": "colleague",

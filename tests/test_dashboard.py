@@ -53,9 +53,27 @@ def api(parley, monkeypatch):
         yield client
 
 
-def admin_headers(api) -> dict[str, str]:
-    token = api.post("/v1/admin/login", json={"username": ADMIN, "password": PASSWORD}).json()
-    return {"Authorization": f"Bearer {token['token']}"}
+@pytest.fixture(scope="module")
+def admin_session(parley) -> dict[str, Any]:
+    """One login for the module's tests (logins are limited to 10 per user in 5 minutes)."""
+    response = httpx2.post(
+        f"{parley.url}/v1/admin/login", json={"username": ADMIN, "password": PASSWORD}
+    )
+    response.raise_for_status()
+    session: dict[str, Any] = response.json()
+    return session
+
+
+def admin_headers(session: dict[str, Any]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {session['token']}"}
+
+
+def as_admin(session: dict[str, Any]) -> AppTest:
+    """The dashboard as the logged-in admin (the login form itself is tested on its own)."""
+    at = AppTest.from_file(str(app_path()), default_timeout=60)
+    at.session_state["token"] = session["token"]
+    at.session_state["me"] = {k: session[k] for k in ("username", "role", "tenant_id")}
+    return at.run()
 
 
 def chat(api, parley, message: str) -> dict[str, Any]:
@@ -84,11 +102,13 @@ def button(at: AppTest, label: str):
     return found[0]
 
 
-def login(username: str = ADMIN, password: str = PASSWORD) -> AppTest:
+def login(username: str = ADMIN, password: str = PASSWORD, *, ok: bool = True) -> AppTest:
     at = AppTest.from_file(str(app_path()), default_timeout=60).run()
     field(at, "Username").input(username)
     field(at, "Password").input(password)
     button(at, "Log in").click().run()
+    if ok:
+        assert "token" in at.session_state, [e.value for e in at.error]
     return at
 
 
@@ -107,7 +127,7 @@ def shown(at: AppTest) -> str:
 
 
 def test_login_shows_the_apis_message_then_lets_the_user_in(api):
-    at = login(password="not the password")
+    at = login(password="not the password", ok=False)
     assert [e.value for e in at.error] == ["Wrong username or password."]
     assert "token" not in at.session_state
     at = login()
@@ -118,10 +138,10 @@ def test_login_shows_the_apis_message_then_lets_the_user_in(api):
     assert PASSWORD not in repr(at.session_state.to_dict())
 
 
-def test_every_page_renders_with_data(api, parley):
+def test_every_page_renders_with_data(api, parley, admin_session):
     chat(api, parley, "Do you sell gift cards?")
     chat(api, parley, "Can I pay with seashells on Mars?")
-    at = login()
+    at = as_admin(admin_session)
     for page in PAGES:
         open_page(at, page)
         assert not at.error, (page, [e.value for e in at.error])
@@ -133,8 +153,8 @@ def test_every_page_renders_with_data(api, parley):
     assert "seashells" in shown(open_page(at, "Knowledge gaps")).lower()
 
 
-def test_a_faq_edited_in_the_dashboard_answers_the_chat(api, parley):
-    at = open_page(login(), "FAQs")
+def test_a_faq_edited_in_the_dashboard_answers_the_chat(api, parley, admin_session):
+    at = open_page(as_admin(admin_session), "FAQs")
     chosen = at.selectbox(key="faq_pick")
     question = chosen.format_func(chosen.value)
     marker = f"Gift cards come in a Fernwood tin ({uuid.uuid4().hex[:6]})."
@@ -146,8 +166,8 @@ def test_a_faq_edited_in_the_dashboard_answers_the_chat(api, parley):
     assert answer["answer"] == marker
 
 
-def test_a_document_written_in_the_dashboard_reaches_ready(api):
-    at = open_page(login(), "Documents")
+def test_a_document_written_in_the_dashboard_reaches_ready(api, admin_session):
+    at = open_page(as_admin(admin_session), "Documents")
     field(at, "File name").input("pets.md")
     field(at, "Text (Markdown)").input("# Pets\n\nDogs on a lead are welcome in our Berlin shop.\n")
     button(at, "Add document").click().run()
@@ -157,8 +177,8 @@ def test_a_document_written_in_the_dashboard_reaches_ready(api):
     assert table[table["title"] == "Pets"]["status"].tolist() == ["ready"]
 
 
-def test_a_key_is_shown_once_then_revoked_and_refused(api):
-    at = open_page(login(), "API keys")
+def test_a_key_is_shown_once_then_revoked_and_refused(api, admin_session):
+    at = open_page(as_admin(admin_session), "API keys")
     field(at, "Key name").input("dashboard test")
     at.selectbox(key="key_kind").set_value("secret")
     button(at, "Create key").click().run()
@@ -175,8 +195,8 @@ def test_a_key_is_shown_once_then_revoked_and_refused(api):
     assert refused.status_code == 401
 
 
-def test_a_tenant_user_sees_only_their_own_tenant(api):
-    headers = admin_headers(api)
+def test_a_tenant_user_sees_only_their_own_tenant(api, admin_session):
+    headers = admin_headers(admin_session)
     suffix = uuid.uuid4().hex[:6]
     tenant = api.post("/v1/admin/tenants", headers=headers, json={"name": f"Other {suffix}"}).json()
     api.post(
@@ -206,10 +226,10 @@ def test_a_tenant_user_sees_only_their_own_tenant(api):
         assert "Fernwood" not in text, page
 
 
-def test_a_knowledge_gap_turned_into_a_faq_answers_the_next_visitor(api, parley):
+def test_a_knowledge_gap_turned_into_a_faq_answers_the_next_visitor(api, parley, admin_session):
     question = "Who won the football world cup in 1954?"
     assert chat(api, parley, question)["source"] == "fallback"
-    at = open_page(login(), "Knowledge gaps")
+    at = open_page(as_admin(admin_session), "Knowledge gaps")
     gaps = [m for m in at.markdown if "asked" in str(m.value)]
     # (listed as normalised: lower case, no punctuation)
     position = next(i for i, m in enumerate(gaps) if "football world cup in 1954" in m.value)
@@ -230,3 +250,72 @@ def test_an_ended_session_returns_to_the_login_form_with_a_message(api):
     at.run()
     assert [w.value for w in at.warning] == ["Your session has ended. Please log in again."]
     assert [f.label for f in at.text_input] == ["Username", "Password"]
+
+
+def test_testing_a_question_shows_the_decision_and_stores_nothing(api, admin_session):
+    headers = admin_headers(admin_session)
+    bot = api.get("/v1/admin/bots", headers=headers).json()["items"][0]
+    before = api.get(f"/v1/admin/bots/{bot['id']}/conversations", headers=headers).json()
+    at = open_page(as_admin(admin_session), "FAQs")
+    for question, decision in (
+        ("do you sell gift cards", "Answered from the FAQ"),
+        ("Can I pay with seashells on Mars?", "Not answered"),
+    ):
+        field(at, "Test a question").input(question)
+        button(at, "Test").click().run()
+        assert not at.error, [e.value for e in at.error]
+        assert decision in shown(at), shown(at)
+    assert "Matched FAQ" not in shown(at)  # the last one matched nothing well enough
+    after = api.get(f"/v1/admin/bots/{bot['id']}/conversations", headers=headers).json()
+    assert after["items"] == before["items"]
+
+
+def test_saving_the_faq_table_updates_adds_and_deletes_what_changed():
+    from dashboard.views.faqs import table_changes
+
+    faqs: list[dict[str, Any]] = [
+        {
+            "id": "1",
+            "question": "Hours?",
+            "alternatives": ["Open when?"],
+            "answer": "9-5",
+            "enabled": True,
+        },
+        {"id": "2", "question": "Parking?", "alternatives": [], "answer": "Yes", "enabled": True},
+        {
+            "id": "3",
+            "question": "Dogs?",
+            "alternatives": [],
+            "answer": "On a lead",
+            "enabled": True,
+        },
+    ]
+    rows: list[dict[str, Any]] = [
+        {
+            "id": "1",
+            "question": "Hours?",
+            "alternatives": "Open when? | When open?",
+            "answer": "9-5",
+            "enabled": True,
+        },
+        {"id": "2", "question": "Parking?", "alternatives": "", "answer": "Yes", "enabled": False},
+        {
+            "id": None,
+            "question": "Cafe?",
+            "alternatives": None,
+            "answer": "Upstairs",
+            "enabled": None,
+        },
+        {"id": None, "question": None, "alternatives": None, "answer": None, "enabled": None},
+    ]
+    updates, creates, deletes = table_changes(faqs, rows)
+    assert updates == [
+        ("1", {"alternatives": ["Open when?", "When open?"]}),
+        ("2", {"enabled": False}),
+    ]
+    assert creates == [
+        {"question": "Cafe?", "alternatives": [], "answer": "Upstairs", "enabled": True}
+    ]
+    assert deletes == ["3"]
+    unchanged = [{**f, "alternatives": " | ".join(f["alternatives"])} for f in faqs]
+    assert table_changes(faqs, unchanged) == ([], [], [])

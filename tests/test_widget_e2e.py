@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import shutil
 import signal
 import time
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Any
 
 import httpx2
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from starlette.applications import Starlette
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
@@ -23,7 +22,6 @@ from shared.bootstrap import demo_publishable_key
 from shared.crypto import Keyring
 from tests.utils.servers import ParleyProcess, ThreadServer
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 MASTER = os.urandom(32)
 ADMIN_PASSWORD = "e2e admin password"
 XSS_QUESTION = "Where can I read the security test notice?"
@@ -57,26 +55,6 @@ def demo(tmp_path_factory):
         assert created.status_code == 201
     yield server
     server.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        yield launched
-        launched.close()
 
 
 @pytest.fixture

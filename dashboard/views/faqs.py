@@ -4,12 +4,72 @@ from __future__ import annotations
 
 import csv
 import io
+from functools import partial
 from typing import Any
 
 import streamlit as st
 
 from dashboard.context import Context
 from dashboard.views.common import attempt, lines, pick
+
+ALTERNATIVES = " | "
+
+
+def _row(faq: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": faq["id"],
+        "question": faq["question"],
+        "alternatives": ALTERNATIVES.join(faq["alternatives"]),
+        "answer": faq["answer"],
+        "enabled": faq["enabled"],
+        "hits": faq["hits"],
+    }
+
+
+def table_changes(
+    faqs: list[dict[str, Any]], rows: list[dict[str, Any]]
+) -> tuple[list[tuple[str, dict[str, Any]]], list[dict[str, Any]], list[str]]:
+    """What saving the edited table means: (FAQ id, changed fields) to update, new FAQs to
+    create, FAQ ids to delete."""
+    by_id = {f["id"]: f for f in faqs}
+    updates, creates, kept = [], [], set()
+    for row in rows:
+        fields = {
+            "question": str(row.get("question") or "").strip(),
+            "alternatives": [
+                a.strip() for a in str(row.get("alternatives") or "").split("|") if a.strip()
+            ],
+            "answer": str(row.get("answer") or "").strip(),
+            "enabled": row.get("enabled") is not False,  # a new row's empty cell: enabled
+        }
+        faq = by_id.get(row.get("id"))
+        if faq is None:
+            if fields["question"] or fields["answer"]:
+                creates.append(fields)
+            continue
+        kept.add(faq["id"])
+        changed = {k: v for k, v in fields.items() if v != faq[k]}
+        if changed:
+            updates.append((faq["id"], changed))
+    return updates, creates, [i for i in by_id if i not in kept]
+
+
+def _save_table(ctx: Context, faqs: list[dict[str, Any]], rows: list[dict[str, Any]]) -> None:
+    updates, creates, deletes = table_changes(faqs, rows)
+    done = 0
+    for faq_id, changed in updates:
+        done += (
+            attempt(partial(ctx.api.patch, ctx.bot_path(f"/faqs/{faq_id}"), changed)) is not None
+        )
+    for fields in creates:
+        done += attempt(partial(ctx.api.post, ctx.bot_path("/faqs"), fields)) is not None
+    for faq_id in deletes:
+        done += attempt(partial(ctx.api.delete, ctx.bot_path(f"/faqs/{faq_id}"))) is not None
+    if done == len(updates) + len(creates) + len(deletes):
+        st.session_state["flash"] = (
+            f"Saved: {len(updates)} changed, {len(creates)} added, {len(deletes)} deleted."
+        )
+        st.rerun()
 
 
 def _csv(faqs: list[dict[str, Any]]) -> str:
@@ -21,28 +81,60 @@ def _csv(faqs: list[dict[str, Any]]) -> str:
     return out.getvalue()
 
 
+DECISIONS = {
+    "faq": "Answered from the FAQ",
+    "documents": "Answered from the documents (generated from these passages)",
+    "not_answered": "Not answered: the visitor gets the handoff text",
+}
+
+
+def _test_a_question(ctx: Context) -> None:
+    with st.form("faq_test"):
+        question = st.text_input("Test a question")
+        tried = st.form_submit_button("Test")
+    if not (tried and question.strip()):
+        return
+    result = attempt(lambda: ctx.api.post(ctx.bot_path("/preview"), {"question": question}))
+    if not result:
+        return
+    st.markdown(
+        f"**{DECISIONS[result['decision']]}** — confidence {result['confidence']:.2f}"
+        f" (threshold {result['threshold']:.2f})"
+    )
+    if result["faq"]:
+        st.markdown(f"Matched FAQ: “{result['faq']['question']}”")
+    if result["candidates"]:
+        st.caption("FAQ candidates, best first")
+        st.dataframe(
+            [{"question": c["question"], "score": c["score"]} for c in result["candidates"]],
+            hide_index=True,
+        )
+    if result["passages"]:
+        st.caption("Passages")
+        st.dataframe(result["passages"], hide_index=True, column_order=["title", "similarity"])
+
+
 def render(ctx: Context) -> None:
     if ctx.bot is None:
         st.info("Create a bot first (page “Bots”).")
         return
     faqs = ctx.api.all_items(ctx.bot_path("/faqs"))
-    st.dataframe(
-        [
-            {
-                "question": f["question"],
-                "alternatives": " | ".join(f["alternatives"]),
-                "answer": f["answer"],
-                "enabled": f["enabled"],
-                "hits": f["hits"],
-            }
-            for f in faqs
-        ],
+    st.caption("Edit cells, add rows at the bottom, delete rows; then save the table.")
+    edited = st.data_editor(
+        [_row(f) for f in faqs],
+        num_rows="dynamic",
         hide_index=True,
+        disabled=["id", "hits"],
+        column_order=["question", "alternatives", "answer", "enabled", "hits"],
+        key=f"faq_table_{ctx.bot['kb_version']}",
     )
+    if st.button("Save table"):
+        _save_table(ctx, faqs, edited)
     st.download_button(
         "Export as CSV", _csv(faqs), file_name=f"{ctx.bot['slug']}-faqs.csv", mime="text/csv"
     )
 
+    _test_a_question(ctx)
     faq = pick("Edit a FAQ", faqs, lambda f: f["question"], key="faq_pick")
     if faq is not None:
         with st.form(f"faq_{faq['id']}"):

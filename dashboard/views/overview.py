@@ -42,19 +42,18 @@ def render(ctx: Context) -> None:
             f"Answered by {label}" if source != "fallback" else "Not answered",
             f"{data['shares'][source]:.0%}",
         )
-    shares[-1].metric("LLM tokens / cost", f"{tokens} / ${cost:.4f}")
+    shares[-1].metric("LLM tokens", f"{tokens:,}", help=f"cost: ${cost:.4f}")
 
-    trend: dict[str, list[object]] = {"day": [], "questions": [], "FAQ share": []}
+    trend: dict[str, list[object]] = {"day": [], "questions": [], "answered by FAQ": []}
+    today = until.replace(hour=0, minute=0, second=0, microsecond=0)
     for back in range(min(days, 14) - 1, -1, -1):
-        start = (until - timedelta(days=back + 1)).replace(
-            hour=0, minute=0, second=0, microsecond=0
-        )
+        start = today - timedelta(days=back)
         day = ctx.api.get(
             ctx.bot_path("/analytics"),
             **{"from": start.isoformat(), "to": (start + timedelta(days=1)).isoformat()},
         )
         trend["day"].append(start.date().isoformat())
         trend["questions"].append(day["answers"])
-        trend["FAQ share"].append(day["shares"]["faq"])
-    st.caption("Questions a day")
-    st.line_chart(trend, x="day", y="questions", height=180)
+        trend["answered by FAQ"].append(day["sources"]["faq"])
+    st.caption("Questions a day, and how many the FAQ answered")
+    st.line_chart(trend, x="day", y=["questions", "answered by FAQ"], height=200)

@@ -341,3 +341,32 @@ class Analytics(BaseModel):
 
 class Unanswered(BaseModel):
     items: list[QuestionCount]
+
+
+# ----- match preview --------------------------------------------------------------
+
+
+class PreviewRequest(RequestModel):
+    question: ShortText
+
+
+class PreviewCandidate(BaseModel):
+    faq_id: UUID
+    question: str
+    answer: str
+    score: float
+
+
+class PreviewPassage(BaseModel):
+    title: str
+    document_id: UUID
+    similarity: float
+
+
+class Preview(BaseModel):
+    decision: Literal["faq", "documents", "not_answered"]
+    confidence: float
+    threshold: float
+    faq: PreviewCandidate | None
+    candidates: list[PreviewCandidate]
+    passages: list[PreviewPassage]

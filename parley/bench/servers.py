@@ -76,8 +76,11 @@ class ThreadServer:
 class ParleyServer:
     """A throw-away ``parley serve`` for a benchmark, with its own admin and master key."""
 
-    def __init__(self, data_dir: Path, env: Mapping[str, str]) -> None:
+    def __init__(
+        self, data_dir: Path, env: Mapping[str, str], *, dashboard_port: int | None = None
+    ) -> None:
         self.port = free_port()
+        self.dashboard_port = dashboard_port
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = data_dir
         self.password = secrets.token_urlsafe(16)
@@ -100,7 +103,11 @@ class ParleyServer:
                 str(self.port),
                 "--data-dir",
                 str(data_dir),
-                "--no-dashboard",
+                *(
+                    ["--dashboard-port", str(dashboard_port)]
+                    if dashboard_port
+                    else ["--no-dashboard"]
+                ),
             ],
             env=full_env,
             stdout=subprocess.DEVNULL,

@@ -11,8 +11,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from functions.admin.routes.scope import scoped_bot
-from functions.admin.schemas import Faq, FaqCreate, FaqUpdate, ImportResult, Ok, Page
+from functions.admin.schemas import (
+    Faq,
+    FaqCreate,
+    FaqUpdate,
+    ImportResult,
+    Ok,
+    Page,
+    Preview,
+    PreviewRequest,
+)
 from shared.auth.access import TENANT_USER
+from shared.chat.preview import preview
 from shared.db import bots, faqs
 from shared.db.pool import Conn
 from shared.errors import PayloadTooLargeError
@@ -117,6 +127,16 @@ async def import_faqs(request: Request) -> Response:
     return respond(ImportResult(imported=len(entries)), 201)
 
 
+async def preview_question(request: Request) -> Response:
+    """What the bot would do with a question (FAQ, documents or not answered); stores nothing."""
+    runtime = get_runtime(request)
+    body = await read_json(request, PreviewRequest, max_bytes=runtime.settings.max_body_bytes)
+    async with runtime.db.connection() as conn:
+        bot = await scoped_bot(conn, request)
+        result = await preview(conn, runtime.get_embedder(), bot, body.question)
+    return respond(Preview.model_validate(result))
+
+
 ENDPOINTS = [
     Endpoint(
         "GET",
@@ -165,6 +185,17 @@ ENDPOINTS = [
         TENANT_USER,
         response=ImportResult,
         status_code=201,
+        tag="faqs",
+    ),
+    Endpoint(
+        "POST",
+        "/v1/admin/bots/{bot_id}/preview",
+        preview_question,
+        "What the bot would do with a question: the decision, the matched FAQ and its"
+        " confidence, the runners-up, the passages (nothing is stored)",
+        TENANT_USER,
+        body=PreviewRequest,
+        response=Preview,
         tag="faqs",
     ),
 ]

@@ -1,0 +1,43 @@
+"""What the bot would do with a question, stored nowhere: the dashboard's "Test a question".
+
+The same steps as a visitor's first turn, minus the answer cache and the LLM: the FAQ match
+against the bot's threshold, else the passages retrieval finds (the bot would generate from
+them), else nothing (the handoff text).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.db.pool import Conn
+from shared.embeddings.base import Embedder
+from shared.rag.faq_match import DEFAULT_THRESHOLD, match_faq
+from shared.rag.retrieve import retrieve
+
+
+async def preview(conn: Conn, embedder: Embedder, bot: dict[str, Any], text: str) -> dict[str, Any]:
+    vector = await embedder.embed_one(text)
+    match = await match_faq(conn, bot_id=bot["id"], text=text, vector=vector)
+    threshold = DEFAULT_THRESHOLD if bot["faq_threshold"] is None else float(bot["faq_threshold"])
+    candidates = [
+        {"faq_id": c.faq_id, "question": c.question, "answer": c.answer, "score": round(c.score, 4)}
+        for c in match.candidates
+    ]
+    passages: list[dict[str, Any]] = []
+    if match.best is not None and match.confidence >= threshold:
+        decision = "faq"
+    else:
+        found = await retrieve(conn, bot_id=bot["id"], text=text, vector=vector)
+        passages = [
+            {"title": p.label, "document_id": p.document_id, "similarity": round(p.similarity, 4)}
+            for p in found
+        ]
+        decision = "documents" if found else "not_answered"
+    return {
+        "decision": decision,
+        "confidence": round(match.confidence, 4),
+        "threshold": threshold,
+        "faq": candidates[0] if decision == "faq" else None,
+        "candidates": candidates,
+        "passages": passages,
+    }

@@ -1,0 +1,66 @@
+"""The dashboard as people use it: ``parley serve`` starts it beside the API; headless
+Chromium logs in and opens every page, and no page shows an error; stopping the server stops
+the dashboard too."""
+
+from __future__ import annotations
+
+import base64
+import os
+
+import httpx2
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.test_dashboard import PAGES
+from tests.utils.servers import ParleyProcess, free_port, wait_until_responds
+
+PASSWORD = "browser admin password"
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    env = {
+        "PARLEY_DEMO": "1",
+        "PARLEY_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
+        "PARLEY_ADMIN_USERNAME": "root",
+        "PARLEY_ADMIN_PASSWORD": PASSWORD,
+    }
+    server = ParleyProcess(
+        tmp_path_factory.mktemp("board") / "state", env, dashboard_port=free_port()
+    ).start()
+    board = f"http://127.0.0.1:{server.dashboard_port}"
+    wait_until_responds(board + "/_stcore/health", timeout=60)
+    yield server, board
+    server.close()
+
+
+def test_serve_starts_the_dashboard_and_every_page_opens_without_an_error(served, browser):
+    server, board = served
+    assert f"The dashboard is on {board}" in server.output()
+    page: Page = browser.new_context().new_page()
+    page.goto(board)
+    page.get_by_role("textbox", name="Username").fill("root")
+    page.get_by_role("textbox", name="Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    sidebar = page.get_by_test_id("stSidebar")
+    expect(sidebar.get_by_text("Logged in as")).to_be_visible(timeout=30_000)
+    for name in PAGES:
+        sidebar.get_by_text(name, exact=True).click()
+        expect(page.get_by_role("heading", name=name, exact=True)).to_be_visible(timeout=30_000)
+        page.wait_for_load_state("networkidle")
+        expect(page.get_by_test_id("stException")).to_have_count(0)
+        expect(page.locator('[data-testid="stAlertContentError"]')).to_have_count(0)
+    page.context.close()
+
+
+def test_stopping_the_server_stops_the_dashboard(tmp_path):
+    env = {"PARLEY_DEMO": "0", "PARLEY_MASTER_KEY": base64.b64encode(os.urandom(32)).decode()}
+    server = ParleyProcess(tmp_path / "state", env, dashboard_port=free_port()).start()
+    board = f"http://127.0.0.1:{server.dashboard_port}"
+    try:
+        wait_until_responds(board + "/_stcore/health", timeout=60)
+        assert server.stop() in (0, -15, 143)
+        with pytest.raises(httpx2.HTTPError):
+            httpx2.get(board + "/_stcore/health", timeout=2)
+    finally:
+        server.close()
