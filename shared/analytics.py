@@ -56,6 +56,10 @@ async def bot_analytics(
         "providers": [{**p, "cost_usd": float(p["cost_usd"] or 0)} for p in providers],
         "feedback": {"up": totals["feedback_up"], "down": totals["feedback_down"]},
         "top_questions": _count(cipher, questions, top),
+        "daily": [
+            {**d, "day": d["day"].isoformat(), "cost_usd": float(d["cost_usd"])}
+            for d in await rows.daily(conn, period)
+        ],
     }
 
 

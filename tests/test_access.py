@@ -24,6 +24,7 @@ def fill(path: str, tenant) -> str:
         "conversation_id": tenant.conversation_id,
         "key_id": tenant.publishable_key_id,
         "doc_id": tenant.document_id,
+        "user_id": tenant.user_id,
     }
     return re.sub(r"\{(\w+)\}", lambda m: str(ids[m[1]]), path)
 
@@ -38,6 +39,8 @@ SAMPLES: dict[str, dict[str, object]] = {
     "POST /v1/admin/bots/{bot_id}/faqs": {"question": "Open on Sunday?", "answer": "No."},
     "PATCH /v1/admin/bots/{bot_id}/faqs/{faq_id}": {"answer": "Yes."},
     "POST /v1/admin/bots/{bot_id}/preview": {"question": "Where is the shop?"},
+    "POST /v1/admin/bots/{bot_id}/gaps/dismiss": {"phrasings": ["where is the shop"]},
+    "PATCH /v1/admin/users/{user_id}": {"password": "a brand new password"},
     "POST /v1/admin/api-keys": {"tenant_id": "{tenant_id}", "kind": "secret"},
     "POST /v1/admin/users": {
         "username": "colleague",

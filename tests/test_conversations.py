@@ -104,6 +104,12 @@ async def test_analytics_counts_sources_latency_cost_feedback_and_questions(
         },
     ]
     assert stats["top_questions"][0] == {"question": "where is my order", "count": 2}
+    # the same numbers per day add up to the period's
+    assert sum(d["answers"] for d in stats["daily"]) == stats["answers"]
+    assert {s: sum(d[s] for d in stats["daily"]) for s in stats["sources"]} == stats["sources"]
+    assert round(sum(d["cost_usd"] for d in stats["daily"]), 6) == round(
+        sum(p["cost_usd"] for p in stats["providers"]), 6
+    )
 
     unanswered = (
         await admin_client.get(f"/v1/admin/bots/{a.bot_id}/unanswered", headers=headers)
@@ -114,3 +120,39 @@ async def test_analytics_counts_sources_latency_cost_feedback_and_questions(
         f"/v1/admin/bots/{a.bot_id}/analytics", params=window, headers=headers
     )
     assert empty.json()["answers"] == 0
+
+
+async def test_conversations_filter_by_answer_source_and_feedback(admin_client, world, runtime):
+    from tests.utils import rows
+
+    a = world.tenants["a"]
+    async with runtime.db.connection() as conn:
+        cipher = await runtime.cipher(conn, a.tenant_id)
+        rated = await rows.create_conversation(
+            conn, tenant_id=a.tenant_id, bot_id=a.bot_id, visitor_id="rater"
+        )
+        await rows.add_message(
+            conn,
+            conversation_id=rated,
+            bot_id=a.bot_id,
+            role="assistant",
+            content_enc=cipher.encrypt("From the FAQ."),
+            source="faq",
+            feedback=-1,
+        )
+    path = f"/v1/admin/bots/{a.bot_id}/conversations"
+    headers = world.headers(a.session)
+
+    async def ids(**params):
+        response = await admin_client.get(path, headers=headers, params=params)
+        assert response.status_code == 200, response.text
+        return {c["id"] for c in response.json()["items"]}
+
+    everything = await ids()
+    assert {str(rated), str(a.conversation_id)} <= everything
+    assert await ids(source="faq") == {str(rated)}
+    assert await ids(source="fallback") == {str(a.conversation_id)}
+    assert await ids(feedback="down") == {str(rated)}
+    assert await ids(feedback="up") == set()
+    bad = await admin_client.get(path, headers=headers, params={"source": "llm"})
+    assert bad.status_code == 422

@@ -60,3 +60,52 @@ async def test_weak_or_misplaced_users_are_refused(admin_client, world):
         json={"username": "x-user", "password": PASSWORD, "role": "saas_user"},
     )
     assert no_tenant.status_code == 422
+
+
+async def test_a_password_reset_or_a_deactivation_ends_the_users_sessions(admin_client, world):
+    a = world.tenants["a"]
+    admin = world.headers(world.admin_session)
+    user_path = f"/v1/admin/users/{a.user_id}"
+    assert (
+        await admin_client.get("/v1/admin/bots", headers=world.headers(a.session))
+    ).status_code == 200
+
+    reset = await admin_client.patch(
+        user_path, headers=admin, json={"password": "a fresh long password"}
+    )
+    assert reset.status_code == 200, reset.text
+    assert "password" not in reset.text
+    assert (
+        await admin_client.get("/v1/admin/bots", headers=world.headers(a.session))
+    ).status_code == 401
+    old = await admin_client.post(
+        "/v1/admin/login", json={"username": "owner-a", "password": PASSWORD}
+    )
+    assert old.status_code == 401
+    new = await admin_client.post(
+        "/v1/admin/login", json={"username": "owner-a", "password": "a fresh long password"}
+    )
+    assert new.status_code == 200
+
+    off = await admin_client.patch(user_path, headers=admin, json={"disabled": True})
+    assert off.json()["disabled"] is True
+    refused = await admin_client.post(
+        "/v1/admin/login", json={"username": "owner-a", "password": "a fresh long password"}
+    )
+    assert refused.status_code == 401
+    on = await admin_client.patch(user_path, headers=admin, json={"disabled": False})
+    assert on.json()["disabled"] is False
+
+    for body, code in (({}, "nothing_to_change"), ({"password": "short"}, "validation_error")):
+        response = await admin_client.patch(user_path, headers=admin, json=body)
+        assert response.status_code == 422
+        assert response.json()["error"]["code"] == code
+
+
+async def test_nobody_deactivates_themselves(admin_client, world):
+    a = world.tenants["a"]
+    response = await admin_client.patch(
+        f"/v1/admin/users/{a.user_id}", headers=world.headers(a.session), json={"disabled": True}
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "cannot_disable_self"

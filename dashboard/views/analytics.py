@@ -28,6 +28,27 @@ def render(ctx: Context) -> None:
     cols[0].metric("Latency p50", f"{data['latency_ms']['p50'] or 0:.0f} ms")
     cols[1].metric("Latency p95", f"{data['latency_ms']['p95'] or 0:.0f} ms")
     cols[2].metric("Feedback 👍 / 👎", f"{data['feedback']['up']} / {data['feedback']['down']}")
+    if data["daily"]:
+        st.caption("Answers by source, per day")
+        st.bar_chart(
+            {
+                "day": [d["day"] for d in data["daily"]],
+                **{s: [d[s] for d in data["daily"]] for s in ("faq", "rag", "cache", "fallback")},
+            },
+            x="day",
+            y=["faq", "rag", "cache", "fallback"],
+            height=220,
+        )
+        st.caption("LLM cost per day (USD)")
+        st.line_chart(
+            {
+                "day": [d["day"] for d in data["daily"]],
+                "cost": [d["cost_usd"] for d in data["daily"]],
+            },
+            x="day",
+            y="cost",
+            height=180,
+        )
     if data["providers"]:
         st.caption("Cost per provider")
         st.dataframe(data["providers"], hide_index=True)
@@ -46,4 +67,7 @@ def render(ctx: Context) -> None:
     writer.writerow(["feedback_down", data["feedback"]["down"]])
     for p in data["providers"]:
         writer.writerow([f"cost_usd_{p.get('provider')}", p.get("cost_usd")])
+    for d in data["daily"]:
+        for key in ("answers", "faq", "rag", "cache", "fallback", "tokens", "cost_usd"):
+            writer.writerow([f"{d['day']}_{key}", d[key]])
     st.download_button("Download CSV", out.getvalue(), file_name="analytics.csv", mime="text/csv")

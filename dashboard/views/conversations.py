@@ -9,13 +9,33 @@ from dashboard.context import Context
 from dashboard.views.common import attempt, need_bot, period
 
 PAGE = 50
+SOURCE_LABELS = {
+    "": "any",
+    "faq": "FAQ",
+    "rag": "documents",
+    "cache": "cache",
+    "fallback": "not answered",
+}
 
 
 def render(ctx: Context) -> None:
     if not need_bot(ctx):
         return
     since, until = period("conv")
-    visitor = st.text_input("Visitor id", key="conv_visitor")
+    left, middle, right = st.columns(3)
+    visitor = left.text_input("Visitor id", key="conv_visitor")
+    source = middle.selectbox(
+        "Answered by",
+        ["", "faq", "rag", "cache", "fallback"],
+        key="conv_source",
+        format_func=lambda s: SOURCE_LABELS[s],
+    )
+    rated = right.selectbox(
+        "Feedback",
+        ["", "up", "down"],
+        key="conv_feedback",
+        format_func=lambda f: {"": "any", "up": "👍", "down": "👎"}[f],
+    )
     number = st.number_input("Page", 1, 10_000, 1, key="conv_page")
     listed = ctx.api.get(
         ctx.bot_path("/conversations"),
@@ -23,6 +43,8 @@ def render(ctx: Context) -> None:
             "from": since,
             "to": until,
             "visitor_id": visitor,
+            "source": source,
+            "feedback": rated,
             "limit": PAGE,
             "offset": (int(number) - 1) * PAGE,
         },

@@ -1,5 +1,6 @@
-"""Knowledge gaps: what visitors asked that the bot could not answer, most frequent first,
-each one step from becoming a FAQ or another way to ask an existing one."""
+"""Knowledge gaps: what visitors asked that the bot did not answer or answered badly,
+grouped by meaning, most frequent first; each one step from becoming a FAQ (or more ways to
+ask an existing one). A handled or dismissed gap leaves the list for good."""
 
 from __future__ import annotations
 
@@ -10,16 +11,16 @@ import streamlit as st
 from dashboard.context import Context
 from dashboard.views.common import attempt, need_bot, period
 
+REASONS = {"not_answered": "not answered", "thumbs_down": "thumbs-down"}
+
 
 def render(ctx: Context) -> None:
     if not need_bot(ctx):
         return
     since, until = period("gaps")
-    gaps = ctx.api.get(ctx.bot_path("/unanswered"), **{"from": since, "to": until})["items"]
-    dismissed = st.session_state.setdefault("gaps_dismissed", set())
-    gaps = [g for g in gaps if g["question"] not in dismissed]
+    gaps = ctx.api.get(ctx.bot_path("/gaps"), **{"from": since, "to": until})["items"]
     if not gaps:
-        st.success("No unanswered questions in this period.")
+        st.success("No knowledge gaps in this period.")
         return
     faqs = ctx.api.all_items(ctx.bot_path("/faqs"))
     by_id = {f["id"]: f for f in faqs}
@@ -27,30 +28,37 @@ def render(ctx: Context) -> None:
     def question_of(faq_id: str) -> str:
         return str(by_id[faq_id]["question"])
 
+    def done(phrasings: list[str]) -> None:
+        attempt(partial(ctx.api.post, ctx.bot_path("/gaps/dismiss"), {"phrasings": phrasings}))
+        st.rerun()
+
     for i, gap in enumerate(gaps):
         with st.container(border=True):
-            st.markdown(f"**{gap['question']}** — asked {gap['count']}×")
+            why = ", ".join(f"{n}× {REASONS.get(r, r)}" for r, n in gap["reasons"].items())
+            st.markdown(f"**{gap['question']}** — asked {gap['count']}× ({why})")
+            others = [p for p in gap["phrasings"] if p != gap["question"]]
+            if others:
+                st.caption("Also asked as: " + " · ".join(others[:5]))
             answer = st.text_area("Answer", key=f"gap_answer_{i}")
             left, middle, right = st.columns(3)
             if left.button("Add as FAQ", key=f"gap_add_{i}"):
-                body = {"question": gap["question"], "answer": answer}
+                body = {"question": gap["question"], "alternatives": others[:20], "answer": answer}
                 if attempt(
                     partial(ctx.api.post, ctx.bot_path("/faqs"), body),
                     "Added: the next visitor asking this gets the answer.",
                 ):
-                    dismissed.add(gap["question"])
+                    done(gap["phrasings"])
             if faqs:
                 target = middle.selectbox(
                     "FAQ", list(by_id), format_func=question_of, key=f"gap_faq_{i}"
                 )
                 if middle.button("Add as alternative", key=f"gap_alt_{i}"):
                     faq = by_id[target]
-                    body = {"alternatives": [*faq["alternatives"], gap["question"]]}
+                    body = {"alternatives": [*faq["alternatives"], *gap["phrasings"]][:50]}
                     if attempt(
                         partial(ctx.api.patch, ctx.bot_path(f"/faqs/{faq['id']}"), body),
-                        "Added as another way to ask.",
+                        "Added as more ways to ask.",
                     ):
-                        dismissed.add(gap["question"])
+                        done(gap["phrasings"])
             if right.button("Dismiss", key=f"gap_dismiss_{i}"):
-                dismissed.add(gap["question"])
-                st.rerun()
+                done(gap["phrasings"])

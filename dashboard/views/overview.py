@@ -44,16 +44,12 @@ def render(ctx: Context) -> None:
         )
     shares[-1].metric("LLM tokens", f"{tokens:,}", help=f"cost: ${cost:.4f}")
 
-    trend: dict[str, list[object]] = {"day": [], "questions": [], "answered by FAQ": []}
-    today = until.replace(hour=0, minute=0, second=0, microsecond=0)
-    for back in range(min(days, 14) - 1, -1, -1):
-        start = today - timedelta(days=back)
-        day = ctx.api.get(
-            ctx.bot_path("/analytics"),
-            **{"from": start.isoformat(), "to": (start + timedelta(days=1)).isoformat()},
-        )
-        trend["day"].append(start.date().isoformat())
-        trend["questions"].append(day["answers"])
-        trend["answered by FAQ"].append(day["sources"]["faq"])
+    by_day = {d["day"]: d for d in data["daily"]}
+    days_shown = [(since + timedelta(days=i + 1)).date().isoformat() for i in range(days)]
+    trend = {
+        "day": days_shown,
+        "questions": [by_day.get(d, {}).get("answers", 0) for d in days_shown],
+        "answered by FAQ": [by_day.get(d, {}).get("faq", 0) for d in days_shown],
+    }
     st.caption("Questions a day, and how many the FAQ answered")
     st.line_chart(trend, x="day", y=["questions", "answered by FAQ"], height=200)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.context import Context
-from dashboard.views.common import attempt
+from dashboard.views.common import attempt, pick
 
 
 def render(ctx: Context) -> None:
@@ -40,4 +40,21 @@ def render(ctx: Context) -> None:
             "tenant_id": ctx.tenant_id if role == "saas_user" else None,
         }
         if attempt(lambda: ctx.api.post("/v1/admin/users", body), f"Created {username}."):
+            st.rerun()
+
+    user = pick("User", users, lambda u: f"{u['username']} ({u['role']})", key="user_pick")
+    if user is None:
+        return
+    with st.form(f"user_{user['id']}"):
+        password = st.text_input("New password", type="password")
+        active = st.checkbox("Active", not user["disabled"])
+        changed = st.form_submit_button("Save user")
+    if changed:
+        change: dict[str, object] = {"disabled": not active}
+        if password:
+            change["password"] = password
+        if attempt(
+            lambda: ctx.api.patch(f"/v1/admin/users/{user['id']}", change),
+            f"Saved {user['username']}; their sessions have ended.",
+        ):
             st.rerun()

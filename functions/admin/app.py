@@ -15,6 +15,7 @@ from functions.admin.routes import (
     conversations,
     documents,
     faqs,
+    gaps,
     gdpr,
     keys,
     tenants,
@@ -34,6 +35,7 @@ ENDPOINTS: list[AnyEndpoint] = [
     *users.ENDPOINTS,
     *conversations.ENDPOINTS,
     *gdpr.ENDPOINTS,
+    *gaps.ENDPOINTS,
 ]
 
 

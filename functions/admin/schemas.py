@@ -273,6 +273,11 @@ class UserCreate(RequestModel):
     tenant_id: UUID | None = None
 
 
+class UserUpdate(RequestModel):
+    password: Annotated[str, Field(min_length=10, max_length=1000)] | None = None
+    disabled: bool | None = None
+
+
 class User(BaseModel):
     id: UUID
     username: str
@@ -337,6 +342,8 @@ class Analytics(BaseModel):
     providers: list[dict[str, Any]]
     feedback: dict[str, int]
     top_questions: list[QuestionCount]
+    # Per UTC day with messages: answers (and by source), tokens, cost_usd, feedback.
+    daily: list[dict[str, Any]]
 
 
 class Unanswered(BaseModel):

@@ -39,6 +39,22 @@ SELECT count(DISTINCT conversation_id) AS conversations,
  WHERE bot_id = %(bot)s AND created_at >= %(since)s AND created_at < %(until)s
 """
 
+_DAILY = """
+SELECT (created_at AT TIME ZONE 'UTC')::date AS day,
+       count(*) FILTER (WHERE role = 'assistant') AS answers,
+       count(*) FILTER (WHERE source = 'faq') AS faq,
+       count(*) FILTER (WHERE source = 'rag') AS rag,
+       count(*) FILTER (WHERE source = 'fallback') AS fallback,
+       count(*) FILTER (WHERE source = 'cache') AS cache,
+       coalesce(sum(tokens_in + tokens_out), 0) AS tokens,
+       coalesce(sum(cost_usd), 0) AS cost_usd,
+       count(*) FILTER (WHERE feedback = 1) AS feedback_up,
+       count(*) FILTER (WHERE feedback = -1) AS feedback_down
+  FROM messages
+ WHERE bot_id = %(bot)s AND created_at >= %(since)s AND created_at < %(until)s
+ GROUP BY 1 ORDER BY 1
+"""
+
 _PROVIDERS = """
 SELECT provider, model, count(*) AS answers, sum(tokens_in) AS tokens_in,
        sum(tokens_out) AS tokens_out, sum(cost_usd) AS cost_usd
@@ -54,15 +70,18 @@ SELECT content_enc FROM messages
  ORDER BY created_at DESC LIMIT %(sample)s
 """
 
-_UNANSWERED = """
-SELECT q.content_enc
-  FROM messages a
+# The question an answer ``a`` replied to: the visitor's latest message before it.
+_ASKED = """
   JOIN LATERAL (
         SELECT u.content_enc FROM messages u
          WHERE u.conversation_id = a.conversation_id AND u.role = 'user'
            AND u.created_at <= a.created_at
          ORDER BY u.created_at DESC LIMIT 1) q ON true
- WHERE a.bot_id = %(bot)s AND a.source = 'fallback'
+"""
+
+_UNANSWERED = f"""
+SELECT q.content_enc
+  FROM messages a {_ASKED} WHERE a.bot_id = %(bot)s AND a.source = 'fallback'
    AND a.created_at >= %(since)s AND a.created_at < %(until)s
  ORDER BY a.created_at DESC LIMIT %(sample)s
 """
@@ -72,6 +91,11 @@ async def totals(conn: Conn, period: Period) -> dict[str, Any]:
     row = await (await conn.execute(_TOTALS, period.params())).fetchone()
     assert row is not None
     return row
+
+
+async def daily(conn: Conn, period: Period) -> list[dict[str, Any]]:
+    """The period's numbers per UTC day (days without messages are left out)."""
+    return await (await conn.execute(_DAILY, period.params())).fetchall()
 
 
 async def providers(conn: Conn, period: Period) -> list[dict[str, Any]]:
@@ -86,3 +110,34 @@ async def questions(conn: Conn, period: Period) -> list[dict[str, Any]]:
 async def unanswered(conn: Conn, period: Period) -> list[dict[str, Any]]:
     """The questions that got the handoff text, still encrypted."""
     return await (await conn.execute(_UNANSWERED, period.params())).fetchall()
+
+
+# Questions whose answer fell back to the handoff text or got a thumbs-down.
+_GAPS = f"""
+SELECT q.content_enc, a.source = 'fallback' AS fallback, a.feedback = -1 AS thumbs_down
+  FROM messages a {_ASKED} WHERE a.bot_id = %(bot)s AND a.role = 'assistant'
+   AND (a.source = 'fallback' OR a.feedback = -1)
+   AND a.created_at >= %(since)s AND a.created_at < %(until)s
+ ORDER BY a.created_at DESC LIMIT %(sample)s
+"""
+
+
+async def gaps(conn: Conn, period: Period) -> list[dict[str, Any]]:
+    """Questions not answered (handoff text) or answered badly (thumbs-down), encrypted."""
+    return await (await conn.execute(_GAPS, period.params())).fetchall()
+
+
+async def dismissed(conn: Conn, *, bot_id: UUID) -> set[bytes]:
+    cur = await conn.execute(
+        "SELECT question_hash FROM gap_dismissals WHERE bot_id = %s", (bot_id,)
+    )
+    return {bytes(row["question_hash"]) for row in await cur.fetchall()}
+
+
+async def dismiss(conn: Conn, *, bot_id: UUID, hashes: list[bytes]) -> None:
+    async with conn.cursor() as cur:
+        await cur.executemany(
+            "INSERT INTO gap_dismissals (bot_id, question_hash) VALUES (%s, %s)"
+            " ON CONFLICT DO NOTHING",
+            [(bot_id, h) for h in hashes],
+        )

@@ -32,12 +32,20 @@ async def list_conversations(
     until: datetime | None,
     limit: int,
     offset: int,
+    source: str | None = None,
+    feedback: int | None = None,
 ) -> list[dict[str, Any]]:
+    """A page of the bot's conversations, newest first; ``source`` and ``feedback`` keep
+    those with an answer from that source, or rated so."""
     cur = await conn.execute(
         f"SELECT {_CONVERSATION} FROM conversations c WHERE c.tenant_id = %(t)s"
         " AND c.bot_id = %(b)s AND (%(v)s::text IS NULL OR c.visitor_id = %(v)s)"
         " AND (%(since)s::timestamptz IS NULL OR c.last_message_at >= %(since)s)"
         " AND (%(until)s::timestamptz IS NULL OR c.started_at < %(until)s)"
+        " AND (%(source)s::text IS NULL AND %(feedback)s::smallint IS NULL OR EXISTS ("
+        "   SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.role = 'assistant'"
+        "   AND (%(source)s::text IS NULL OR m.source = %(source)s)"
+        "   AND (%(feedback)s::smallint IS NULL OR m.feedback = %(feedback)s)))"
         " ORDER BY c.last_message_at DESC, c.id LIMIT %(limit)s OFFSET %(offset)s",
         {
             "t": tenant_id,
@@ -47,6 +55,8 @@ async def list_conversations(
             "until": until,
             "limit": limit,
             "offset": offset,
+            "source": source,
+            "feedback": feedback,
         },
     )
     return await cur.fetchall()

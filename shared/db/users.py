@@ -6,7 +6,7 @@ from typing import Any
 from uuid import UUID
 
 from shared.db.pool import Conn
-from shared.errors import ConflictError
+from shared.errors import ConflictError, NotFoundError
 
 _UPSERT_ADMIN = """
 INSERT INTO users (username, password_hash, role)
@@ -72,3 +72,27 @@ async def list_users(
 
 async def record_login(conn: Conn, *, user_id: UUID) -> None:
     await conn.execute("UPDATE users SET last_login_at = now() WHERE id = %s", (user_id,))
+
+
+async def update_user(
+    conn: Conn,
+    *,
+    scope: UUID | None,
+    user_id: UUID,
+    password_hash: str | None,
+    disabled: bool | None,
+) -> dict[str, Any]:
+    """Set a new password and/or (de)activate; their sessions end either way. A user of
+    another tenant (or, for a tenant's caller, an admin) is a 404."""
+    cur = await conn.execute(
+        "UPDATE users SET password_hash = coalesce(%(hash)s, password_hash),"
+        " disabled = coalesce(%(disabled)s, disabled), updated_at = now()"
+        " WHERE id = %(id)s AND (%(scope)s::uuid IS NULL OR tenant_id = %(scope)s)"
+        f" RETURNING {_PUBLIC}",
+        {"hash": password_hash, "disabled": disabled, "id": user_id, "scope": scope},
+    )
+    row = await cur.fetchone()
+    if row is None:
+        raise NotFoundError("user", user_id)
+    await conn.execute("DELETE FROM sessions WHERE user_id = %s", (user_id,))
+    return row

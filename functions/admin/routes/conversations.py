@@ -23,8 +23,21 @@ DEFAULT_PERIOD = timedelta(days=30)
 UNREADABLE = "[unreadable: encrypted under a key this deployment does not have]"
 
 
+SOURCES = ("faq", "rag", "fallback", "cache")
+FEEDBACK = {"up": 1, "down": -1}
+
+
+def _choice(request: Request, name: str, allowed: tuple[str, ...]) -> str | None:
+    value = request.query_params.get(name) or None
+    if value is not None and value not in allowed:
+        raise ValidationError(f"{name}: one of {', '.join(allowed)}")
+    return value
+
+
 async def list_conversations(request: Request) -> Response:
     limit, offset = paging(request)
+    source = _choice(request, "source", SOURCES)
+    rated = _choice(request, "feedback", tuple(FEEDBACK))
     async with get_runtime(request).db.connection() as conn:
         bot = await scoped_bot(conn, request)
         rows = await conversations.list_conversations(
@@ -36,6 +49,8 @@ async def list_conversations(request: Request) -> Response:
             until=query_time(request, "to"),
             limit=limit,
             offset=offset,
+            source=source,
+            feedback=FEEDBACK[rated] if rated else None,
         )
     return page_of(Conversation, rows, limit, offset)
 
@@ -59,7 +74,7 @@ async def get_transcript(request: Request) -> Response:
     return respond(Transcript.model_validate({**conversation, "messages": items}))
 
 
-def _period(request: Request) -> tuple[datetime, datetime]:
+def period_of(request: Request) -> tuple[datetime, datetime]:
     until = query_time(request, "to") or datetime.now(UTC)
     since = query_time(request, "from") or until - DEFAULT_PERIOD
     if since >= until:
@@ -69,7 +84,7 @@ def _period(request: Request) -> tuple[datetime, datetime]:
 
 async def analytics(request: Request) -> Response:
     runtime = get_runtime(request)
-    since, until = _period(request)
+    since, until = period_of(request)
     async with runtime.db.connection() as conn:
         bot = await scoped_bot(conn, request)
         cipher = await runtime.cipher(conn, bot["tenant_id"])
@@ -79,7 +94,7 @@ async def analytics(request: Request) -> Response:
 
 async def unanswered(request: Request) -> Response:
     runtime = get_runtime(request)
-    since, until = _period(request)
+    since, until = period_of(request)
     async with runtime.db.connection() as conn:
         bot = await scoped_bot(conn, request)
         cipher = await runtime.cipher(conn, bot["tenant_id"])
@@ -92,7 +107,8 @@ ENDPOINTS = [
         "GET",
         "/v1/admin/bots/{bot_id}/conversations",
         list_conversations,
-        "List a bot's conversations (visitor_id, from, to, limit, offset)",
+        "List a bot's conversations (visitor_id, from, to, source, feedback=up|down, limit,"
+        " offset)",
         TENANT_USER,
         response=Page[Conversation],
         tag="conversations",

@@ -5,13 +5,13 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from functions.admin.schemas import Page, User, UserCreate
+from functions.admin.schemas import Page, User, UserCreate, UserUpdate
 from shared.auth.access import TENANT_USER
 from shared.db import tenants, users
 from shared.errors import ForbiddenError, ValidationError
 from shared.http.context import get_runtime
 from shared.http.endpoints import Endpoint, get_principal, read_json
-from shared.http.params import page_of, paging, respond
+from shared.http.params import page_of, paging, path_uuid, respond
 from shared.passwords import hash_password
 
 
@@ -48,6 +48,28 @@ async def create_user(request: Request) -> Response:
     return respond(User.model_validate(row), 201)
 
 
+async def update_user(request: Request) -> Response:
+    """Reset a password or (de)activate a user; their sessions end. Nobody disables
+    themselves (an operator locking the last admin out would need the command line)."""
+    runtime = get_runtime(request)
+    principal = get_principal(request)
+    user_id = path_uuid(request, "user_id")
+    body = await read_json(request, UserUpdate, max_bytes=runtime.settings.max_body_bytes)
+    if body.password is None and body.disabled is None:
+        raise ValidationError("Give a new password, disabled, or both.", code="nothing_to_change")
+    if body.disabled and user_id == principal.user_id:
+        raise ValidationError("You cannot deactivate yourself.", code="cannot_disable_self")
+    async with runtime.db.connection() as conn, conn.transaction():
+        row = await users.update_user(
+            conn,
+            scope=principal.scope,
+            user_id=user_id,
+            password_hash=hash_password(body.password) if body.password else None,
+            disabled=body.disabled,
+        )
+    return respond(User.model_validate(row))
+
+
 ENDPOINTS = [
     Endpoint(
         "GET",
@@ -67,6 +89,16 @@ ENDPOINTS = [
         body=UserCreate,
         response=User,
         status_code=201,
+        tag="users",
+    ),
+    Endpoint(
+        "PATCH",
+        "/v1/admin/users/{user_id}",
+        update_user,
+        "Reset a user's password or (de)activate them; their sessions end",
+        TENANT_USER,
+        body=UserUpdate,
+        response=User,
         tag="users",
     ),
 ]
