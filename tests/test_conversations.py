@@ -154,5 +154,10 @@ async def test_conversations_filter_by_answer_source_and_feedback(admin_client, 
     assert await ids(source="fallback") == {str(a.conversation_id)}
     assert await ids(feedback="down") == {str(rated)}
     assert await ids(feedback="up") == set()
+    # words said, found although every message is encrypted; another tenant's are not searched
+    assert await ids(q="4711 NEVER") == {str(a.conversation_id)}
+    assert await ids(q="from the faq") == {str(rated)}
+    assert await ids(q=world.tenants["b"].visitor_text) == set()
+    assert await ids(q="from the faq", source="fallback") == set()
     bad = await admin_client.get(path, headers=headers, params={"source": "llm"})
     assert bad.status_code == 422

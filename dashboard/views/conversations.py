@@ -36,6 +36,7 @@ def render(ctx: Context) -> None:
         key="conv_feedback",
         format_func=lambda f: {"": "any", "up": "👍", "down": "👎"}[f],
     )
+    words = st.text_input("Words said in it", key="conv_words")
     number = st.number_input("Page", 1, 10_000, 1, key="conv_page")
     listed = ctx.api.get(
         ctx.bot_path("/conversations"),
@@ -45,6 +46,7 @@ def render(ctx: Context) -> None:
             "visitor_id": visitor,
             "source": source,
             "feedback": rated,
+            "q": words,
             "limit": PAGE,
             "offset": (int(number) - 1) * PAGE,
         },

@@ -62,6 +62,15 @@ async def list_conversations(
     return await cur.fetchall()
 
 
+async def message_texts(conn: Conn, *, conversation_ids: list[UUID]) -> list[dict[str, Any]]:
+    """Every message of these conversations, text still encrypted (for a text search)."""
+    cur = await conn.execute(
+        "SELECT conversation_id, content_enc FROM messages WHERE conversation_id = ANY(%s)",
+        (conversation_ids,),
+    )
+    return await cur.fetchall()
+
+
 async def get_conversation(
     conn: Conn, *, scope: UUID | None, conversation_id: UUID
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:

@@ -12,6 +12,7 @@ from functions.admin.routes.scope import scoped_bot
 from functions.admin.schemas import Analytics, Conversation, Page, Transcript, Unanswered
 from shared.analytics import bot_analytics, unanswered_questions
 from shared.auth.access import TENANT_USER
+from shared.conversation_search import SCAN, matching
 from shared.crypto import DecryptionError
 from shared.db import conversations
 from shared.errors import ValidationError
@@ -38,7 +39,9 @@ async def list_conversations(request: Request) -> Response:
     limit, offset = paging(request)
     source = _choice(request, "source", SOURCES)
     rated = _choice(request, "feedback", tuple(FEEDBACK))
-    async with get_runtime(request).db.connection() as conn:
+    text = (request.query_params.get("q") or "").strip()
+    runtime = get_runtime(request)
+    async with runtime.db.connection() as conn:
         bot = await scoped_bot(conn, request)
         rows = await conversations.list_conversations(
             conn,
@@ -47,11 +50,14 @@ async def list_conversations(request: Request) -> Response:
             visitor_id=request.query_params.get("visitor_id") or None,
             since=query_time(request, "from"),
             until=query_time(request, "to"),
-            limit=limit,
-            offset=offset,
+            limit=SCAN if text else limit,
+            offset=0 if text else offset,
             source=source,
             feedback=FEEDBACK[rated] if rated else None,
         )
+        if text:
+            cipher = await runtime.cipher(conn, bot["tenant_id"])
+            rows = await matching(conn, cipher, rows, text, limit=limit, offset=offset)
     return page_of(Conversation, rows, limit, offset)
 
 
@@ -107,8 +113,8 @@ ENDPOINTS = [
         "GET",
         "/v1/admin/bots/{bot_id}/conversations",
         list_conversations,
-        "List a bot's conversations (visitor_id, from, to, source, feedback=up|down, limit,"
-        " offset)",
+        "List a bot's conversations (visitor_id, from, to, source, feedback=up|down, q: words"
+        " said in it, among the newest 2,000; limit, offset)",
         TENANT_USER,
         response=Page[Conversation],
         tag="conversations",
