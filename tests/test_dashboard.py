@@ -319,3 +319,52 @@ def test_saving_the_faq_table_updates_adds_and_deletes_what_changed():
     assert deletes == ["3"]
     unchanged = [{**f, "alternatives": " | ".join(f["alternatives"])} for f in faqs]
     assert table_changes(faqs, unchanged) == ([], [], [])
+
+
+def test_try_it_first_allows_the_preview_origin_then_frames_the_widget(api, parley, admin_session):
+    headers = admin_headers(admin_session)
+    demo = api.get("/v1/admin/bots", headers=headers).json()["items"][0]
+    bot = api.post(
+        "/v1/admin/bots",
+        headers=headers,
+        json={"tenant_id": demo["tenant_id"], "name": f"Bare {uuid.uuid4().hex[:5]}"},
+    ).json()
+    at = as_admin(admin_session)
+    at.sidebar.selectbox(key="bot").set_value(bot["id"]).run()
+    at = open_page(at, "Bots")
+    button(at, f"Allow {parley.url} for this bot").click().run()
+    assert not at.error, [e.value for e in at.error]
+    allowed = api.get(f"/v1/admin/bots/{bot['id']}", headers=headers).json()["allowed_origins"]
+    assert allowed == [parley.url]
+    button(at, "Open the preview").click().run()
+    assert not at.exception
+    assert at.session_state[f"try_key_{bot['id']}"].startswith("pk_")
+
+
+def test_an_admin_creates_a_tenant_and_resets_a_users_password(api, admin_session):
+    at = open_page(as_admin(admin_session), "Users")
+    name = f"Harbour Books {uuid.uuid4().hex[:4]}"
+    field(at, "Tenant name").input(name)
+    button(at, "Create tenant").click().run()
+    assert not at.error, [e.value for e in at.error]
+    tenants = api.get("/v1/admin/tenants", headers=admin_headers(admin_session)).json()["items"]
+    assert name in {t["name"] for t in tenants}
+
+    headers = admin_headers(admin_session)
+    user = f"clerk{uuid.uuid4().hex[:5]}"
+    api.post(
+        "/v1/admin/users",
+        headers=headers,
+        json={"username": user, "password": "first password 1", "role": "admin"},
+    ).raise_for_status()
+    at = open_page(as_admin(admin_session), "Users")
+    chooser = at.selectbox(key="user_pick")
+    chooser.select_index(next(i for i, o in enumerate(chooser.options) if o.startswith(user)))
+    at.run()
+    field(at, "New password").input("second password 2")
+    button(at, "Save user").click().run()
+    assert not at.error, [e.value for e in at.error]
+    old = api.post("/v1/admin/login", json={"username": user, "password": "first password 1"})
+    assert old.status_code == 401
+    new = api.post("/v1/admin/login", json={"username": user, "password": "second password 2"})
+    assert new.status_code == 200

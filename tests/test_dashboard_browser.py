@@ -64,3 +64,24 @@ def test_stopping_the_server_stops_the_dashboard(tmp_path):
             httpx2.get(board + "/_stcore/health", timeout=2)
     finally:
         server.close()
+
+
+def test_try_it_shows_the_real_widget_for_the_bot(served, browser):
+    server, board = served
+    page: Page = browser.new_context().new_page()
+    page.goto(board)
+    page.get_by_role("textbox", name="Username").fill("root")
+    page.get_by_role("textbox", name="Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.get_by_text("Bots", exact=True).click()
+    expect(page.get_by_role("heading", name="Try it", exact=True)).to_be_visible(timeout=30_000)
+    # (the demo bot already allows the local server's origin; the dashboard test checks
+    # that "Allow …" adds it to a bot that does not)
+    page.get_by_role("button", name="Open the preview").click()
+    frame = page.frame_locator(f'iframe[src^="{server.url}/v1/widget/try"]')
+    box = frame.locator("textarea")
+    box.fill("Do you sell gift cards?")
+    box.press("Enter")
+    expect(frame.locator(".msg.bot").last).to_contain_text("gift cards", timeout=30_000)
+    page.context.close()

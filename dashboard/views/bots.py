@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import streamlit as st
+import streamlit.components.v1 as components
 
 from dashboard.app_settings import public_url
 from dashboard.context import Context
@@ -98,6 +99,38 @@ def _embed(ctx: Context, bot: dict[str, Any]) -> None:
             st.rerun()
 
 
+def _try_it(ctx: Context, bot: dict[str, Any]) -> None:
+    """The real widget for this bot, in a frame served by Parley (``/v1/widget/try``)."""
+    st.subheader("Try it")
+    origin = public_url()
+    if origin not in bot["allowed_origins"]:
+        st.caption(f"The preview page is served from {origin}; the bot answers only allowed sites.")
+        if st.button(f"Allow {origin} for this bot", key=f"allow_{bot['id']}"):
+            origins = {"allowed_origins": [*bot["allowed_origins"], origin]}
+            if attempt(lambda: ctx.api.patch(f"/v1/admin/bots/{bot['id']}", origins), "Allowed."):
+                st.rerun()
+        return
+    slot = f"try_key_{bot['id']}"
+    if slot not in st.session_state:
+        if not st.button("Open the preview", key=f"try_{bot['id']}"):
+            return
+        made = attempt(
+            lambda: ctx.api.post(
+                "/v1/admin/api-keys",
+                {
+                    "tenant_id": bot["tenant_id"],
+                    "kind": "publishable",
+                    "bot_id": bot["id"],
+                    "name": "dashboard preview",
+                },
+            )
+        )
+        if not made:
+            return
+        st.session_state[slot] = made["key"]
+    components.iframe(f"{origin}/v1/widget/try#key={st.session_state[slot]}", height=680)
+
+
 def render(ctx: Context) -> None:
     if ctx.bots:
         st.dataframe(
@@ -128,6 +161,7 @@ def render(ctx: Context) -> None:
     st.subheader(f"Settings of {bot['name']}")
     _settings_form(ctx, bot)
     _embed(ctx, bot)
+    _try_it(ctx, bot)
     st.subheader("Delete")
     sure = st.checkbox(
         f"Yes, delete {bot['name']} with its FAQs, documents and conversations",

@@ -1,4 +1,4 @@
-"""Users (admins only): dashboard users, created as admins or as a tenant's users."""
+"""Users (admins only): dashboard users (admins or a tenant's users) and new tenants."""
 
 from __future__ import annotations
 
@@ -8,7 +8,20 @@ from dashboard.context import Context
 from dashboard.views.common import attempt, pick
 
 
+def _new_tenant(ctx: Context) -> None:
+    with st.expander("New tenant (a shop)"):
+        with st.form("tenant_new"):
+            name = st.text_input("Tenant name")
+            created = st.form_submit_button("Create tenant")
+        if created and attempt(
+            lambda: ctx.api.post("/v1/admin/tenants", {"name": name}),
+            f"Created {name}: choose it in the sidebar.",
+        ):
+            st.rerun()
+
+
 def render(ctx: Context) -> None:
+    _new_tenant(ctx)
     users = ctx.api.all_items("/v1/admin/users")
     st.dataframe(
         [

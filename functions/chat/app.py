@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from starlette.applications import Starlette
 
-from functions.chat.routes import http, ws
+from functions.chat.routes import http, try_page, ws
 from shared.http.app import create_function_app, lambda_handler
 from shared.http.endpoints import AnyEndpoint
 from shared.runtime import Runtime
 
-ENDPOINTS: list[AnyEndpoint] = [*http.ENDPOINTS, *ws.ENDPOINTS]
+ENDPOINTS: list[AnyEndpoint] = [*http.ENDPOINTS, *ws.ENDPOINTS, *try_page.ENDPOINTS]
 
 
 def create_app(runtime: Runtime | None = None) -> Starlette:
