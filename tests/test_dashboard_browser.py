@@ -9,7 +9,7 @@ import os
 
 import httpx2
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from tests.test_dashboard import PAGES
 from tests.utils.servers import ParleyProcess, free_port, wait_until_responds
@@ -34,15 +34,19 @@ def served(tmp_path_factory):
     server.close()
 
 
-def test_serve_starts_the_dashboard_and_every_page_opens_without_an_error(served, browser):
-    server, board = served
-    assert f"The dashboard is on {board}" in server.output()
+def log_in(browser, board: str) -> tuple[Page, Locator]:
     page: Page = browser.new_context().new_page()
     page.goto(board)
     page.get_by_role("textbox", name="Username").fill("root")
     page.get_by_role("textbox", name="Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
-    sidebar = page.get_by_test_id("stSidebar")
+    return page, page.get_by_test_id("stSidebar")
+
+
+def test_serve_starts_the_dashboard_and_every_page_opens_without_an_error(served, browser):
+    server, board = served
+    assert f"The dashboard is on {board}" in server.output()
+    page, sidebar = log_in(browser, board)
     expect(sidebar.get_by_text("Logged in as")).to_be_visible(timeout=30_000)
     for name in PAGES:
         sidebar.get_by_text(name, exact=True).click()
@@ -68,12 +72,7 @@ def test_stopping_the_server_stops_the_dashboard(tmp_path):
 
 def test_try_it_shows_the_real_widget_for_the_bot(served, browser):
     server, board = served
-    page: Page = browser.new_context().new_page()
-    page.goto(board)
-    page.get_by_role("textbox", name="Username").fill("root")
-    page.get_by_role("textbox", name="Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    sidebar = page.get_by_test_id("stSidebar")
+    page, sidebar = log_in(browser, board)
     sidebar.get_by_text("Bots", exact=True).click()
     expect(page.get_by_role("heading", name="Try it", exact=True)).to_be_visible(timeout=30_000)
     # (the demo bot already allows the local server's origin; the dashboard test checks

@@ -73,6 +73,13 @@ def _settings_form(ctx: Context, bot: dict[str, Any]) -> None:
             st.rerun()
 
 
+def _publishable_key(ctx: Context, bot: dict[str, Any], name: str) -> dict[str, Any] | None:
+    """A new publishable key for the bot (the answer holds the key, this once)."""
+    body = {"tenant_id": bot["tenant_id"], "kind": "publishable", "bot_id": bot["id"], "name": name}
+    made: dict[str, Any] | None = attempt(lambda: ctx.api.post("/v1/admin/api-keys", body))
+    return made
+
+
 def _embed(ctx: Context, bot: dict[str, Any]) -> None:
     st.subheader("Embed on your site")
     made = st.session_state.get(f"snippet_{bot['id']}")
@@ -83,17 +90,7 @@ def _embed(ctx: Context, bot: dict[str, Any]) -> None:
         )
         st.caption("This key is shown once. Paste the tag before </body> on every page.")
     elif st.button("Create a publishable key and show the snippet", key=f"mk_{bot['id']}"):
-        key = attempt(
-            lambda: ctx.api.post(
-                "/v1/admin/api-keys",
-                {
-                    "tenant_id": bot["tenant_id"],
-                    "kind": "publishable",
-                    "bot_id": bot["id"],
-                    "name": "widget",
-                },
-            )
-        )
+        key = _publishable_key(ctx, bot, "widget")
         if key:
             st.session_state[f"snippet_{bot['id']}"] = key["key"]
             st.rerun()
@@ -114,17 +111,7 @@ def _try_it(ctx: Context, bot: dict[str, Any]) -> None:
     if slot not in st.session_state:
         if not st.button("Open the preview", key=f"try_{bot['id']}"):
             return
-        made = attempt(
-            lambda: ctx.api.post(
-                "/v1/admin/api-keys",
-                {
-                    "tenant_id": bot["tenant_id"],
-                    "kind": "publishable",
-                    "bot_id": bot["id"],
-                    "name": "dashboard preview",
-                },
-            )
-        )
+        made = _publishable_key(ctx, bot, "dashboard preview")
         if not made:
             return
         st.session_state[slot] = made["key"]
