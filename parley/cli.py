@@ -124,7 +124,8 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     _check_port_free(args.host, args.port)
     print(f"The dashboard is on http://{args.host}:{args.port} (API: {args.api})", file=sys.stderr)
     env = dashboard.environment(args.api, args.public_url)
-    return subprocess.call(dashboard.command(host=args.host, port=args.port), env=env)  # noqa: S603 (our own command)
+    command = dashboard.command(host=args.host, port=args.port, base_path=args.base_path)
+    return subprocess.call(command, env=env)  # noqa: S603 (our own command)
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:
@@ -353,6 +354,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     board.add_argument("--host", default="127.0.0.1")
     board.add_argument("--port", type=int, default=8501)
+    board.add_argument(
+        "--base-path", default="", help="serve under /<path> (behind a proxy), e.g. dashboard"
+    )
     board.set_defaults(func=cmd_dashboard)
 
     mig = sub.add_parser("migrate", help="apply database migrations and exit")

@@ -19,7 +19,9 @@ def app_path() -> Path:
     return Path(str(resources.files("dashboard").joinpath("app.py")))
 
 
-def command(*, host: str, port: int) -> list[str]:
+def command(*, host: str, port: int, base_path: str = "") -> list[str]:
+    """``streamlit run`` for the dashboard; ``base_path`` serves it under ``/<base_path>``
+    (behind a proxy that routes that prefix to it)."""
     return [
         sys.executable,
         "-m",
@@ -36,6 +38,10 @@ def command(*, host: str, port: int) -> list[str]:
         "false",
         "--global.developmentMode",
         "false",
+        "--client.toolbarMode",
+        "viewer",
+        "--server.baseUrlPath",
+        base_path.strip("/"),
     ]
 
 

@@ -84,3 +84,20 @@ def test_try_it_shows_the_real_widget_for_the_bot(served, browser):
     box.press("Enter")
     expect(frame.locator(".msg.bot").last).to_contain_text("gift cards", timeout=30_000)
     page.context.close()
+
+
+def test_the_dashboard_can_live_under_a_path_behind_a_proxy(tmp_path):
+    import subprocess
+    import sys
+
+    port = free_port()
+    command = [sys.executable, "-m", "parley", "dashboard", "--api", "http://127.0.0.1:9"]
+    command += ["--port", str(port), "--base-path", "dashboard"]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until_responds(f"http://127.0.0.1:{port}/dashboard/_stcore/health", timeout=60)
+        page = httpx2.get(f"http://127.0.0.1:{port}/dashboard/", timeout=10)
+        assert page.status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
