@@ -34,7 +34,10 @@ def render(ctx: Context) -> None:
         "Upload files (PDF, HTML, Markdown, text, FAQ CSV/JSONL)", accept_multiple_files=True
     )
     if uploads and st.button("Upload"):
-        for upload in uploads:
+        # Each upload is ingested (parsed, chunked, embedded) before its call returns.
+        progress = st.progress(0.0, text="Ingesting…")
+        for done, upload in enumerate(uploads):
+            progress.progress(done / len(uploads), text=f"Ingesting {upload.name}…")
             files = {
                 "file": (upload.name, upload.getvalue(), upload.type or "application/octet-stream")
             }
@@ -42,6 +45,7 @@ def render(ctx: Context) -> None:
                 partial(ctx.api.request, "POST", ctx.bot_path("/documents"), files=files),
                 f"Uploaded {upload.name}.",
             )
+        progress.progress(1.0, text=f"Ingested {len(uploads)} file(s).")
     with st.expander("Write a text document"):
         with st.form("doc_text"):
             title = st.text_input("File name", "notes.md")
