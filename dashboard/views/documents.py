@@ -36,8 +36,8 @@ def render(ctx: Context) -> None:
     if uploads and st.button("Upload"):
         # Each upload is ingested (parsed, chunked, embedded) before its call returns.
         progress = st.progress(0.0, text="Ingesting…")
-        for done, upload in enumerate(uploads):
-            progress.progress(done / len(uploads), text=f"Ingesting {upload.name}…")
+        for count, upload in enumerate(uploads):
+            progress.progress(count / len(uploads), text=f"Ingesting {upload.name}…")
             files = {
                 "file": (upload.name, upload.getvalue(), upload.type or "application/octet-stream")
             }
