@@ -54,19 +54,12 @@ async def test_analytics_counts_sources_latency_cost_feedback_and_questions(
         ("Do you sell unicorns?", "fallback", 20, None, 0, 0, None),
     ]
     for question, source, latency, provider, tin, tout, feedback in exchanges:
-        await rows.add_message(
+        await rows.add_exchange(
             conn,
             conversation_id=conv,
             bot_id=a.bot_id,
-            role="user",
-            content_enc=cipher.encrypt(question),
-        )
-        await rows.add_message(
-            conn,
-            conversation_id=conv,
-            bot_id=a.bot_id,
-            role="assistant",
-            content_enc=cipher.encrypt("…"),
+            question_enc=cipher.encrypt(question),
+            answer_enc=cipher.encrypt("…"),
             source=source,
             latency_ms=latency,
             provider=provider,

@@ -12,19 +12,12 @@ async def _exchange(runtime, cipher, world_tenant, question, *, source, feedback
         conversation = await rows.create_conversation(
             conn, tenant_id=world_tenant.tenant_id, bot_id=world_tenant.bot_id, visitor_id="v"
         )
-        await rows.add_message(
+        await rows.add_exchange(
             conn,
             conversation_id=conversation,
             bot_id=world_tenant.bot_id,
-            role="user",
-            content_enc=cipher.encrypt(question),
-        )
-        await rows.add_message(
-            conn,
-            conversation_id=conversation,
-            bot_id=world_tenant.bot_id,
-            role="assistant",
-            content_enc=cipher.encrypt("an answer"),
+            question_enc=cipher.encrypt(question),
+            answer_enc=cipher.encrypt("an answer"),
             source=source,
             feedback=feedback,
         )

@@ -80,3 +80,26 @@ async def add_message(
     )
     message_id: UUID = row["id"]
     return message_id
+
+
+async def add_exchange(
+    conn: Conn,
+    *,
+    conversation_id: UUID,
+    bot_id: UUID,
+    question_enc: bytes,
+    answer_enc: bytes,
+    **answer: Any,
+) -> UUID:
+    """A visitor's message and the answer to it; ``answer`` holds the answer's columns."""
+    await add_message(
+        conn, conversation_id=conversation_id, bot_id=bot_id, role="user", content_enc=question_enc
+    )
+    return await add_message(
+        conn,
+        conversation_id=conversation_id,
+        bot_id=bot_id,
+        role="assistant",
+        content_enc=answer_enc,
+        **answer,
+    )
