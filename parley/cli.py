@@ -53,7 +53,7 @@ def _announce_admin(username: str, password: str | None) -> None:
     )
 
 
-def _check_port_free(host: str, port: int) -> None:
+def _check_port_free(host: str, port: int, flag: str = "--port", also: str = "") -> None:
     """Fail in one line before any start-up work when the address is taken."""
     import socket
 
@@ -64,7 +64,7 @@ def _check_port_free(host: str, port: int) -> None:
         except OSError as exc:
             raise CommandError(
                 f"cannot listen on {host}:{port} ({exc.strerror}); another program (or another"
-                f" Parley) uses it: stop it or pass --port {port + 1}"
+                f" Parley) uses it: stop it or pass {flag} {port + 1}{also}"
             ) from None
 
 
@@ -75,7 +75,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     _check_port_free(args.host, args.port)
     if not args.no_dashboard:
-        _check_port_free(args.host, args.dashboard_port)
+        _check_port_free(args.host, args.dashboard_port, "--dashboard-port", " or --no-dashboard")
     settings = _settings(args)
     configure_logging(settings.log_level)
     origin = f"http://{args.host}:{args.port}"

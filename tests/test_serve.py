@@ -152,3 +152,18 @@ def test_admin_create_user_from_the_command_line(tmp_path):
     assert "at least 10 characters" in short.stderr
     orphan = run("seller", "--role", "saas_user", stdin="a long enough password\n")
     assert "--tenant" in orphan.stderr
+
+
+def test_a_dashboard_port_in_use_names_its_own_flag(data_dir):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        server = ParleyProcess(data_dir, {"PARLEY_DEMO": "0"}, dashboard_port=port)
+        server.start(wait=False)
+        assert server.proc is not None
+        assert server.proc.wait(timeout=60) == 1
+    output = server.output()
+    assert f"cannot listen on 127.0.0.1:{port}" in output
+    assert f"--dashboard-port {port + 1} or --no-dashboard" in output
+    assert not (data_dir / "pg").exists()
