@@ -588,3 +588,28 @@ async def test_every_gdpr_route_checks_its_caller(ep, runtime, world, make_clien
             assert response.json()["error"]["code"] == "export_not_available"
         else:
             assert response.status_code == 200, (token, response.text)
+
+
+async def test_the_widget_may_call_the_gdpr_api_from_the_shops_site(runtime, make_client):
+    """A browser on the shop's site preflights these calls (JSON body, bearer key, the
+    visitor headers); the key's origin list, not CORS, decides who gets an answer."""
+    client = make_client(create_gdpr(runtime))
+    for path, headers in (
+        ("/v1/gdpr/erasure", "authorization,content-type"),
+        (
+            "/v1/gdpr/requests/x/download",
+            "authorization,x-parley-visitor-id,x-parley-visitor-token",
+        ),
+    ):
+        response = await client.options(
+            path,
+            headers={
+                "Origin": "https://shop.example",
+                "Access-Control-Request-Method": "POST" if "erasure" in path else "GET",
+                "Access-Control-Request-Headers": headers,
+            },
+        )
+        assert response.status_code == 200, response.text
+        assert response.headers["access-control-allow-origin"] in ("*", "https://shop.example")
+        allowed = response.headers["access-control-allow-headers"].lower()
+        assert all(h in allowed for h in headers.split(","))

@@ -17,7 +17,8 @@ ENDPOINTS: list[AnyEndpoint] = [*GDPR_ENDPOINTS]
 
 
 def create_app(runtime: Runtime | None = None) -> Starlette:
-    return create_function_app("gdpr", ENDPOINTS, runtime=runtime)
+    # The widget calls it from the shop's site; a publishable key's origin list decides.
+    return create_function_app("gdpr", ENDPOINTS, runtime=runtime, cors=True)
 
 
 app = create_app()

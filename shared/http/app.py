@@ -80,7 +80,7 @@ def create_function_app(
 
     ``documented`` is what /openapi.json describes (default: this app's own endpoints).
     ``cors`` lets browsers on any site call the app with a bearer token (no cookies): for
-    the chat API, whose keys carry their own per-bot origin allow-list.
+    the chat and GDPR APIs, whose publishable keys carry their own per-bot origin allow-list.
     """
     all_endpoints = [*endpoints, *health_endpoints()]
     document = openapi_document(
@@ -101,7 +101,14 @@ def create_function_app(
                         CORSMiddleware,
                         allow_origins=["*"],
                         allow_methods=["GET", "POST"],
-                        allow_headers=["Authorization", "Content-Type", "Accept"],
+                        allow_headers=[
+                            "Authorization",
+                            "Content-Type",
+                            "Accept",
+                            # a visitor proving who they are when reading a GDPR receipt
+                            "X-Parley-Visitor-Id",
+                            "X-Parley-Visitor-Token",
+                        ],
                         max_age=600,
                     )
                 ]
