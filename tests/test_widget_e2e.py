@@ -303,3 +303,40 @@ def test_the_data_menu_speaks_german(demo, page):
     expect(page.get_by_role("alertdialog")).to_contain_text("nicht rückgängig")
     page.get_by_role("button", name="Löschen", exact=True).click()
     expect(page.locator(".notice")).to_have_text("Ihre Unterhaltung wurde gelöscht.")
+
+
+def test_the_data_menu_works_from_the_shops_own_site(demo, page):
+    """The widget on another origin (the shop's site, allowed for the bot) reaches the GDPR
+    API across origins, as it does the chat API."""
+    key = demo_publishable_key(Keyring(MASTER))
+
+    async def shop_page(request):
+        return HTMLResponse(
+            "<!doctype html><title>Shop</title><body>"
+            f'<script src="{demo.url}/widget.js" data-key="{key}" data-open="true" async>'
+            "</script></body>"
+        )
+
+    with ThreadServer(Starlette(routes=[Route("/", shop_page)])) as shop:
+        with httpx2.Client(base_url=demo.url) as client:
+            token = client.post(
+                "/v1/admin/login", json={"username": "root", "password": ADMIN_PASSWORD}
+            ).json()["token"]
+            auth = {"Authorization": f"Bearer {token}"}
+            bot = client.get("/v1/admin/bots", headers=auth).json()["items"][0]
+            origins = [*bot["allowed_origins"], shop.url]
+            client.patch(
+                f"/v1/admin/bots/{bot['id']}", headers=auth, json={"allowed_origins": origins}
+            ).raise_for_status()
+        page.goto(shop.url + "/")
+        ask(page, "Do you sell gift cards?")
+        expect(page.get_by_role("button", name="Helpful", exact=True)).to_be_visible(timeout=30_000)
+        page.get_by_role("button", name="More options").click()
+        with page.expect_download() as download:
+            page.get_by_role("button", name="Download my data").click()
+        exported = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
+        assert "gift cards" in json.dumps(exported).lower()
+        page.get_by_role("button", name="More options").click()
+        page.get_by_role("button", name="Delete my conversation").click()
+        page.get_by_role("button", name="Delete", exact=True).click()
+        expect(page.locator(".notice")).to_have_text("Your conversation was deleted.")
