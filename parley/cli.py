@@ -93,6 +93,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             access_log=False,
             lifespan="on",
             server_header=False,
+            # Forwarded headers count only from PARLEY_TRUSTED_PROXIES (shared.http.forwarded),
+            # not from whatever uvicorn trusts by default.
+            proxy_headers=False,
         )
         if not args.no_dashboard:
             from parley import dashboard

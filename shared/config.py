@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -38,6 +39,7 @@ DOCUMENTED: dict[str, str] = {
     "PARLEY_ADMIN_PASSWORD": "that admin's password",
     "PARLEY_DEMO": "seed the demo shop's tenant, bot, FAQs and documents",
     "PARLEY_API_RATE_LIMIT": "requests per minute per secret key or dashboard session",
+    "PARLEY_TRUSTED_PROXIES": "reverse proxy addresses/networks whose X-Forwarded-For is used",
     "PARLEY_MAX_BODY_BYTES": "largest JSON request body accepted",
     "PARLEY_MAX_UPLOAD_BYTES": "largest upload or import accepted",
     "PARLEY_LOG_LEVEL": "DEBUG, INFO, WARNING or ERROR",
@@ -74,6 +76,7 @@ class Settings(BaseModel):
     admin_password: SecretStr | None = Field(None, alias="PARLEY_ADMIN_PASSWORD")
     demo: bool | None = Field(None, alias="PARLEY_DEMO")
     api_rate_limit: int = Field(600, alias="PARLEY_API_RATE_LIMIT", gt=0)
+    trusted_proxies: tuple[str, ...] = Field((), alias="PARLEY_TRUSTED_PROXIES")
     max_body_bytes: int = Field(1_000_000, alias="PARLEY_MAX_BODY_BYTES", gt=0)
     max_upload_bytes: int = Field(20_000_000, alias="PARLEY_MAX_UPLOAD_BYTES", gt=0)
     # A chat request keeps its one connection while its question is embedded, so the pool
@@ -128,6 +131,20 @@ class Settings(BaseModel):
         for key in keys:
             decode_master_key(key)
         return keys
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _check_proxies(cls, value: Any) -> Any:
+        if value in (None, ""):
+            return ()
+        items = value if isinstance(value, list | tuple) else str(value).split(",")
+        proxies = tuple(str(item).strip() for item in items if str(item).strip())
+        for proxy in proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(f"{proxy!r} is not an IP address or network") from None
+        return proxies
 
     @field_validator("demo", mode="before")
     @classmethod

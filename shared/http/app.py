@@ -25,6 +25,7 @@ from shared.auth.access import PUBLIC
 from shared.http.context import get_runtime
 from shared.http.endpoints import AnyEndpoint, Endpoint, build_routes
 from shared.http.errors import EXCEPTION_HANDLERS
+from shared.http.forwarded import ForwardedClientMiddleware
 from shared.http.middleware import RequestContextMiddleware
 from shared.http.openapi import openapi_document
 from shared.runtime import Runtime
@@ -94,6 +95,7 @@ def create_function_app(
     app = Starlette(
         routes=[*build_routes(all_endpoints), *extra_routes],
         middleware=[
+            Middleware(ForwardedClientMiddleware, runtime=runtime),
             Middleware(RequestContextMiddleware),
             *(
                 [
