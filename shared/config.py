@@ -59,6 +59,14 @@ DOCUMENTED: dict[str, str] = {
 }
 
 
+def _comma_list(value: Any) -> tuple[str, ...]:
+    """A comma-separated setting (or a list) as its non-empty, stripped items."""
+    if value in (None, ""):
+        return ()
+    items = value if isinstance(value, list | tuple) else str(value).split(",")
+    return tuple(str(item).strip() for item in items if str(item).strip())
+
+
 class ConfigError(Exception):
     """A setting is missing or malformed; the message names the variable."""
 
@@ -124,10 +132,7 @@ class Settings(BaseModel):
     @field_validator("previous_master_keys_", mode="before")
     @classmethod
     def _check_previous_keys(cls, value: Any) -> Any:
-        if value in (None, ""):
-            return ()
-        items = value if isinstance(value, list | tuple) else str(value).split(",")
-        keys = tuple(str(item).strip() for item in items if str(item).strip())
+        keys = _comma_list(value)
         for key in keys:
             decode_master_key(key)
         return keys
@@ -135,10 +140,7 @@ class Settings(BaseModel):
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _check_proxies(cls, value: Any) -> Any:
-        if value in (None, ""):
-            return ()
-        items = value if isinstance(value, list | tuple) else str(value).split(",")
-        proxies = tuple(str(item).strip() for item in items if str(item).strip())
+        proxies = _comma_list(value)
         for proxy in proxies:
             try:
                 ipaddress.ip_network(proxy, strict=False)
