@@ -31,6 +31,12 @@ XSS_ANSWER = (
 )
 
 
+def admin_auth(client: httpx2.Client) -> dict[str, str]:
+    """The demo server's admin, logged in: its Authorization header."""
+    response = client.post("/v1/admin/login", json={"username": "root", "password": ADMIN_PASSWORD})
+    return {"Authorization": f"Bearer {response.json()['token']}"}
+
+
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("e2e") / "state"
@@ -42,10 +48,7 @@ def demo(tmp_path_factory):
     }
     server = ParleyProcess(data_dir, env).start()
     with httpx2.Client(base_url=server.url) as client:
-        token = client.post(
-            "/v1/admin/login", json={"username": "root", "password": ADMIN_PASSWORD}
-        ).json()["token"]
-        auth = {"Authorization": f"Bearer {token}"}
+        auth = admin_auth(client)
         bot = client.get("/v1/admin/bots", headers=auth).json()["items"][0]
         created = client.post(
             f"/v1/admin/bots/{bot['id']}/faqs",
@@ -213,10 +216,7 @@ def test_a_conversation_that_is_gone_starts_afresh(demo, page):
 
 def test_the_greeting_bubble_opens_after_the_bots_delay(demo, page):
     with httpx2.Client(base_url=demo.url) as client:
-        token = client.post(
-            "/v1/admin/login", json={"username": "root", "password": ADMIN_PASSWORD}
-        ).json()["token"]
-        auth = {"Authorization": f"Bearer {token}"}
+        auth = admin_auth(client)
         bot = client.get("/v1/admin/bots", headers=auth).json()["items"][0]
 
         def set_delay(seconds):
@@ -319,10 +319,7 @@ def test_the_data_menu_works_from_the_shops_own_site(demo, page):
 
     with ThreadServer(Starlette(routes=[Route("/", shop_page)])) as shop:
         with httpx2.Client(base_url=demo.url) as client:
-            token = client.post(
-                "/v1/admin/login", json={"username": "root", "password": ADMIN_PASSWORD}
-            ).json()["token"]
-            auth = {"Authorization": f"Bearer {token}"}
+            auth = admin_auth(client)
             bot = client.get("/v1/admin/bots", headers=auth).json()["items"][0]
             origins = [*bot["allowed_origins"], shop.url]
             client.patch(

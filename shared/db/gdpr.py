@@ -238,14 +238,19 @@ async def unindexed_archives(conn: Conn, *, tenant_id: UUID) -> list[dict[str, A
     return await cur.fetchall()
 
 
+# Archive index entries with the object that holds each conversation.
+_ARCHIVED = (
+    "SELECT a.id AS archive_id, a.object_key, a.bot_id, ac.conversation_id"
+    " FROM archive_conversations ac JOIN archives a ON a.id = ac.archive_id"
+)
+
+
 async def archived_matches(
     conn: Conn, *, tenant_id: UUID, hashes: list[bytes]
 ) -> list[dict[str, Any]]:
     """Archive entries whose visitor or contact hash is one of ``hashes``."""
     cur = await conn.execute(
-        "SELECT a.id AS archive_id, a.object_key, a.bot_id, ac.conversation_id"
-        " FROM archive_conversations ac JOIN archives a ON a.id = ac.archive_id"
-        " WHERE ac.tenant_id = %(t)s AND (ac.visitor_hash = ANY(%(h)s)"
+        f"{_ARCHIVED} WHERE ac.tenant_id = %(t)s AND (ac.visitor_hash = ANY(%(h)s)"
         " OR ac.contact_hash = ANY(%(h)s)) ORDER BY a.object_key",
         {"t": tenant_id, "h": hashes},
     )
@@ -256,9 +261,8 @@ async def archived_conversations(
     conn: Conn, *, tenant_id: UUID, conversation_ids: list[UUID]
 ) -> list[dict[str, Any]]:
     cur = await conn.execute(
-        "SELECT a.id AS archive_id, a.object_key, a.bot_id, ac.conversation_id"
-        " FROM archive_conversations ac JOIN archives a ON a.id = ac.archive_id"
-        " WHERE ac.tenant_id = %s AND ac.conversation_id = ANY(%s) ORDER BY a.object_key",
+        f"{_ARCHIVED} WHERE ac.tenant_id = %s AND ac.conversation_id = ANY(%s)"
+        " ORDER BY a.object_key",
         (tenant_id, conversation_ids),
     )
     return await cur.fetchall()
