@@ -8,12 +8,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
-import subprocess
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
+from parley.dashboard import DashboardError, add_arguments, installed
+from parley.ports import PortInUseError, check_port_free
 from shared.config import ConfigError, Settings, load_settings
 from shared.db.embedded import EmbeddedDatabaseError
 from shared.db.migrate import SchemaError, migrate
@@ -24,6 +25,7 @@ from shared.logging import configure_logging
 from shared.masterkey import MasterKeyMismatchError, rotate_master_key
 from shared.rag.index import EmbeddingModelMismatchError, reindex
 from shared.runtime import Runtime
+from shared.scheduler import JOBS, run_forever, run_job
 
 T = TypeVar("T")
 
@@ -53,29 +55,21 @@ def _announce_admin(username: str, password: str | None) -> None:
     )
 
 
-def _check_port_free(host: str, port: int, flag: str = "--port", also: str = "") -> None:
-    """Fail in one line before any start-up work when the address is taken."""
-    import socket
-
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError as exc:
-            raise CommandError(
-                f"cannot listen on {host}:{port} ({exc.strerror}); another program (or another"
-                f" Parley) uses it: stop it or pass {flag} {port + 1}{also}"
-            ) from None
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from parley.server import create_local_app
 
-    _check_port_free(args.host, args.port)
+    if not args.no_dashboard and not installed():
+        print(
+            "The dashboard is not installed (pip install 'parley[dashboard]'): serving the API"
+            " and the widget only.",
+            file=sys.stderr,
+        )
+        args.no_dashboard = True
+    check_port_free(args.host, args.port)
     if not args.no_dashboard:
-        _check_port_free(args.host, args.dashboard_port, "--dashboard-port", " or --no-dashboard")
+        check_port_free(args.host, args.dashboard_port, "--dashboard-port", " or --no-dashboard")
     settings = _settings(args)
     configure_logging(settings.log_level)
     origin = f"http://{args.host}:{args.port}"
@@ -124,11 +118,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     """Run the dashboard in the foreground against a running Parley's API."""
     from parley import dashboard
 
-    _check_port_free(args.host, args.port)
-    print(f"The dashboard is on http://{args.host}:{args.port} (API: {args.api})", file=sys.stderr)
-    env = dashboard.environment(args.api, args.public_url)
-    command = dashboard.command(host=args.host, port=args.port, base_path=args.base_path)
-    return subprocess.call(command, env=env)  # noqa: S603 (our own command)
+    return dashboard.run(args)
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:
@@ -171,8 +161,26 @@ def _run_job(
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    _, applied = _run_job(args, lambda runtime, conn: migrate(conn))
+    """Apply migrations, then create or update the admin named by PARLEY_ADMIN_USERNAME and
+    PARLEY_ADMIN_PASSWORD (the production stack's only way to its first login)."""
+    from shared.bootstrap import ensure_configured_admin
+    from shared.db import users
+
+    async def job(runtime: Runtime, conn: Conn) -> tuple[list[int], str | None, bool]:
+        applied = await migrate(conn)
+        admin = await ensure_configured_admin(conn, runtime.settings)
+        return applied, admin, await users.count_admins(conn) > 0
+
+    _, (applied, admin, any_admin) = _run_job(args, job)
     print(f"applied migrations: {applied}" if applied else "schema is up to date")
+    if admin is not None:
+        print(f"admin user {admin!r} is set up with PARLEY_ADMIN_PASSWORD")
+    elif not any_admin:
+        print(
+            "no admin user yet: set PARLEY_ADMIN_USERNAME and PARLEY_ADMIN_PASSWORD and run"
+            " migrate again, or run `parley admin create-user NAME`",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -237,6 +245,62 @@ def cmd_gdpr(args: argparse.Namespace) -> int:
 
     _, (finished, purged) = _run_job(args, run)
     print(f"finished {finished} interrupted requests, deleted {purged} expired exports")
+    return 0
+
+
+def cmd_openapi(args: argparse.Namespace) -> int:
+    """Print the whole API's OpenAPI description (docs/openapi.json is this output)."""
+    import json
+
+    from parley.server import api_document
+
+    print(json.dumps(api_document(), indent=1, sort_keys=True))
+    return 0
+
+
+def cmd_scheduler(args: argparse.Namespace) -> int:
+    """Run the recurring jobs on their intervals until SIGTERM (or each once, --once)."""
+    intervals = {name: job.every for name, job in JOBS.items()}
+    for item in args.every or []:
+        name, _, seconds = item.partition("=")
+        if name not in intervals:
+            raise CommandError(f"--every {item}: no job {name!r} ({', '.join(intervals)})")
+        try:
+            intervals[name] = float(seconds)
+        except ValueError:
+            raise CommandError(f"--every {item}: give seconds, e.g. {name}=60") from None
+        if intervals[name] <= 0:
+            raise CommandError(f"--every {item}: the interval must be positive")
+    for name in args.skip or []:
+        intervals.pop(name, None)
+    settings = _settings(args)
+    configure_logging(settings.log_level)
+    runtime = Runtime.from_settings(settings)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        try:
+            if args.once:
+                for name in intervals:
+                    print(name, await run_job(runtime, name), flush=True)
+            else:
+                print(
+                    "scheduler: "
+                    + ", ".join(f"{name} every {s:g} s" for name, s in intervals.items()),
+                    file=sys.stderr,
+                    flush=True,
+                )
+                await run_forever(runtime, intervals, stop=stop)
+        finally:
+            await runtime.aclose()
+
+    try:
+        asyncio.run(run())
+    finally:
+        runtime.stop_embedded()
     return 0
 
 
@@ -351,15 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
 
     board = sub.add_parser("dashboard", help="run the Streamlit dashboard")
-    board.add_argument("--api", default="http://127.0.0.1:8000", help="Parley's API (its origin)")
-    board.add_argument(
-        "--public-url", help="the address browsers use for the widget in embed snippets"
-    )
-    board.add_argument("--host", default="127.0.0.1")
-    board.add_argument("--port", type=int, default=8501)
-    board.add_argument(
-        "--base-path", default="", help="serve under /<path> (behind a proxy), e.g. dashboard"
-    )
+    add_arguments(board)
     board.set_defaults(func=cmd_dashboard)
 
     mig = sub.add_parser("migrate", help="apply database migrations and exit")
@@ -393,6 +449,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gdpr.add_argument("--data-dir")
     gdpr.set_defaults(func=cmd_gdpr)
+
+    openapi = sub.add_parser("openapi", help="print the API's OpenAPI description")
+    openapi.set_defaults(func=cmd_openapi)
+
+    sched = sub.add_parser("scheduler", help="run poll, archive, gdpr and purge on intervals")
+    sched.add_argument(
+        "--every",
+        action="append",
+        metavar="JOB=SECONDS",
+        help="change a job's interval, e.g. --every poll=60 (repeatable)",
+    )
+    sched.add_argument(
+        "--skip", action="append", choices=list(JOBS), help="leave a job out (repeatable)"
+    )
+    sched.add_argument("--once", action="store_true", help="run every job once and exit")
+    sched.add_argument("--data-dir")
+    sched.set_defaults(func=cmd_scheduler)
 
     admin = sub.add_parser("admin", help="operator tasks")
     admin_sub = admin.add_subparsers(dest="admin_command", required=True)
@@ -431,6 +504,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (
         ConfigError,
         CommandError,
+        PortInUseError,
+        DashboardError,
         EmbeddedDatabaseError,
         SchemaError,
         MasterKeyMismatchError,

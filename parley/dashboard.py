@@ -1,18 +1,33 @@
 """Starting the Streamlit dashboard (``dashboard/app.py``) as its own process.
 
 ``parley dashboard`` runs it in the foreground; ``parley serve`` starts it as a child
-beside the API and stops it with the server.
+beside the API and stops it with the server. Standard library only, so the dashboard's
+image (Streamlit and an HTTP client, nothing of the functions) runs it as
+``python -m parley.dashboard`` with the same options.
 """
 
 from __future__ import annotations
 
+import argparse
+import importlib.util
 import os
 import subprocess
 import sys
 from importlib import resources
 from pathlib import Path
 
+from parley.ports import PortInUseError, check_port_free
+
 DEFAULT_PORT = 8501
+
+
+class DashboardError(Exception):
+    pass
+
+
+def installed() -> bool:
+    """Streamlit comes with the ``dashboard`` extra (the function image leaves it out)."""
+    return importlib.util.find_spec("streamlit") is not None
 
 
 def app_path() -> Path:
@@ -70,3 +85,40 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=5)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--api", default="http://127.0.0.1:8000", help="Parley's API (its origin)")
+    parser.add_argument(
+        "--public-url", help="the address browsers use for the widget in embed snippets"
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument(
+        "--base-path", default="", help="serve under /<path> (behind a proxy), e.g. dashboard"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """The dashboard in the foreground; its exit status."""
+    if not installed():
+        raise DashboardError("the dashboard needs Streamlit: pip install 'parley[dashboard]'")
+    check_port_free(args.host, args.port)
+    print(f"The dashboard is on http://{args.host}:{args.port} (API: {args.api})", file=sys.stderr)
+    env = environment(args.api, args.public_url)
+    proc = command(host=args.host, port=args.port, base_path=args.base_path)
+    return subprocess.call(proc, env=env)  # noqa: S603 (our own command)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m parley.dashboard", description=__doc__)
+    add_arguments(parser)
+    try:
+        return run(parser.parse_args(argv))
+    except (DashboardError, PortInUseError) as exc:
+        print(f"parley: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from html import escape as html_escape
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -18,18 +19,23 @@ from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from functions.admin.app import ENDPOINTS as ADMIN_ENDPOINTS
 from functions.admin.app import create_app as create_admin
+from functions.chat.app import ENDPOINTS as CHAT_ENDPOINTS
 from functions.chat.app import create_app as create_chat
+from functions.gdpr.app import ENDPOINTS as GDPR_ENDPOINTS
 from functions.gdpr.app import create_app as create_gdpr
+from functions.ingest.app import ENDPOINTS as INGEST_ENDPOINTS
 from functions.ingest.app import create_app as create_ingest
 from parley.routing import function_for
 from shared import ratelimit
 from shared.bootstrap import AdminBootstrap, demo_publishable_key, ensure_admin, seed_demo
 from shared.db import sessions
 from shared.db.migrate import migrate
-from shared.http.app import create_function_app
+from shared.http.app import create_function_app, health_endpoints
 from shared.http.context import get_runtime
 from shared.http.middleware import RequestContextMiddleware
+from shared.http.openapi import openapi_document
 from shared.logging import get_logger
 from shared.masterkey import verify_master_key
 from shared.rag.index import check_embedding_model, embed_pending
@@ -98,6 +104,15 @@ async def widget_js(request: Request) -> Response:
     )
 
 
+EVERY_ENDPOINT = [*CHAT_ENDPOINTS, *ADMIN_ENDPOINTS, *INGEST_ENDPOINTS, *GDPR_ENDPOINTS]
+
+
+def api_document() -> dict[str, Any]:
+    """The whole API's OpenAPI description: the local server's /openapi.json, and
+    docs/openapi.json, which the production proxy serves."""
+    return openapi_document([*EVERY_ENDPOINT, *health_endpoints()], title="Parley")
+
+
 class PathDispatcher:
     """Send each request to the app that owns its path prefix (see parley.routing)."""
 
@@ -122,7 +137,6 @@ def create_local_app(runtime: Runtime) -> ASGIApp:
         "ingest": create_ingest(runtime),
         "gdpr": create_gdpr(runtime),
     }
-    every_endpoint = [ep for app in functions.values() for ep in app.state.endpoints]
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -135,7 +149,7 @@ def create_local_app(runtime: Runtime) -> ASGIApp:
         "parley",
         [],
         runtime=runtime,
-        documented=every_endpoint,
+        documented=EVERY_ENDPOINT,
         extra_routes=[
             Route("/", demo_page, methods=["GET"]),
             Route("/widget.js", widget_js, methods=["GET"]),

@@ -1,13 +1,18 @@
 """Prove the README's first command works from nothing (run by scripts/fresh-install).
 
-Runs with the interpreter of a throw-away virtual environment that has Parley installed
-with ``pip install .`` and no extras, so it uses the standard library only. It checks, and
-prints as it goes:
+Runs with the interpreter of a throw-away virtual environment that has Parley installed,
+so it uses the standard library only. ``functions`` (after ``pip install .``, what the
+function image holds) and ``full`` (after ``pip install '.[dashboard]'``) check, and print
+as they go:
 
 1. every function app imports: ``functions.<name>.app:app`` and ``:handler``;
-2. ``parley serve`` starts on a free port with a temporary data dir and ``/readyz`` answers;
-3. the demo page's widget script is served from the installed package;
-4. the demo bot answers one question through ``POST /v1/chat`` with the demo page's key.
+2. functions: neither Streamlit (the dashboard's stack) nor pgserver is installed, and each
+   function runs as its container runs it (uvicorn), answering ``/healthz`` and ``/metrics``;
+3. full: the dashboard renders its login form (Streamlit's AppTest);
+4. full: ``parley serve`` starts on a free port with a temporary data dir, ``/readyz``
+   answers, the demo page's widget script is served from the installed package, the demo
+   bot answers one question through ``POST /v1/chat`` with the demo page's key, and the
+   dashboard is up beside it.
 
 Exit status 0 when all hold; otherwise 1 with the server's output.
 """
@@ -117,6 +122,52 @@ def wait_dashboard(url: str, timeout: float = 60.0) -> float:
     raise RuntimeError(f"the dashboard at {url} did not come up within {timeout:.0f} s")
 
 
+def check_image_contents() -> None:
+    import importlib.util
+
+    unwanted = ("streamlit", "pandas", "pyarrow", "pgserver", "sentence_transformers", "scipy")
+    present = [m for m in unwanted if importlib.util.find_spec(m)]
+    if present:
+        raise SystemExit(f"the function install holds what the image leaves out: {present}")
+    print(f"  ok  none of {', '.join(unwanted)} in the function install")
+
+
+def check_containers_command() -> None:
+    """Each function as its container starts it; /healthz needs no database."""
+    for name in FUNCTIONS:
+        port = free_port()
+        command = [sys.executable, "-m", "uvicorn", f"functions.{name}.app:app"]
+        command += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
+        proc = subprocess.Popen(  # noqa: S603 (our own command)
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            started = time.monotonic()
+            while True:
+                try:
+                    status, _ = get(url + "/healthz", timeout=2)
+                    break
+                except urllib.error.HTTPError as exc:
+                    status = exc.code
+                    break
+                except OSError:
+                    if proc.poll() is not None or time.monotonic() - started > 60:
+                        proc.kill()
+                        output = proc.communicate()[0].decode(errors="replace")
+                        raise SystemExit(f"uvicorn functions.{name}.app:app: {output}") from None
+                    time.sleep(0.2)
+            if status != 200:
+                raise SystemExit(f"functions.{name}: /healthz answered {status}")
+            _, metrics = get(url + "/metrics")
+            if "parley_http_requests_total" not in metrics:
+                raise SystemExit(f"functions.{name}: /metrics holds no request counts")
+            print(f"  ok  uvicorn functions.{name}.app:app answers /healthz and /metrics")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
 def check_serve() -> None:
     port, board_port = free_port(), free_port()
     url = f"http://127.0.0.1:{port}"
@@ -165,6 +216,13 @@ def check_serve() -> None:
 
 
 if __name__ == "__main__":
+    shape = sys.argv[1] if len(sys.argv) > 1 else "full"
+    if shape not in ("functions", "full"):
+        raise SystemExit("usage: fresh_install_check.py [functions|full]")
     check_imports()
-    check_dashboard_renders()
-    check_serve()
+    if shape == "functions":
+        check_image_contents()
+        check_containers_command()
+    else:
+        check_dashboard_renders()
+        check_serve()

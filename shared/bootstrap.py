@@ -51,17 +51,26 @@ class AdminBootstrap:
     generated_password: str | None  # shown once on the console, never logged
 
 
+async def ensure_configured_admin(conn: Conn, settings: Settings) -> str | None:
+    """Create or update the admin named by PARLEY_ADMIN_USERNAME with PARLEY_ADMIN_PASSWORD;
+    returns the username, or None when the two are not both set."""
+    if not (settings.admin_username and settings.admin_password):
+        return None
+    await users.upsert_admin(
+        conn,
+        username=settings.admin_username,
+        password_hash=hash_password(settings.admin_password.get_secret_value()),
+    )
+    log.info("admin ensured from environment", username=settings.admin_username)
+    return settings.admin_username
+
+
 async def ensure_admin(conn: Conn, settings: Settings) -> AdminBootstrap | None:
     """Create/update the configured admin, or create ``admin`` with a random password
     when no admin exists yet. Returns what happened, or None when nothing was needed."""
-    if settings.admin_username and settings.admin_password:
-        await users.upsert_admin(
-            conn,
-            username=settings.admin_username,
-            password_hash=hash_password(settings.admin_password.get_secret_value()),
-        )
-        log.info("admin ensured from environment", username=settings.admin_username)
-        return AdminBootstrap(settings.admin_username, None)
+    configured = await ensure_configured_admin(conn, settings)
+    if configured is not None:
+        return AdminBootstrap(configured, None)
     if await users.count_admins(conn) > 0:
         return None
     password = generate_password()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from shared import metrics
 from shared.db import rate_limits
 from shared.db.pool import Conn
 from shared.errors import RateLimitedError
@@ -31,6 +32,7 @@ async def check(conn: Conn, *, bucket: str, limit: int, period: float) -> None:
 def raise_if_limited(wait: float | None) -> None:
     """``wait`` as parley_rate_check returns it: 0 (or NULL, not counted) means go ahead."""
     if wait:
+        metrics.RATE_LIMITED.inc()
         raise RateLimitedError(float(wait))
 
 

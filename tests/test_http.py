@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import io
 import json
+from pathlib import Path
 
 import httpx2
 import pytest
@@ -192,6 +193,7 @@ async def test_openapi_documents_every_route_of_the_local_app(make_client, runti
                 "/openapi.json",
                 "/",
                 "/widget.js",
+                "/metrics",  # internal: for the stack's scraper, not part of the public API
             ):
                 for method in route.methods or ():
                     if method != "HEAD":
@@ -242,3 +244,13 @@ async def test_responses_say_how_long_parley_took(make_client, app):
     name, _, duration = response.headers["server-timing"].partition(";dur=")
     assert name == "app"
     assert 0 <= float(duration) < 10_000
+
+
+def test_docs_openapi_json_is_the_api_the_code_serves():
+    """The proxy serves docs/openapi.json; regenerate it with `parley openapi`."""
+    from parley.server import api_document
+
+    path = Path(__file__).resolve().parents[1] / "docs" / "openapi.json"
+    assert json.loads(path.read_text()) == api_document(), (
+        "docs/openapi.json is stale: python -m parley openapi > docs/openapi.json"
+    )

@@ -167,3 +167,20 @@ def test_a_dashboard_port_in_use_names_its_own_flag(data_dir):
     assert f"cannot listen on 127.0.0.1:{port}" in output
     assert f"--dashboard-port {port + 1} or --no-dashboard" in output
     assert not (data_dir / "pg").exists()
+
+
+def test_without_the_dashboard_extra_serve_says_so_and_goes_on(monkeypatch, capsys, data_dir):
+    """The function image has no Streamlit: `parley serve` there serves the API only."""
+    from parley import cli
+
+    monkeypatch.setattr(cli, "installed", lambda: False)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code = cli.main(["serve", "--port", str(port), "--data-dir", str(data_dir)])
+    err = capsys.readouterr().err
+    assert code == 1  # the port is taken: stops there, after the notice
+    assert "The dashboard is not installed (pip install 'parley[dashboard]')" in err
+    assert f"cannot listen on 127.0.0.1:{port}" in err
+    assert "--dashboard-port" not in err

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from shared import metrics
 from shared.cache import AnswerCache, CachedAnswer
 from shared.chat import store, visitors
 from shared.chat.sharing import shareable
@@ -71,6 +72,7 @@ class ChatService:
             stored = await store.save(await lease.conn(), turn, lookup.answer, latency_ms)
             self._share(turn, lookup.answer, stored, passages=[])
             outcome = store.outcome(turn, stored, lookup.answer, latency_ms)
+            metrics.ANSWERS.labels(outcome.source).inc()
             await _emit(outcome.answer, on_token)
             return outcome
         assert lookup.vector is not None
@@ -103,6 +105,7 @@ class ChatService:
         latency_ms = turn.elapsed_ms()
         stored = await store.save(await lease.conn(), turn, answer, latency_ms)
         self._share(turn, answer, stored, passages)
+        metrics.ANSWERS.labels(answer.source).inc()
         return store.outcome(turn, stored, answer, latency_ms)
 
     # ----- ready answers: the cache and the FAQ -------------------------------------
@@ -111,6 +114,7 @@ class ChatService:
         """An answer that needs no generating, if there is one; else what was learnt."""
         bot_id, version = bot["id"], bot["kb_version"]
         cached = self.cache.get(bot_id, version, text)
+        metrics.CACHE.labels("hit" if cached is not None else "miss").inc()
         if cached is not None:
             return Lookup(_from_cache(cached))
         vector = await self.embedder.embed_one(text)
@@ -130,6 +134,7 @@ class ChatService:
             return Lookup(answer)
         similar = self.cache.get_similar(bot_id, version, text, vector)
         if similar is not None:
+            metrics.CACHE.labels("similar").inc()
             return Lookup(_from_cache(similar))
         return Lookup(None, vector, match)
 

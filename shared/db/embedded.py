@@ -23,8 +23,13 @@ def _pgserver() -> Any:
     with warnings.catch_warnings():
         # platformdirs warns about an unset XDG_RUNTIME_DIR while pgserver imports.
         warnings.simplefilter("ignore")
-        import pgserver
-
+        try:
+            import pgserver
+        except ModuleNotFoundError:  # the function image leaves it out: it has DATABASE_URL
+            raise EmbeddedDatabaseError(
+                "the embedded PostgreSQL is not installed here (pip install pgserver),"
+                " so set DATABASE_URL"
+            ) from None
         return pgserver
 
 

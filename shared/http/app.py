@@ -28,6 +28,7 @@ from shared.http.errors import EXCEPTION_HANDLERS
 from shared.http.forwarded import ForwardedClientMiddleware
 from shared.http.middleware import RequestContextMiddleware
 from shared.http.openapi import openapi_document
+from shared.metrics import MetricsMiddleware, metrics_endpoint
 from shared.runtime import Runtime
 
 
@@ -117,11 +118,15 @@ def create_function_app(
                 if cors
                 else []
             ),
+            # Innermost, so it sees the route the router matched.
+            Middleware(MetricsMiddleware, function=name),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
     app.add_route("/openapi.json", openapi, methods=["GET"], include_in_schema=False)
+    # Not routed by the reverse proxy: only the stack's network (a scraper) reaches it.
+    app.add_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
     app.state.runtime = runtime
     app.state.endpoints = list(endpoints)
     app.state.openapi = document

@@ -15,7 +15,8 @@ from typing import Any
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from shared.runtime import Runtime, default_runtime
+from shared.config import load_settings
+from shared.runtime import Runtime
 
 
 class ForwardedClientMiddleware:
@@ -25,9 +26,11 @@ class ForwardedClientMiddleware:
         self._resolved: ASGIApp | None = None
 
     def _inner(self) -> ASGIApp:
-        # Settings are known once the runtime is (containers build it on first use).
+        # Containers read their settings on first use; only the settings, so /healthz works
+        # before (and without) a database.
         if self._resolved is None:
-            trusted = (self._runtime or default_runtime()).settings.trusted_proxies
+            settings = self._runtime.settings if self._runtime else load_settings()
+            trusted = settings.trusted_proxies
             resolved: ASGIApp = self.app
             if trusted:
                 wrapped: Any = ProxyHeadersMiddleware(self.app, trusted_hosts=list(trusted))  # type: ignore[arg-type]

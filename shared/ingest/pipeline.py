@@ -16,6 +16,7 @@ from pathlib import PurePosixPath
 from typing import Any, TypeVar
 from uuid import UUID
 
+from shared import metrics
 from shared.db import bots, chunks, documents, faqs
 from shared.db.pool import Conn
 from shared.errors import DatabaseUnavailableError
@@ -72,6 +73,13 @@ async def reconcile(runtime: Runtime, storage: Storage, key: str) -> Outcome:
     """Make the index match what is stored at ``key`` now; retried on database outages."""
     if keys.is_internal(key):
         return Outcome(key, "ignored")  # Parley's own archives and bookkeeping
+    with metrics.INGESTING.track_inprogress():
+        outcome = await _reconcile_retrying(runtime, storage, key)
+    metrics.INGESTED.labels(outcome.action).inc()
+    return outcome
+
+
+async def _reconcile_retrying(runtime: Runtime, storage: Storage, key: str) -> Outcome:
     retries = _Retries()
     for attempt in range(RETRIES):
         try:

@@ -12,6 +12,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
+from shared import metrics
 from shared.llm.base import Deadlines, Generation, LLMError, Usage
 from shared.llm.breaker import CircuitBreaker
 from shared.llm.factory import Providers
@@ -91,12 +92,20 @@ class ProviderChain:
                         await on_token(item)
             except LLMError as exc:
                 self.breaker.record_failure(name)
+                metrics.LLM_FAILURES.labels(name, exc.kind).inc()
                 log.warning("llm provider failed", provider=name, kind=exc.kind)
                 errors.append(str(exc))
                 if not pieces:
                     continue  # nothing shown yet: fall over to the next provider
             else:
                 self.breaker.record_success(name)
+            metrics.record_generation(
+                name,
+                model,
+                seconds=time.perf_counter() - started,
+                ttft_ms=ttft,
+                tokens=(used.tokens_in, used.tokens_out),
+            )
             text = "".join(pieces).strip()
             if not text:
                 errors.append(f"{name}: empty answer")
