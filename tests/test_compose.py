@@ -8,6 +8,7 @@ import json
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import yaml
@@ -20,8 +21,9 @@ ROOT = Path(__file__).resolve().parents[1]
 FUNCTIONS = ("chat", "admin", "ingest", "gdpr")
 
 
-def stack() -> dict:
-    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+def stack() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return loaded
 
 
 def test_the_compose_file_follows_the_compose_specification():
@@ -62,7 +64,9 @@ def test_every_function_is_health_checked_and_shares_the_data_volume():
 def test_minio_notifies_the_ingest_webhook_with_the_shared_secret():
     minio = stack()["services"]["minio"]["environment"]
     endpoint = minio["MINIO_NOTIFY_WEBHOOK_ENDPOINT_PARLEY"]
-    host, path = re.fullmatch(r"http://(\w+):8000(/\S+)", endpoint).groups()
+    parsed = re.fullmatch(r"http://(\w+):8000(/\S+)", endpoint)
+    assert parsed is not None, endpoint
+    host, path = parsed.groups()
     assert (host, function_for(path)) == ("ingest", "ingest")
     assert path == "/v1/ingest/s3-events"
     assert minio["MINIO_NOTIFY_WEBHOOK_AUTH_TOKEN_PARLEY"] == "Bearer ${PARLEY_INGEST_SECRET}"

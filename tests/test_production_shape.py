@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import boto3
@@ -56,7 +57,7 @@ class Stack:
     proxy: str  # the only address a client uses
     functions: dict[str, str]  # direct addresses, to show what the proxy hides
     env: dict[str, str]  # the .env file's values
-    s3: object
+    s3: Any  # a boto3 S3 client
     bucket: str
     webhook: str
     webhook_auth: str
@@ -301,7 +302,7 @@ def shop(stack: Stack) -> dict[str, str]:
         }
 
 
-def ask(stack: Stack, shop: dict[str, str], question: str) -> list[tuple[str, dict]]:
+def ask(stack: Stack, shop: dict[str, str], question: str) -> list[tuple[str, Any]]:
     """Ask through the proxy over SSE; the events as they came."""
     headers = {
         "Authorization": f"Bearer {shop['key']}",
@@ -325,7 +326,7 @@ def ask(stack: Stack, shop: dict[str, str], question: str) -> list[tuple[str, di
     return events
 
 
-def wait_for_answer(stack, shop, question: str, needle: str, timeout: float = 90) -> list:
+def wait_for_answer(stack, shop, question: str, needle: str, timeout: float = 90) -> list[Any]:
     deadline = time.monotonic() + timeout
     while True:
         events = ask(stack, shop, question)
@@ -338,7 +339,7 @@ def wait_for_answer(stack, shop, question: str, needle: str, timeout: float = 90
 
 def test_a_document_put_into_the_bucket_becomes_answerable_through_the_webhook(stack, shop):
     key = "fjord/help/repairs.md"
-    stack.s3.put_object(Bucket=stack.bucket, Key=key, Body=DOCUMENT.encode())  # type: ignore[attr-defined]
+    stack.s3.put_object(Bucket=stack.bucket, Key=key, Body=DOCUMENT.encode())
     notified = stack.notify(key)
     assert notified.status_code == 200, notified.text
     assert notified.json()["results"][0]["action"] == "ingested"
@@ -354,7 +355,7 @@ def test_a_document_put_into_the_bucket_becomes_answerable_through_the_webhook(s
 def test_the_scheduler_polls_in_what_no_event_announced(stack, shop):
     key = "fjord/help/opening-hours.md"
     body = "# Opening hours\n\nThe Leipzig workshop is open Tuesday to Saturday, 10 to 18.\n"
-    stack.s3.put_object(Bucket=stack.bucket, Key=key, Body=body.encode())  # type: ignore[attr-defined]
+    stack.s3.put_object(Bucket=stack.bucket, Key=key, Body=body.encode())
     wait_for_answer(stack, shop, "When is the Leipzig workshop open?", "Tuesday to Saturday")
 
 
