@@ -56,6 +56,7 @@ DOCUMENTED: dict[str, str] = {
     "AWS_ACCESS_KEY_ID": "S3 access key (boto3's own name)",
     "AWS_SECRET_ACCESS_KEY": "S3 secret key (boto3's own name)",
     "PARLEY_INGEST_SECRET": "shared secret of the S3 event webhook",
+    "PARLEY_SSM_PREFIX": "AWS Parameter Store path whose parameters fill unset settings (Lambda)",
 }
 
 
@@ -106,6 +107,7 @@ class Settings(BaseModel):
     aws_access_key_id: str | None = Field(None, alias="AWS_ACCESS_KEY_ID")
     aws_secret_access_key: SecretStr | None = Field(None, alias="AWS_SECRET_ACCESS_KEY")
     ingest_secret: SecretStr | None = Field(None, alias="PARLEY_INGEST_SECRET")
+    ssm_prefix: str | None = Field(None, alias="PARLEY_SSM_PREFIX")  # read in load_settings
 
     @field_validator("database_url", mode="before")
     @classmethod
@@ -254,6 +256,14 @@ def load_settings(
     if env_file is not None and env_file.is_file():
         values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
     values.update(os.environ if environ is None else environ)
+    if values.get("PARLEY_SSM_PREFIX"):
+        from shared.parameter_store import ParameterStoreError, read_parameters
+
+        try:
+            stored = read_parameters(str(values["PARLEY_SSM_PREFIX"]))
+        except ParameterStoreError as exc:
+            raise ConfigError(str(exc)) from None
+        values = {**stored, **values}
     known = {k: v for k, v in values.items() if k in DOCUMENTED}
     try:
         return Settings.model_validate(known)

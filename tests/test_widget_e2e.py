@@ -337,3 +337,32 @@ def test_the_data_menu_works_from_the_shops_own_site(demo, page):
         page.get_by_role("button", name="Delete my conversation").click()
         page.get_by_role("button", name="Delete", exact=True).click()
         expect(page.locator(".notice")).to_have_text("Your conversation was deleted.")
+
+
+def test_data_transport_http_never_opens_a_websocket(demo, page):
+    """What a shop on the Lambda deployment embeds: every message goes to POST /v1/chat."""
+    key = demo_publishable_key(Keyring(MASTER))
+
+    async def shop_page(request):
+        return HTMLResponse(
+            "<!doctype html><title>Shop</title><body>"
+            f'<script src="{demo.url}/widget.js" data-key="{key}" data-transport="http"'
+            ' data-open="true" async></script></body>'
+        )
+
+    sockets, posts = [], []
+    page.on("websocket", lambda ws: sockets.append(ws.url))
+    page.on("request", lambda r: posts.append(r) if r.url.endswith("/v1/chat") else None)
+    with ThreadServer(Starlette(routes=[Route("/", shop_page)])) as shop:
+        with httpx2.Client(base_url=demo.url) as client:
+            auth = admin_auth(client)
+            bot = client.get("/v1/admin/bots", headers=auth).json()["items"][0]
+            origins = [*bot["allowed_origins"], shop.url]
+            client.patch(
+                f"/v1/admin/bots/{bot['id']}", headers=auth, json={"allowed_origins": origins}
+            ).raise_for_status()
+        page.goto(shop.url + "/")
+        ask(page, "Can I pick up my order in the store?")
+        expect(page.locator(".msg.bot").last).to_contain_text("Pick up in Berlin", timeout=30_000)
+    assert sockets == []
+    assert [r.method for r in posts] == ["POST"]

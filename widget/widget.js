@@ -196,13 +196,18 @@
       key: script.getAttribute("data-key") || "",
       position: script.getAttribute("data-position") === "left" ? "left" : "right",
       lang: script.getAttribute("data-lang"),
-      open: script.getAttribute("data-open") === "true"
+      open: script.getAttribute("data-open") === "true",
+      // "http": never open a WebSocket (AWS Lambda behind an HTTP API has none).
+      transport: script.getAttribute("data-transport") === "http" ? "http" : "auto"
     };
-    var api = new URL(script.src, doc.baseURI).origin;
+    // The API is where the script came from, unless data-api names it (a static host or CDN
+    // serving widget.js in front of the Lambda deployment's HTTP API).
+    var api = new URL(script.getAttribute("data-api") || script.src, doc.baseURI).origin;
     var storeKey = "parley:" + opts.key.slice(0, 15);
     var state = load();
     var t = STRINGS[opts.lang] || STRINGS.en;
-    var config = null, socket = null, attempt = 0, wsFailures = 0, useSse = false, closed = false;
+    var config = null, socket = null, attempt = 0, wsFailures = 0, closed = false;
+    var useSse = opts.transport === "http";
     var pending = [], current = null, timers = [];
 
     function load() {

@@ -38,10 +38,14 @@ ENDPOINTS: list[AnyEndpoint] = [
     *gaps.ENDPOINTS,
 ]
 
+# The scheduled jobs this function runs on Lambda (infra/lambda/template.yaml); elsewhere
+# `parley scheduler` runs them all.
+JOBS = ("purge",)
+
 
 def create_app(runtime: Runtime | None = None) -> Starlette:
     return create_function_app("admin", ENDPOINTS, runtime=runtime)
 
 
 app = create_app()
-handler = lambda_handler(app)
+handler = lambda_handler(app, jobs=JOBS)

@@ -15,6 +15,10 @@ from shared.runtime import Runtime
 
 ENDPOINTS: list[AnyEndpoint] = [*GDPR_ENDPOINTS]
 
+# The scheduled jobs this function runs on Lambda (infra/lambda/template.yaml); elsewhere
+# `parley scheduler` runs them all.
+JOBS = ("gdpr",)
+
 
 def create_app(runtime: Runtime | None = None) -> Starlette:
     # The widget calls it from the shop's site; a publishable key's origin list decides.
@@ -22,4 +26,4 @@ def create_app(runtime: Runtime | None = None) -> Starlette:
 
 
 app = create_app()
-handler = lambda_handler(app)
+handler = lambda_handler(app, jobs=JOBS)

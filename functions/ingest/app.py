@@ -19,17 +19,22 @@ from shared.runtime import Runtime, default_runtime
 
 ENDPOINTS: list[AnyEndpoint] = [*routes.ENDPOINTS]
 
+# The scheduled jobs this function runs on Lambda (infra/lambda/template.yaml); elsewhere
+# `parley scheduler` runs them all.
+JOBS = ("poll", "archive")
+
 
 def create_app(runtime: Runtime | None = None) -> Starlette:
     return create_function_app("ingest", ENDPOINTS, runtime=runtime)
 
 
 app = create_app()
-_http = lambda_handler(app)
+_http = lambda_handler(app, jobs=JOBS)
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Lambda: S3 trigger records go straight to ingestion; HTTP events to the app."""
+    """Lambda: S3 trigger records go straight to ingestion; HTTP events to the app, and
+    scheduled jobs (poll, archive) to the scheduler."""
     if is_s3_notification(event):
         results = lambda_loop().run_until_complete(routes.handle_records(default_runtime(), event))
         return {"results": results}

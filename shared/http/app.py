@@ -29,7 +29,8 @@ from shared.http.forwarded import ForwardedClientMiddleware
 from shared.http.middleware import RequestContextMiddleware
 from shared.http.openapi import openapi_document
 from shared.metrics import MetricsMiddleware, metrics_endpoint
-from shared.runtime import Runtime
+from shared.runtime import Runtime, default_runtime
+from shared.scheduler import UnknownJobError, run_job
 
 
 class HealthStatus(BaseModel):
@@ -147,14 +148,20 @@ def lambda_loop() -> asyncio.AbstractEventLoop:
     return _lambda_loop
 
 
-def lambda_handler(app: Starlette) -> LambdaHandler:
+def lambda_handler(app: Starlette, *, jobs: Sequence[str] = ()) -> LambdaHandler:
     """A Lambda entry point for ``app``: Mangum with lifespan off (pools and clients are
     created lazily instead). Mangum sets up an event loop when it is built, so it is
-    built on the first invocation, not when a container merely imports the module."""
+    built on the first invocation, not when a container merely imports the module.
+
+    ``jobs`` are the scheduled jobs (shared.scheduler) this function runs: an EventBridge
+    schedule invokes it with ``{"parley_job": "<name>"}`` as its input.
+    """
     adapter: Mangum | None = None
 
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         nonlocal adapter
+        if isinstance(event, dict) and "parley_job" in event:
+            return run_scheduled(str(event["parley_job"]), jobs)
         if adapter is None:
             lambda_loop()
             adapter = Mangum(app, lifespan="off")
@@ -162,3 +169,12 @@ def lambda_handler(app: Starlette) -> LambdaHandler:
         return response
 
     return handler
+
+
+def run_scheduled(name: str, jobs: Sequence[str]) -> dict[str, Any]:
+    """Run one scheduled job on the process's runtime; an unknown or misrouted job fails
+    the invocation (EventBridge retries it and CloudWatch shows it)."""
+    if name not in jobs:
+        raise UnknownJobError(f"this function runs the jobs {list(jobs)}, not {name!r}")
+    result = lambda_loop().run_until_complete(run_job(default_runtime(), name))
+    return {"job": name, "result": result}
