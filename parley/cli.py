@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from parley.dashboard import DashboardError, add_arguments, installed
 from parley.ports import PortInUseError, check_port_free
+from shared.backup import BackupError
 from shared.config import ConfigError, Settings, load_settings
 from shared.db.embedded import EmbeddedDatabaseError
 from shared.db.migrate import SchemaError, migrate
@@ -22,10 +23,11 @@ from shared.db.pool import Conn
 from shared.embeddings.base import EmbeddingError
 from shared.errors import ConflictError, DatabaseUnavailableError
 from shared.logging import configure_logging
-from shared.masterkey import MasterKeyMismatchError, rotate_master_key
+from shared.masterkey import MasterKeyMismatchError, resolve_keyring, rotate_master_key
 from shared.rag.index import EmbeddingModelMismatchError, reindex
 from shared.runtime import Runtime
 from shared.scheduler import JOBS, run_forever, run_job
+from shared.storage.factory import make_storage
 
 T = TypeVar("T")
 
@@ -248,6 +250,28 @@ def cmd_gdpr(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    """put: seal a pg_dump read from standard input into the bucket; list; get NAME: the
+    dump on standard output (for pg_restore). Needs no database connection."""
+    from shared import backup
+
+    settings = _settings(args)
+    configure_logging(settings.log_level)
+    keyring, storage = resolve_keyring(settings), make_storage(settings)
+    if args.job == "put":
+        name, deleted = asyncio.run(
+            backup.put(storage, keyring, sys.stdin.buffer.read(), keep=args.keep)
+        )
+        print(f"stored {name}" + (f"; deleted {len(deleted)} older" if deleted else ""))
+    elif args.job == "list":
+        print("\n".join(asyncio.run(backup.names(storage))) or "no backups", flush=True)
+    else:
+        if not args.name:
+            raise CommandError("parley backup get NAME (see parley backup list)")
+        sys.stdout.buffer.write(asyncio.run(backup.get(storage, keyring, args.name)))
+    return 0
+
+
 def cmd_openapi(args: argparse.Namespace) -> int:
     """Print the whole API's OpenAPI description (docs/openapi.json is this output)."""
     import json
@@ -450,6 +474,13 @@ def build_parser() -> argparse.ArgumentParser:
     gdpr.add_argument("--data-dir")
     gdpr.set_defaults(func=cmd_gdpr)
 
+    backup_cmd = sub.add_parser("backup", help="encrypted database backups in the bucket")
+    backup_cmd.add_argument("job", choices=["put", "list", "get"])
+    backup_cmd.add_argument("name", nargs="?", help="get: which backup")
+    backup_cmd.add_argument("--keep", type=int, default=14, help="put: how many to keep")
+    backup_cmd.add_argument("--data-dir")
+    backup_cmd.set_defaults(func=cmd_backup)
+
     openapi = sub.add_parser("openapi", help="print the API's OpenAPI description")
     openapi.set_defaults(func=cmd_openapi)
 
@@ -506,6 +537,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         CommandError,
         PortInUseError,
         DashboardError,
+        BackupError,
         EmbeddedDatabaseError,
         SchemaError,
         MasterKeyMismatchError,

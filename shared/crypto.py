@@ -20,7 +20,9 @@ from collections.abc import Iterable
 from uuid import UUID
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 _VERSION = b"\x01"
 _NONCE = 12
@@ -51,6 +53,12 @@ class Keyring:
 
     def all_keys(self) -> list[bytes]:
         return list(self._raw.values())
+
+    def derive(self, purpose: bytes, key_id: str | None = None) -> bytes:
+        """A 256-bit key for ``purpose`` from the master key ``key_id`` (default: the
+        current one), by HKDF-SHA256; KeyError when that master key is not configured."""
+        master = self._raw[key_id or self.current_id]
+        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(master)
 
     def wrap(self, tenant_id: UUID, data_key: bytes) -> bytes:
         nonce = os.urandom(_NONCE)

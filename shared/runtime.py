@@ -25,7 +25,7 @@ from shared.llm.chain import ProviderChain
 from shared.llm.factory import Providers
 from shared.masterkey import resolve_keyring
 from shared.storage.base import Storage
-from shared.storage.local import LocalStorage
+from shared.storage.factory import make_storage
 from shared.tenant_keys import tenant_cipher
 
 
@@ -86,15 +86,7 @@ class Runtime:
     def get_storage(self) -> Storage:
         """S3 when PARLEY_S3_BUCKET is set, else the local folder <data-dir>/files."""
         if self.storage is None:
-            s = self.settings
-            if s.s3_bucket:
-                from shared.storage.s3 import S3Storage  # boto3 only where a bucket is used
-
-                self.storage = S3Storage(
-                    s.s3_bucket, endpoint_url=s.s3_endpoint_url, region=s.s3_region
-                )
-            else:
-                self.storage = LocalStorage(s.data_dir / "files")
+            self.storage = make_storage(self.settings)
         return self.storage
 
     def get_cache(self) -> AnswerCache:

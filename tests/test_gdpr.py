@@ -12,9 +12,7 @@ import subprocess
 import sys
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import pgserver
 import pytest
 
 from functions.admin.app import create_app as create_admin
@@ -31,8 +29,7 @@ from shared.storage.base import Storage
 from shared.storage.local import LocalStorage
 from shared.storage.s3 import S3Storage
 from tests.chat_fixtures import make_shop, set_bot
-
-PG_BIN = Path(pgserver.__file__).parent / "pginstall" / "bin"
+from tests.utils.pgtools import pg_dump, pg_tool
 
 
 class Crash(Exception):
@@ -122,15 +119,6 @@ async def _export(site, who):
     response = await site["gdpr"].post("/v1/gdpr/export", headers=_headers(site), json=who)
     assert response.status_code == 200, response.text
     return response.json()
-
-
-def pg_tool(name: str, *args: str) -> bytes:
-    """Run one of PostgreSQL's own client programs (pg_dump, pg_restore)."""
-    return subprocess.run([str(PG_BIN / name), *args], check=True, capture_output=True).stdout
-
-
-def pg_dump(url: str) -> bytes:
-    return pg_tool("pg_dump", "--dbname", url)
 
 
 async def decrypted_archives(runtime, storage, tenant_id) -> list[str]:
