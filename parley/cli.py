@@ -27,6 +27,7 @@ from shared.masterkey import MasterKeyMismatchError, resolve_keyring, rotate_mas
 from shared.rag.index import EmbeddingModelMismatchError, reindex
 from shared.runtime import Runtime
 from shared.scheduler import JOBS, run_forever, run_job
+from shared.storage.base import StorageError
 from shared.storage.factory import make_storage
 
 T = TypeVar("T")
@@ -255,6 +256,8 @@ def cmd_backup(args: argparse.Namespace) -> int:
     dump on standard output (for pg_restore). Needs no database connection."""
     from shared import backup
 
+    if args.keep < 1:
+        raise CommandError("--keep must be at least 1")
     settings = _settings(args)
     configure_logging(settings.log_level)
     keyring, storage = resolve_keyring(settings), make_storage(settings)
@@ -538,6 +541,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         PortInUseError,
         DashboardError,
         BackupError,
+        StorageError,
         EmbeddedDatabaseError,
         SchemaError,
         MasterKeyMismatchError,

@@ -92,3 +92,35 @@ async def test_unknown_paths_share_one_label_and_refusals_are_counted(
         before, name, function=function, route=route, status=status
     )
     assert grew == 3
+
+
+def test_the_grafana_dashboard_reads_only_metrics_parley_exports():
+    """infra/grafana/parley.json: every series a panel queries is one shared.metrics defines."""
+    import json
+    import re
+    from pathlib import Path
+
+    from shared import metrics
+
+    board = json.loads(
+        (Path(__file__).resolve().parents[1] / "infra" / "grafana" / "parley.json").read_text()
+    )
+    exported = {
+        sample_name
+        for family in metrics.REGISTRY.collect()
+        if family.name.startswith("parley_")
+        for sample_name in (
+            family.name,
+            f"{family.name}_total",
+            f"{family.name}_bucket",
+            f"{family.name}_count",
+        )
+    }
+    queried = {
+        name
+        for panel in board["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"\bparley_\w+", target["expr"])
+    }
+    assert queried
+    assert queried <= exported, queried - exported
