@@ -9,6 +9,7 @@ import base64
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +22,7 @@ from shared.runtime import Runtime
 from tests.utils.pgtools import pg_tool
 
 pytest_plugins = ["tests.chat_fixtures"]
+BACKUP_SCRIPT = Path(__file__).resolve().parents[1] / "infra" / "hetzner" / "backup.sh"
 
 
 def parley(env: dict[str, str], *args: str, stdin: bytes | None = None):
@@ -105,3 +107,72 @@ async def test_put_keeps_only_the_newest_backups(chat_runtime):
         )
     assert await backup.names(storage) == ["20260103T000000Z.dump.enc", "20260104T000000Z.dump.enc"]
     assert deleted == ["20260102T000000Z.dump.enc"]
+
+
+DOCKER = """#!/usr/bin/env bash
+# docker compose, as infra/hetzner/backup.sh uses it, on this machine: the db container's
+# pg_dump is the embedded server's, the scheduler container's parley is this checkout's.
+echo "$COMPOSE_PROJECT_NAME $PARLEY_VERSION docker $*" >> "$STUB_LOG"
+case "$*" in
+  "compose exec -T db pg_dump --format=custom -U parley parley")
+    if [ -n "${STUB_DUMP_FAILS:-}" ]; then printf 'PGDMP partial'; exit 1; fi
+    exec "$PG_BIN/pg_dump" --format=custom --dbname "$STUB_DATABASE_URL" ;;
+  "compose run --rm -T --no-deps scheduler parley "*)
+    shift 7
+    exec "$PYTHON" -m parley "$@" ;;
+esac
+exit 64
+"""
+
+
+async def test_the_nightly_backup_script_stores_a_restorable_dump_and_nothing_on_failure(
+    chat_runtime, db_url, tmp_path
+):
+    from tests.utils.pgtools import PG_BIN
+
+    root = tmp_path / "srv" / "parley"
+    release = root / "releases" / "abc123"
+    release.mkdir(parents=True)
+    (root / "current").symlink_to(release)
+    stubs = tmp_path / "bin"
+    stubs.mkdir()
+    (stubs / "docker").write_text(DOCKER)
+    (stubs / "docker").chmod(0o755)
+    log = tmp_path / "calls.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")}
+    env |= {
+        "PATH": f"{stubs}:{env['PATH']}",
+        "PARLEY_DEPLOY_ROOT": str(root),
+        "PARLEY_BACKUP_KEEP": "3",
+        "PARLEY_MASTER_KEY": base64.b64encode(chat_runtime.keyring.current).decode(),
+        "PARLEY_DATA_DIR": str(chat_runtime.settings.data_dir),
+        "PG_BIN": str(PG_BIN),
+        "PYTHON": sys.executable,
+        "STUB_DATABASE_URL": db_url,
+        "STUB_LOG": str(log),
+    }
+
+    def run(**extra: str) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            ["bash", str(BACKUP_SCRIPT)],
+            env=env | extra,
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+
+    done = run()
+    assert done.returncode == 0, done.stderr
+    assert log.read_text().splitlines() == [
+        "parley abc123 docker compose exec -T db pg_dump --format=custom -U parley parley",
+        "parley abc123 docker compose run --rm -T --no-deps scheduler parley backup put --keep 3",
+    ]
+    storage = chat_runtime.get_storage()
+    [name] = await backup.names(storage)
+    dump = await backup.get(storage, chat_runtime.keyring, name)
+    listed = pg_tool("pg_restore", "--list", stdin=dump).decode()
+    assert "TABLE public conversations" in listed
+
+    failed = run(STUB_DUMP_FAILS="1")
+    assert failed.returncode != 0
+    assert await backup.names(storage) == [name]  # a failed dump stores nothing
