@@ -349,3 +349,22 @@ async def test_each_answer_is_stored_after_its_question_and_counts_faq_hits(
     assert (await cur.fetchone())["message_count"] == 6
     cur = await conn.execute("SELECT hits FROM faqs WHERE id = %s", (first["faq_id"],))
     assert (await cur.fetchone())["hits"] == 1  # the repeat came from the answer cache
+
+
+@pytest.mark.parametrize(
+    ("question", "source", "expected"),
+    [
+        # the FAQ fits and the documents hold nothing as close: answered from the FAQ
+        ("Do you ship to Canada?", "faq", "We ship to all EU countries"),
+        # a passage is about as close: the documents answer, with the specific fact
+        ("Is express shipping available to the UK?", "rag", "not available"),
+        ("Can I return a personalised item?", "rag", "ersonalised"),
+        ("Do I pay customs to Switzerland?", "rag", "import VAT"),
+    ],
+)
+async def test_the_grey_zone_answers_from_whichever_source_fits_better(
+    chat_client, shop, question, source, expected
+):
+    body = await ask(chat_client, shop, question)
+    assert body["source"] == source, body["answer"]
+    assert expected in body["answer"]

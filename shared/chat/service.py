@@ -31,7 +31,13 @@ from shared.llm.base import ChatMessage, Generation
 from shared.llm.chain import AllProvidersFailedError, OnToken, ProviderChain
 from shared.llm.prompt import MAX_HISTORY_MESSAGES
 from shared.logging import get_logger
-from shared.rag.faq_match import DEFAULT_THRESHOLD, FaqMatch, match_faq
+from shared.rag.faq_match import (
+    DEFAULT_THRESHOLD,
+    FaqCandidate,
+    FaqMatch,
+    grey_zone_pick,
+    match_faq,
+)
 from shared.rag.retrieve import Passage, retrieve
 
 log = get_logger("parley.chat")
@@ -97,10 +103,15 @@ class ChatService:
         )
         await lease.release()  # no connection is held while a model writes
 
-        history = _decrypt(cipher, context.history)
-        answer = await self._generate(
-            bot, question.text, history, passages, lookup.match, context, on_token
-        )
+        grey = grey_zone_pick(lookup.match, _threshold(bot), [p.similarity for p in passages])
+        if grey is not None:  # the FAQ fits better than anything the documents hold
+            answer = _faq_answer(grey, lookup.match.confidence)
+            await _emit(answer.text, on_token)
+        else:
+            history = _decrypt(cipher, context.history)
+            answer = await self._generate(
+                bot, question.text, history, passages, lookup.match, context, on_token
+            )
         answer.vector = lookup.vector
         latency_ms = turn.elapsed_ms()
         stored = await store.save(await lease.conn(), turn, answer, latency_ms)
@@ -119,19 +130,9 @@ class ChatService:
             return Lookup(_from_cache(cached))
         vector = await self.embedder.embed_one(text)
         match = await match_faq(conn, bot_id=bot_id, text=text, vector=vector)
-        threshold = bot["faq_threshold"]
         best = match.best
-        if best is not None and match.confidence >= (
-            DEFAULT_THRESHOLD if threshold is None else threshold
-        ):
-            answer = Answer(
-                best.answer,
-                "faq",
-                faq_id=best.faq_id,
-                matched_question=best.question,
-                confidence=match.confidence,
-            )
-            return Lookup(answer)
+        if best is not None and match.confidence >= _threshold(bot):
+            return Lookup(_faq_answer(best, match.confidence))
         similar = self.cache.get_similar(bot_id, version, text, vector)
         if similar is not None:
             metrics.CACHE.labels("similar").inc()
@@ -226,6 +227,21 @@ class ChatService:
             conversation_id=stored.conversation_id,
             vector=answer.vector if answer.source == "rag" else None,
         )
+
+
+def _threshold(bot: Bot) -> float:
+    configured = bot["faq_threshold"]
+    return DEFAULT_THRESHOLD if configured is None else float(configured)
+
+
+def _faq_answer(best: FaqCandidate, confidence: float) -> Answer:
+    return Answer(
+        best.answer,
+        "faq",
+        faq_id=best.faq_id,
+        matched_question=best.question,
+        confidence=confidence,
+    )
 
 
 def _identify(cipher: TenantCipher, bot_id: UUID, question: Question) -> str:

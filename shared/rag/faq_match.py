@@ -23,6 +23,10 @@ from shared.db.pool import Conn
 
 LEXICAL_WEIGHT = 0.05
 DEFAULT_THRESHOLD = 0.75
+# The grey zone: a match from here up to the threshold answers from the FAQ only when the
+# bot's documents hold no passage nearly as close to the question (docs/faq-matching.md).
+GREY_ZONE_FLOOR = 0.60
+FAQ_LEAD_OVER_PASSAGE = 0.20
 # A clear winner is trusted a little more than a narrow one, but only a little: a shop's
 # FAQs cover distinct topics, so even a poor match often leads its runner-up by far.
 MARGIN_WEIGHT = 0.25
@@ -68,6 +72,23 @@ async def match_faq(
         reverse=True,
     )[:limit]
     return FaqMatch(candidates, confidence(candidates))
+
+
+def grey_zone_pick(
+    match: FaqMatch, threshold: float, passage_similarities: list[float]
+) -> FaqCandidate | None:
+    """The FAQ to answer with when the match is in the grey zone (``GREY_ZONE_FLOOR`` up to
+    ``threshold``) and leads the closest passage by ``FAQ_LEAD_OVER_PASSAGE``; else None.
+
+    Without passages there is nothing to compare with and the match stays unused: a FAQ-only
+    bot keeps the threshold's precision."""
+    best = match.best
+    if best is None or not passage_similarities:
+        return None
+    if not GREY_ZONE_FLOOR <= match.confidence < threshold:
+        return None
+    lead = match.confidence - max(passage_similarities)
+    return best if lead >= FAQ_LEAD_OVER_PASSAGE else None
 
 
 def confidence(candidates: list[FaqCandidate]) -> float:
