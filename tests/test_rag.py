@@ -100,6 +100,52 @@ def test_extractive_answer_picks_the_sentences_that_fit():
     assert len(extract_answer("anything", "word " * 500).split()) <= 71
 
 
+# A table and the sentences after it, as the chunker flattens a Markdown section.
+SHIPPING = (
+    "| Destination | Standard | Express | | --- | --- | --- | "
+    "| Germany | €4.90, 2–4 working days | €9.90, next working day | "
+    "| Austria | €4.90, 2–4 working days | €14.90, 1–2 working days | "
+    "| Switzerland, Norway, UK | from €14.90, 4–8 working days | not available | "
+    "Standard shipping is free on orders over €50 to Germany and Austria. "
+    "Bulky items (tents over 10 kg, canoes) ship by freight forwarder for a flat €29."
+)
+
+
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        # the row that answers, read with its headers; the word every row has counts little
+        (
+            "Is express shipping available to the UK?",
+            "Switzerland, Norway, UK — Standard: from €14.90, 4–8 working days;"
+            " Express: not available",
+        ),
+        (
+            "What does express to Austria cost?",
+            "Austria — Standard: €4.90, 2–4 working days; Express: €14.90, 1–2 working days",
+        ),
+        # "canoe" meets "canoes", "shipping" meets "ship"
+        (
+            "How much is shipping for a canoe?",
+            "Bulky items (tents over 10 kg, canoes) ship by freight forwarder for a flat €29.",
+        ),
+    ],
+)
+def test_extractive_answer_reads_tables_by_row_and_weighs_rare_words(question, answer):
+    assert extract_answer(question, SHIPPING) == answer
+
+
+def test_extractive_answer_takes_the_negative_sentence_for_a_negative_question():
+    passage = (
+        "You may return unused items in their original condition within 30 days of delivery. "
+        "Items that cannot be returned: personalised products and gift cards."
+    )
+    assert extract_answer("Which items can't be returned?", passage).startswith(
+        "Items that cannot be returned"
+    )
+    assert extract_answer("Can I return unused items?", passage).startswith("You may return")
+
+
 def test_semantic_cache_hits_paraphrases_but_not_negations(tmp_path, embedder):
     import uuid
 

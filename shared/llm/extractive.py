@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import AsyncIterator
 
@@ -41,28 +42,114 @@ _STOP = {
 }
 
 
+_NEGATION = re.compile(r"\b(?:not|no|never|cannot|can't|won't|don't|doesn't|isn't|aren't)\b|n't\b")
+# A Markdown table as the chunker leaves it: rows on one line, "| a | b | | --- | --- | | …".
+_TABLE = re.compile(r"\|[^\n]*?\|\s*:?-{3,}:?\s*\|[^\n]*\|")
+_RULE = re.compile(r":?-{3,}:?")
+
+
+def _stem(word: str) -> str:
+    """A crude stem: "canoes" and "canoe", "shipping" and "ship", "returned" and "return"
+    meet (then the first six letters, as before)."""
+    if word.endswith("ing") and len(word) > 5:
+        word = word[:-3]
+        if word[-1] == word[-2] and word[-1] not in "aeiousl":
+            word = word[:-1]  # "shipping" -> "ship"
+    elif (word.endswith("ed") and len(word) > 4) or (
+        word.endswith("es") and word[:-2].endswith(("s", "x", "z", "ch", "sh"))
+    ):
+        word = word[:-2]
+    elif word.endswith("s") and not word.endswith("ss") and len(word) > 3:
+        word = word[:-1]
+    return word[:6]
+
+
 def _words(text: str) -> set[str]:
-    return {w.lower()[:6] for w in _WORD.findall(text) if w.lower() not in _STOP}
+    found = {_stem(w.lower()) for w in _WORD.findall(text) if w.lower() not in _STOP}
+    if _NEGATION.search(text.lower()):
+        found.add("<not>")  # "which items can't be returned" wants the sentence that says so
+    return found
+
+
+def _table_rows(table: str) -> list[str]:
+    """Each body row of a flattened Markdown table as one line: "first cell — header: value;
+    …", so a row can be chosen and read on its own."""
+    cells = [c.strip() for c in table.strip().strip("|").split("|")]
+    columns = sum(1 for c in cells if _RULE.fullmatch(c))
+    if columns < 2:
+        return [" ".join(cells)]
+    header = cells[:columns]
+    body = cells[2 * columns :]
+    rows: list[list[str]] = []
+    row: list[str] = []
+    for cell in body:
+        if not cell and len(row) in (0, columns):  # the gap between two rows
+            if row:
+                rows.append(row)
+            row = []
+            continue
+        row.append(cell)
+        if len(row) == columns:
+            rows.append(row)
+            row = []
+    if row:
+        rows.append(row)
+    return [
+        row[0] + " — " + "; ".join(f"{h}: {v}" for h, v in zip(header[1:], row[1:], strict=False))
+        for row in rows
+        if row
+    ]
+
+
+def _units(passage: str) -> list[tuple[str, bool]]:
+    """The passage as sentences and table rows, in order; True marks a table row."""
+    units: list[tuple[str, bool]] = []
+    position = 0
+    for table in _TABLE.finditer(passage):
+        units += [(s, False) for s in _sentences(passage[position : table.start()])]
+        units += [(row, True) for row in _table_rows(table.group(0))]
+        position = table.end()
+    units += [(s, False) for s in _sentences(passage[position:])]
+    return units
+
+
+def _sentences(text: str) -> list[str]:
+    return [s.strip(" |") for s in _SENTENCE.split(text) if s.strip(" |")]
 
 
 def extract_answer(question: str, passage: str, *, max_words: int = MAX_WORDS) -> str:
-    """The passage's best-fitting sentence and what follows it, trimmed to ``max_words``."""
-    sentences = [s.strip(" |") for s in _SENTENCE.split(passage) if s.strip(" |")]
-    if not sentences:
+    """The passage's sentence (or table row) that best fits the question, and for a sentence
+    what follows it, trimmed to ``max_words``. Words the question shares with a unit count by
+    how rare they are in the passage, so "UK" outweighs the "Express" every row has."""
+    units = _units(passage)
+    if not units:
         return ""
+    bags = [_words(text) for text, _ in units]
     wanted = _words(question)
-    scores = [len(wanted & _words(s)) for s in sentences]
-    start = max(range(len(sentences)), key=lambda i: (scores[i], -i))
+    rarity = {
+        w: math.log(1 + len(bags) / sum(1 for bag in bags if w in bag))
+        for w in wanted
+        if any(w in bag for bag in bags)
+    }
+    scores = [sum(rarity.get(w, 0.0) for w in wanted & bag) for bag in bags]
+    start = max(range(len(units)), key=lambda i: (scores[i], -i))
+    if units[start][1]:  # a table row answers on its own
+        return _trim(units[start][0].split(), max_words)
     picked: list[str] = []
     count = 0
-    for sentence in sentences[start:]:
+    for sentence, is_row in units[start:]:
         words = sentence.split()
-        if picked and count + len(words) > max_words:
+        if is_row or (picked and count + len(words) > max_words):
             break
         picked.append(" ".join(words[: max_words - count]))
         count += len(words)
     text = " ".join(picked)
     return text if count <= max_words else text.rstrip(",;:") + " …"
+
+
+def _trim(words: list[str], max_words: int) -> str:
+    text = " ".join(words[:max_words])
+    return text if len(words) <= max_words else text.rstrip(",;:") + " …"
 
 
 class ExtractiveProvider(LLMProvider):
