@@ -396,7 +396,12 @@ def _bench(args: argparse.Namespace) -> int:
 
         if args.dataset is None or not (Path(args.dataset) / "faqs.jsonl").is_file():
             raise CommandError("--dataset must name a folder with faqs.jsonl and queries.jsonl")
-        faq.run(Path(args.dataset), concurrency=args.concurrency)
+        oos = Path(args.out_of_scope) if args.out_of_scope else None
+        if oos is not None and not (
+            (oos / "queries.jsonl").is_file() or (oos / "faqs.jsonl").is_file()
+        ):
+            raise CommandError("--out-of-scope must name a folder with queries.jsonl or faqs.jsonl")
+        faq.run(Path(args.dataset), concurrency=args.concurrency, out_of_scope=oos)
     elif args.what == "ingest":
         from parley.bench import ingest
 
@@ -524,6 +529,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--dataset", help="faq: folder with faqs.jsonl and queries.jsonl")
     bench.add_argument("--concurrency", type=int, default=16, help="faq: concurrent visitors")
+    bench.add_argument(
+        "--out-of-scope",
+        help="faq: a folder whose questions the FAQs must not answer (queries.jsonl, or the"
+        " phrasings of its faqs.jsonl, e.g. shared/demo)",
+    )
     bench.add_argument("--levels", default="1,4,16,64", help="load: visitors at each level")
     bench.add_argument("--seconds", type=float, default=6.0, help="load: seconds per level")
     bench.set_defaults(func=cmd_bench)

@@ -368,3 +368,29 @@ async def test_the_grey_zone_answers_from_whichever_source_fits_better(
     body = await ask(chat_client, shop, question)
     assert body["source"] == source, body["answer"]
     assert expected in body["answer"]
+
+
+async def test_every_answer_says_why_it_came_from_where_it_did(chat_client, chat_runtime, shop):
+    hit = await ask(chat_client, shop, "what does delivery cost?")
+    assert hit["why"]["rule"] == "faq_above_threshold"
+    assert hit["why"]["faq_confidence"] >= hit["why"]["threshold"] == 0.75
+    assert hit["why"]["threshold_from"] == "default"
+    grey = await ask(chat_client, shop, "Do you ship to Canada?")
+    assert grey["why"]["rule"] == "faq_grey_zone"
+    assert grey["why"]["faq_confidence"] - grey["why"]["closest_passage"] >= 0.2
+    docs = await ask(chat_client, shop, "Can I return a personalised item?")
+    assert docs["why"]["rule"] == "documents"
+    assert docs["why"]["faq_confidence"] < docs["why"]["threshold"]
+    nothing = await ask(chat_client, shop, "Who painted the Mona Lisa?")
+    assert nothing["why"]["rule"] == "no_answer"
+    again = await ask(chat_client, shop, "what does delivery cost?")
+    assert again["why"] == {"rule": "answer_cache", "first_from": "faq"}
+    await set_bot(chat_runtime, shop.bot_id, faq_threshold=0.9)
+    strict = await ask(chat_client, shop, "How do I return an item?")
+    assert strict["why"]["threshold_from"] == "bot"
+    assert strict["why"]["threshold"] == 0.9
+    # the stored message keeps it, for the dashboard's transcript
+    async with chat_runtime.db.connection() as conn:
+        cur = await conn.execute("SELECT why FROM messages WHERE id = %s", (hit["message_id"],))
+        row = await cur.fetchone()
+    assert row["why"] == hit["why"]

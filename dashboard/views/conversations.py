@@ -18,6 +18,16 @@ SOURCE_LABELS = {
 }
 
 
+# How the dashboard names the rule that chose an answer's source (shared.chat.service._why).
+RULES = {
+    "faq_above_threshold": "FAQ above the threshold",
+    "faq_grey_zone": "FAQ, closer than any document",
+    "documents": "from the documents",
+    "no_answer": "nothing relevant: handoff",
+    "answer_cache": "from the answer cache",
+}
+
+
 def render(ctx: Context) -> None:
     if not need_bot(ctx):
         return
@@ -82,6 +92,11 @@ def render(ctx: Context) -> None:
                 why = [f"source: {m['source']}"]
                 if m.get("matched_question"):
                     why.append(f"FAQ “{m['matched_question']}” ({(m.get('confidence') or 0):.2f})")
+                decided = m.get("why") or {}
+                if decided.get("rule"):
+                    limit = decided.get("threshold")
+                    said = RULES.get(decided["rule"], decided["rule"])
+                    why.append(said + (f" (threshold {limit:.2f})" if limit is not None else ""))
                 if m.get("provider"):
                     why.append(f"{m['provider']} {m.get('model') or ''}".strip())
                 why.append(f"{m.get('latency_ms') or 0} ms")

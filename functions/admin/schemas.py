@@ -318,6 +318,12 @@ class Message(BaseModel):
     cost_usd: float
     feedback: int | None
     sources: list[dict[str, Any]]
+    why: dict[str, Any] | None = Field(
+        None,
+        description="What decided the answer's source: rule (faq_above_threshold,"
+        " faq_grey_zone, documents, no_answer, answer_cache), faq_confidence, threshold,"
+        " threshold_from (bot or default), closest_passage",
+    )
     created_at: datetime
 
 

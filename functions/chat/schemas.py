@@ -39,6 +39,12 @@ class ChatResponse(BaseModel):
     visitor_id: str
     visitor_token: str
     latency_ms: int
+    why: dict[str, Any] | None = Field(
+        None,
+        description="What chose the source: rule (faq_above_threshold, faq_grey_zone,"
+        " documents, no_answer, answer_cache), faq_confidence, threshold, threshold_from"
+        " (bot or default), closest_passage",
+    )
 
 
 class FeedbackRequest(RequestModel):

@@ -103,14 +103,26 @@ class ChatService:
         )
         await lease.release()  # no connection is held while a model writes
 
-        grey = grey_zone_pick(lookup.match, _threshold(bot), [p.similarity for p in passages])
+        closest = [p.similarity for p in passages]
+        grey = grey_zone_pick(lookup.match, _threshold(bot), closest)
         if grey is not None:  # the FAQ fits better than anything the documents hold
             answer = _faq_answer(grey, lookup.match.confidence)
+            answer.why = _why(
+                "faq_grey_zone", bot, lookup.match.confidence, closest_passage=max(closest)
+            )
             await _emit(answer.text, on_token)
         else:
             history = _decrypt(cipher, context.history)
             answer = await self._generate(
                 bot, question.text, history, passages, lookup.match, context, on_token
+            )
+            rule = "documents" if answer.source == "rag" else "no_answer"
+            answer.why = _why(
+                rule,
+                bot,
+                lookup.match.confidence if lookup.match.best else None,
+                closest_passage=max(closest) if closest else None,
+                error="providers_failed" if answer.error else None,
             )
         answer.vector = lookup.vector
         latency_ms = turn.elapsed_ms()
@@ -131,8 +143,11 @@ class ChatService:
         vector = await self.embedder.embed_one(text)
         match = await match_faq(conn, bot_id=bot_id, text=text, vector=vector)
         best = match.best
-        if best is not None and match.confidence >= _threshold(bot):
-            return Lookup(_faq_answer(best, match.confidence))
+        threshold = _threshold(bot)
+        if best is not None and match.confidence >= threshold:
+            answer = _faq_answer(best, match.confidence)
+            answer.why = _why("faq_above_threshold", bot, match.confidence)
+            return Lookup(answer)
         similar = self.cache.get_similar(bot_id, version, text, vector)
         if similar is not None:
             metrics.CACHE.labels("similar").inc()
@@ -229,6 +244,19 @@ class ChatService:
         )
 
 
+def _why(rule: str, bot: Bot, confidence: float | None, **extra: Any) -> dict[str, Any]:
+    """What decided the answer's source: the rule, the FAQ match's confidence and the
+    threshold it was held to (the bot's own or the default), and what else counted."""
+    why: dict[str, Any] = {
+        "rule": rule,
+        "faq_confidence": None if confidence is None else round(confidence, 3),
+        "threshold": _threshold(bot),
+        "threshold_from": "default" if bot["faq_threshold"] is None else "bot",
+    }
+    why.update({k: round(v, 3) if isinstance(v, float) else v for k, v in extra.items() if v})
+    return why
+
+
 def _threshold(bot: Bot) -> float:
     configured = bot["faq_threshold"]
     return DEFAULT_THRESHOLD if configured is None else float(configured)
@@ -294,6 +322,7 @@ def _from_cache(cached: CachedAnswer) -> Answer:
         matched_question=cached.matched_question,
         confidence=cached.confidence,
         sources=cached.sources,
+        why={"rule": "answer_cache", "first_from": cached.source},
     )
 
 

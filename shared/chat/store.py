@@ -56,6 +56,7 @@ async def save(conn: Conn, turn: Turn, answer: Answer, latency_ms: int) -> conve
         cost_usd=cost_usd(answer.model or "", answer.usage.tokens_in, answer.usage.tokens_out),
         sources=answer.sources,
         error=answer.error,
+        why=answer.why,
     )
 
 
@@ -74,6 +75,7 @@ def outcome(
         visitor_id=turn.visitor_id,
         visitor_token=turn.visitor_token,
         latency_ms=latency_ms,
+        why=answer.why,
     )
 
 
@@ -89,4 +91,5 @@ def replayed(turn: Turn, prior: dict[str, Any]) -> ChatOutcome:
         visitor_id=turn.visitor_id,
         visitor_token=turn.visitor_token,
         latency_ms=prior["latency_ms"] or 0,
+        why=prior["why"],
     )

@@ -60,6 +60,8 @@ class Answer:
     error: str | None = None
     # The question's embedding, when it was computed (the meaning cache keeps it).
     vector: Vector | None = None
+    # Why this source answered: the rule, the FAQ match's confidence and threshold, ...
+    why: dict[str, Any] | None = None
 
 
 @dataclass
@@ -73,6 +75,7 @@ class ChatOutcome:
     visitor_id: str
     visitor_token: str
     latency_ms: int
+    why: dict[str, Any] | None = None
 
     def public(self) -> dict[str, Any]:
         """The API's response object (DESIGN.md §3)."""
@@ -88,4 +91,6 @@ class ChatOutcome:
         }
         if self.faq_id is not None:
             body["faq_id"] = str(self.faq_id)
+        if self.why is not None:
+            body["why"] = self.why
         return body

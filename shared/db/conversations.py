@@ -18,7 +18,7 @@ _CONVERSATION = (
 )
 _MESSAGE = (
     "id, role, content_enc, source, faq_id, matched_question, confidence, provider, model,"
-    " latency_ms, ttft_ms, tokens_in, tokens_out, cost_usd, feedback, sources, created_at"
+    " latency_ms, ttft_ms, tokens_in, tokens_out, cost_usd, feedback, sources, why, created_at"
 )
 
 
@@ -112,7 +112,8 @@ async def set_feedback(
 # The stored reply to a visitor's message sent with this client id (a retry), if any.
 _PRIOR = """
 prior AS (
-    SELECT a.conversation_id, a.id, a.content_enc, a.source, a.faq_id, a.sources, a.latency_ms
+    SELECT a.conversation_id, a.id, a.content_enc, a.source, a.faq_id, a.sources, a.latency_ms,
+           a.why
       FROM messages q JOIN conversations c ON c.id = q.conversation_id
       JOIN LATERAL (SELECT * FROM messages a WHERE a.conversation_id = q.conversation_id
                        AND a.role = 'assistant' AND a.created_at >= q.created_at
@@ -130,6 +131,7 @@ _PRIOR_COLUMNS = (
     "faq_id",
     "sources",
     "latency_ms",
+    "why",
 )
 _SELECT_PRIOR = ", ".join(f"(SELECT {c} FROM prior) AS prior_{c}" for c in _PRIOR_COLUMNS)
 
@@ -211,11 +213,11 @@ question AS (
 answer AS (
     INSERT INTO messages (conversation_id, bot_id, role, content_enc, source, faq_id,
                           matched_question, confidence, provider, model, latency_ms, ttft_ms,
-                          tokens_in, tokens_out, cost_usd, sources, error, created_at)
+                          tokens_in, tokens_out, cost_usd, sources, error, why, created_at)
     SELECT id, %(bot_id)s, 'assistant', %(answer_enc)s, %(source)s, %(faq_id)s,
            %(matched_question)s, %(confidence)s, %(provider)s, %(model)s, %(latency_ms)s,
            %(ttft_ms)s, %(tokens_in)s, %(tokens_out)s, %(cost_usd)s, %(sources)s, %(error)s,
-           now() + interval '1 microsecond'  -- the answer sorts after its question
+           %(why)s, now() + interval '1 microsecond'  -- the answer sorts after its question
       FROM conv
     RETURNING id
 ),
@@ -290,6 +292,7 @@ async def store_exchange(
         client_message_id=client_message_id,
         answer_enc=answer_enc,
         sources=Jsonb(answer.get("sources") or []),
+        why=Jsonb(answer["why"]) if answer.get("why") else None,
         hit_faq_id=answer.get("faq_id") if faq_hit else None,
         billed_provider=billed_provider,
     )
