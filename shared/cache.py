@@ -26,10 +26,11 @@ import diskcache
 import numpy as np
 import numpy.typing as npt
 
+from shared.embeddings.base import DEFAULT_CALIBRATION
 from shared.text import normalize_question
 
 TTL_SECONDS = 24 * 3600
-SEMANTIC_THRESHOLD = 0.92
+SEMANTIC_THRESHOLD = DEFAULT_CALIBRATION.same_answer  # the default model's
 SEMANTIC_ENTRIES = 256
 _NEGATIONS = {
     "not",
@@ -80,7 +81,13 @@ class AnswerCache:
         return CachedAnswer(**entry["answer"]) if entry else None
 
     def get_similar(
-        self, bot_id: UUID, kb_version: int, question: str, vector: npt.NDArray[np.float32]
+        self,
+        bot_id: UUID,
+        kb_version: int,
+        question: str,
+        vector: npt.NDArray[np.float32],
+        *,
+        min_similarity: float = SEMANTIC_THRESHOLD,
     ) -> CachedAnswer | None:
         recent: list[dict[str, Any]] = self._cache.get(f"s:{bot_id}:{kb_version}") or []
         guard = _guard(question)
@@ -88,7 +95,7 @@ class AnswerCache:
         for item in recent:
             similarity = float(np.dot(np.frombuffer(item["vector"], dtype=np.float32), vector))
             if (
-                similarity >= SEMANTIC_THRESHOLD
+                similarity >= min_similarity
                 and tuple(item["guard"]) == (guard[0], sorted(guard[1]))
                 and (best is None or similarity > best[0])
             ):

@@ -24,7 +24,7 @@ from dotenv import dotenv_values
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 LLM_PROVIDERS = ("extractive", "mistral", "openai")
-EMBEDDING_PROVIDERS = ("local", "openai", "mistral")
+EMBEDDING_PROVIDERS = ("local", "multilingual", "openai", "mistral")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -49,7 +49,7 @@ DOCUMENTED: dict[str, str] = {
     "MISTRAL_API_KEY": "key for Mistral's API",
     "PARLEY_MISTRAL_BASE_URL": "Mistral-compatible endpoint",
     "PARLEY_LLM": "default provider chain, e.g. mistral,openai",
-    "PARLEY_EMBEDDINGS": "embedding provider: local, openai or mistral",
+    "PARLEY_EMBEDDINGS": "embedding provider: local, multilingual (German...), openai or mistral",
     "PARLEY_S3_BUCKET": "bucket for documents and archives; unset = <data-dir>/files",
     "PARLEY_S3_ENDPOINT_URL": "S3-compatible endpoint (MinIO, Hetzner)",
     "PARLEY_S3_REGION": "the bucket's region",
@@ -100,7 +100,9 @@ class Settings(BaseModel):
     mistral_api_key: SecretStr | None = Field(None, alias="MISTRAL_API_KEY")
     mistral_base_url: str | None = Field(None, alias="PARLEY_MISTRAL_BASE_URL")
     llm: tuple[str, ...] | None = Field(None, alias="PARLEY_LLM")
-    embeddings: Literal["local", "openai", "mistral"] = Field("local", alias="PARLEY_EMBEDDINGS")
+    embeddings: Literal["local", "multilingual", "openai", "mistral"] = Field(
+        "local", alias="PARLEY_EMBEDDINGS"
+    )
     s3_bucket: str | None = Field(None, alias="PARLEY_S3_BUCKET")
     s3_endpoint_url: str | None = Field(None, alias="PARLEY_S3_ENDPOINT_URL")
     s3_region: str | None = Field(None, alias="PARLEY_S3_REGION")

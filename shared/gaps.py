@@ -2,7 +2,7 @@
 answered badly (a thumbs-down), grouped by meaning, most frequent first.
 
 Questions are decrypted in memory only; a phrasing joins the first group (most frequent
-first) holding a phrasing within ``SAME_MEANING`` cosine of it. A dismissed
+first) holding a phrasing within the embedding model's ``same_gap`` cosine of it. A dismissed
 gap is remembered by keyed hashes of its phrasings, never their text.
 """
 
@@ -25,7 +25,6 @@ SAMPLE = 2000
 # On all-MiniLM-L6-v2, paraphrases of one question ("can I pay with PayPal" / "is PayPal
 # accepted as a payment method": 0.77–0.86) score above this, other questions far below
 # (0.0–0.2); picked on such pairs, not calibrated on a data set.
-SAME_MEANING = 0.75
 
 
 def question_hash(cipher: TenantCipher, question: str) -> bytes:
@@ -63,7 +62,7 @@ async def knowledge_gaps(
         similar = [
             g
             for g, held in enumerate(members)
-            if float(np.max(vectors[held] @ vectors[i])) >= SAME_MEANING
+            if float(np.max(vectors[held] @ vectors[i])) >= embedder.calibration.same_gap
         ]
         if similar:
             group = groups[similar[0]]

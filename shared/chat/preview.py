@@ -11,14 +11,16 @@ from typing import Any
 
 from shared.db.pool import Conn
 from shared.embeddings.base import Embedder
-from shared.rag.faq_match import DEFAULT_THRESHOLD, match_faq
+from shared.rag.faq_match import match_faq
 from shared.rag.retrieve import retrieve
 
 
 async def preview(conn: Conn, embedder: Embedder, bot: dict[str, Any], text: str) -> dict[str, Any]:
     vector = await embedder.embed_one(text)
     match = await match_faq(conn, bot_id=bot["id"], text=text, vector=vector)
-    threshold = DEFAULT_THRESHOLD if bot["faq_threshold"] is None else float(bot["faq_threshold"])
+    calibration = embedder.calibration
+    configured = bot["faq_threshold"]
+    threshold = calibration.faq_threshold if configured is None else float(configured)
     candidates = [
         {"faq_id": c.faq_id, "question": c.question, "answer": c.answer, "score": round(c.score, 4)}
         for c in match.candidates
@@ -27,7 +29,13 @@ async def preview(conn: Conn, embedder: Embedder, bot: dict[str, Any], text: str
     if match.best is not None and match.confidence >= threshold:
         decision = "faq"
     else:
-        found = await retrieve(conn, bot_id=bot["id"], text=text, vector=vector)
+        found = await retrieve(
+            conn,
+            bot_id=bot["id"],
+            text=text,
+            vector=vector,
+            min_relevance=calibration.passage_relevance,
+        )
         passages = [
             {"title": p.label, "document_id": p.document_id, "similarity": round(p.similarity, 4)}
             for p in found

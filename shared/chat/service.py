@@ -25,14 +25,13 @@ from shared.chat.turn import Answer, ChatOutcome, Question, handoff_text
 from shared.crypto import DecryptionError, TenantCipher
 from shared.db import conversations
 from shared.db.pool import Conn, Lease
-from shared.embeddings.base import Embedder, Vector
+from shared.embeddings.base import Calibration, Embedder, Vector
 from shared.errors import NotFoundError, UnauthorizedError
 from shared.llm.base import ChatMessage, Generation
 from shared.llm.chain import AllProvidersFailedError, OnToken, ProviderChain
 from shared.llm.prompt import MAX_HISTORY_MESSAGES
 from shared.logging import get_logger
 from shared.rag.faq_match import (
-    DEFAULT_THRESHOLD,
     FaqCandidate,
     FaqMatch,
     grey_zone_pick,
@@ -98,17 +97,26 @@ class ChatService:
             return outcome
         if question.conversation_id is not None and not context.owned:
             raise NotFoundError("conversation", question.conversation_id)
+        calibration = self.embedder.calibration
         passages = await retrieve(
-            await lease.conn(), bot_id=bot["id"], text=question.text, vector=lookup.vector
+            await lease.conn(),
+            bot_id=bot["id"],
+            text=question.text,
+            vector=lookup.vector,
+            min_relevance=calibration.passage_relevance,
         )
         await lease.release()  # no connection is held while a model writes
 
         closest = [p.similarity for p in passages]
-        grey = grey_zone_pick(lookup.match, _threshold(bot), closest)
+        grey = grey_zone_pick(lookup.match, _threshold(bot, calibration), closest, calibration)
         if grey is not None:  # the FAQ fits better than anything the documents hold
             answer = _faq_answer(grey, lookup.match.confidence)
             answer.why = _why(
-                "faq_grey_zone", bot, lookup.match.confidence, closest_passage=max(closest)
+                "faq_grey_zone",
+                bot,
+                calibration,
+                lookup.match.confidence,
+                closest_passage=max(closest),
             )
             await _emit(answer.text, on_token)
         else:
@@ -120,6 +128,7 @@ class ChatService:
             answer.why = _why(
                 rule,
                 bot,
+                calibration,
                 lookup.match.confidence if lookup.match.best else None,
                 closest_passage=max(closest) if closest else None,
                 error="providers_failed" if answer.error else None,
@@ -143,12 +152,14 @@ class ChatService:
         vector = await self.embedder.embed_one(text)
         match = await match_faq(conn, bot_id=bot_id, text=text, vector=vector)
         best = match.best
-        threshold = _threshold(bot)
-        if best is not None and match.confidence >= threshold:
+        calibration = self.embedder.calibration
+        if best is not None and match.confidence >= _threshold(bot, calibration):
             answer = _faq_answer(best, match.confidence)
-            answer.why = _why("faq_above_threshold", bot, match.confidence)
+            answer.why = _why("faq_above_threshold", bot, calibration, match.confidence)
             return Lookup(answer)
-        similar = self.cache.get_similar(bot_id, version, text, vector)
+        similar = self.cache.get_similar(
+            bot_id, version, text, vector, min_similarity=calibration.same_answer
+        )
         if similar is not None:
             metrics.CACHE.labels("similar").inc()
             return Lookup(_from_cache(similar))
@@ -244,22 +255,25 @@ class ChatService:
         )
 
 
-def _why(rule: str, bot: Bot, confidence: float | None, **extra: Any) -> dict[str, Any]:
+def _why(
+    rule: str, bot: Bot, calibration: Calibration, confidence: float | None, **extra: Any
+) -> dict[str, Any]:
     """What decided the answer's source: the rule, the FAQ match's confidence and the
     threshold it was held to (the bot's own or the default), and what else counted."""
     why: dict[str, Any] = {
         "rule": rule,
         "faq_confidence": None if confidence is None else round(confidence, 3),
-        "threshold": _threshold(bot),
+        "threshold": _threshold(bot, calibration),
         "threshold_from": "default" if bot["faq_threshold"] is None else "bot",
     }
     why.update({k: round(v, 3) if isinstance(v, float) else v for k, v in extra.items() if v})
     return why
 
 
-def _threshold(bot: Bot) -> float:
+def _threshold(bot: Bot, calibration: Calibration) -> float:
+    """The bot's own FAQ threshold, or the embedding model's."""
     configured = bot["faq_threshold"]
-    return DEFAULT_THRESHOLD if configured is None else float(configured)
+    return calibration.faq_threshold if configured is None else float(configured)
 
 
 def _faq_answer(best: FaqCandidate, confidence: float) -> Answer:

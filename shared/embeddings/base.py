@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -17,13 +18,35 @@ class EmbeddingError(Exception):
     """The embedding provider failed; the message names it, never its key."""
 
 
+@dataclass(frozen=True)
+class Calibration:
+    """Where this model's cosines mean what. Measured for all-MiniLM-L6-v2 (docs/
+    faq-matching.md); scripts/calibrate_embedder.py carries them over to another model."""
+
+    faq_threshold: float = 0.75  # a FAQ match this confident answers (unless the bot says)
+    grey_floor: float = 0.60  # from here up to the threshold, the FAQ may still answer...
+    faq_lead: float = 0.20  # ...when it leads the closest passage by this much
+    passage_relevance: float = 0.30  # a passage below this is not about the question
+    same_answer: float = 0.92  # the answer cache's meaning layer reuses an answer above this
+    same_gap: float = 0.75  # knowledge gaps: unanswered questions grouped above this
+
+
+DEFAULT_CALIBRATION = Calibration()
+
+
 class Embedder(ABC):
     name: str
     dim: int
+    calibration: Calibration = DEFAULT_CALIBRATION
 
     @abstractmethod
     async def embed(self, texts: Sequence[str]) -> Vectors:
         """One unit-length row per text."""
+
+    async def embed_documents(self, texts: Sequence[str]) -> Vectors:
+        """Rows for passages to search in (document chunks). The same as :meth:`embed` for
+        symmetric models; models trained with a query/passage split override it."""
+        return await self.embed(texts)
 
     async def embed_one(self, text: str) -> Vector:
         vectors: Vectors = await self.embed([text])

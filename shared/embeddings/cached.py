@@ -24,6 +24,7 @@ class CachedEmbedder(Embedder):
         self.inner = inner
         self.name = inner.name
         self.dim = inner.dim
+        self.calibration = inner.calibration
         self._size = size
         self._cache: OrderedDict[bytes, Vector] = OrderedDict()
         self.hits = 0
@@ -34,6 +35,11 @@ class CachedEmbedder(Embedder):
 
     async def aclose(self) -> None:
         await self.inner.aclose()
+
+    async def embed_documents(self, texts: Sequence[str]) -> Vectors:
+        # Documents are embedded once, at ingestion: nothing to gain from the cache, and a
+        # passage's row must not answer for the same text asked as a question.
+        return await self.inner.embed_documents(texts)
 
     async def embed(self, texts: Sequence[str]) -> Vectors:
         keys = [_digest(t) for t in texts]

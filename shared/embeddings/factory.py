@@ -22,6 +22,10 @@ def make_embedder(
         from shared.embeddings.local import LocalEmbedder
 
         inner = LocalEmbedder()
+    elif provider == "multilingual":
+        from shared.embeddings.multilingual import MultilingualEmbedder
+
+        inner = MultilingualEmbedder()
     elif provider == "openai":
         if not openai_key:
             raise EmbeddingError("PARLEY_EMBEDDINGS=openai needs OPENAI_API_KEY")

@@ -20,13 +20,11 @@ import numpy.typing as npt
 
 from shared.db import faqs
 from shared.db.pool import Conn
+from shared.embeddings.base import DEFAULT_CALIBRATION, Calibration
 
 LEXICAL_WEIGHT = 0.05
-DEFAULT_THRESHOLD = 0.75
-# The grey zone: a match from here up to the threshold answers from the FAQ only when the
-# bot's documents hold no passage nearly as close to the question (docs/faq-matching.md).
-GREY_ZONE_FLOOR = 0.60
-FAQ_LEAD_OVER_PASSAGE = 0.20
+# The default model's; each model's own are its embedder's ``calibration``.
+DEFAULT_THRESHOLD = DEFAULT_CALIBRATION.faq_threshold
 # A clear winner is trusted a little more than a narrow one, but only a little: a shop's
 # FAQs cover distinct topics, so even a poor match often leads its runner-up by far.
 MARGIN_WEIGHT = 0.25
@@ -75,20 +73,24 @@ async def match_faq(
 
 
 def grey_zone_pick(
-    match: FaqMatch, threshold: float, passage_similarities: list[float]
+    match: FaqMatch,
+    threshold: float,
+    passage_similarities: list[float],
+    calibration: Calibration = DEFAULT_CALIBRATION,
 ) -> FaqCandidate | None:
-    """The FAQ to answer with when the match is in the grey zone (``GREY_ZONE_FLOOR`` up to
-    ``threshold``) and leads the closest passage by ``FAQ_LEAD_OVER_PASSAGE``; else None.
+    """The FAQ to answer with when the match is in the grey zone (the calibration's
+    ``grey_floor`` up to ``threshold``) and leads the closest passage by its ``faq_lead``
+    (docs/faq-matching.md); else None.
 
     Without passages there is nothing to compare with and the match stays unused: a FAQ-only
     bot keeps the threshold's precision."""
     best = match.best
     if best is None or not passage_similarities:
         return None
-    if not GREY_ZONE_FLOOR <= match.confidence < threshold:
+    if not calibration.grey_floor <= match.confidence < threshold:
         return None
     lead = match.confidence - max(passage_similarities)
-    return best if lead >= FAQ_LEAD_OVER_PASSAGE else None
+    return best if lead >= calibration.faq_lead else None
 
 
 def confidence(candidates: list[FaqCandidate]) -> float:

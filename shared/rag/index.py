@@ -39,7 +39,11 @@ async def embed_pending(conn: Conn, embedder: Embedder, *, bot_id: UUID | None =
             rows = await embeddings.pending(conn, table=table, bot_id=bot_id, limit=BATCH)
             if not rows:
                 break
-            vectors = await embedder.embed([r["text"] for r in rows])
+            texts = [r["text"] for r in rows]
+            # FAQ phrasings are questions, like what visitors ask; chunks are passages.
+            vectors = await (
+                embedder.embed_documents(texts) if table == "chunks" else embedder.embed(texts)
+            )
             ids = [r["id"] for r in rows]
             await embeddings.store(conn, table=table, rows=list(zip(ids, vectors, strict=True)))
             done += len(rows)

@@ -11,10 +11,12 @@ import numpy.typing as npt
 
 from shared.db import chunks
 from shared.db.pool import Conn
+from shared.embeddings.base import DEFAULT_CALIBRATION
 
 # Below this cosine a passage is not about the question at all (all-MiniLM-L6-v2:
-# unrelated sentences score around 0.0-0.2, paraphrases 0.6 and up).
-MIN_RELEVANCE = 0.30
+# unrelated sentences score around 0.0-0.2, paraphrases 0.6 and up); other models pass
+# their embedder's calibration.passage_relevance.
+MIN_RELEVANCE = DEFAULT_CALIBRATION.passage_relevance
 
 
 @dataclass(frozen=True)
