@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 from pydantic import ValidationError as PydanticValidationError
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
@@ -34,9 +34,35 @@ DEFAULT_MAX_BODY = 1_000_000
 
 
 class RequestModel(BaseModel):
-    """Base for request bodies: unknown fields are an error, not silently dropped."""
+    """Base for request bodies: unknown fields are an error, not silently dropped, and no
+    string may hold a NUL character (PostgreSQL text cannot store one)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        where = _nul_at(data)
+        if where is not None:
+            raise ValueError(f"{where or 'the body'} must not contain a NUL character")
+        return data
+
+
+def _nul_at(value: Any, path: str = "") -> str | None:
+    """The first field (dotted path) whose string holds a NUL character, or None."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, list | tuple):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        found = _nul_at(item, f"{path}.{key}" if path else str(key))
+        if found is not None:
+            return found
+    return None
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,17 @@ def path_uuid(request: Request, name: str) -> UUID:
         raise ValidationError(f"{name}: not a valid id", code="invalid_id") from None
 
 
+def query_text(request: Request, name: str, *, max_length: int = 500) -> str | None:
+    """A free-text query parameter, stripped; None when absent or empty. PostgreSQL text
+    cannot hold a NUL character, so one is a 422 here rather than a 500 there."""
+    raw = (request.query_params.get(name) or "").strip()
+    if "\x00" in raw:
+        raise ValidationError(f"{name}: must not contain a NUL character")
+    if len(raw) > max_length:
+        raise ValidationError(f"{name}: at most {max_length} characters")
+    return raw or None
+
+
 def query_uuid(request: Request, name: str) -> UUID | None:
     raw = request.query_params.get(name)
     if raw in (None, ""):

@@ -18,7 +18,7 @@ from shared.db import conversations
 from shared.errors import ValidationError
 from shared.http.context import get_runtime
 from shared.http.endpoints import Endpoint, get_principal
-from shared.http.params import page_of, paging, path_uuid, query_time, respond
+from shared.http.params import page_of, paging, path_uuid, query_text, query_time, respond
 
 DEFAULT_PERIOD = timedelta(days=30)
 UNREADABLE = "[unreadable: encrypted under a key this deployment does not have]"
@@ -29,7 +29,7 @@ FEEDBACK = {"up": 1, "down": -1}
 
 
 def _choice(request: Request, name: str, allowed: tuple[str, ...]) -> str | None:
-    value = request.query_params.get(name) or None
+    value = query_text(request, name)
     if value is not None and value not in allowed:
         raise ValidationError(f"{name}: one of {', '.join(allowed)}")
     return value
@@ -39,7 +39,7 @@ async def list_conversations(request: Request) -> Response:
     limit, offset = paging(request)
     source = _choice(request, "source", SOURCES)
     rated = _choice(request, "feedback", tuple(FEEDBACK))
-    text = (request.query_params.get("q") or "").strip()
+    text = query_text(request, "q") or ""
     runtime = get_runtime(request)
     async with runtime.db.connection() as conn:
         bot = await scoped_bot(conn, request)
@@ -47,7 +47,7 @@ async def list_conversations(request: Request) -> Response:
             conn,
             tenant_id=bot["tenant_id"],
             bot_id=bot["id"],
-            visitor_id=request.query_params.get("visitor_id") or None,
+            visitor_id=query_text(request, "visitor_id"),
             since=query_time(request, "from"),
             until=query_time(request, "to"),
             limit=SCAN if text else limit,

@@ -71,13 +71,17 @@ async def list_documents(request: Request) -> Response:
     return page_of(Document, rows, limit, offset)
 
 
+MAX_NAME = 200  # characters of a stored file name, its extension kept
+
+
 def _safe_name(name: str) -> str:
     name = re.sub(r"[^\w.\- ]+", "_", name.rsplit("/", 1)[-1]).strip(" .")
-    if not name or PurePosixPath(name).suffix.lower() not in MIME:
+    suffix = PurePosixPath(name).suffix
+    if not name or suffix.lower() not in MIME:
         raise ValidationError(
             f"filename: use one of {', '.join(sorted(MIME))}", code="unsupported_file_type"
         )
-    return name[:200]
+    return name[: MAX_NAME - len(suffix)].rstrip(" .") + suffix if len(name) > MAX_NAME else name
 
 
 async def upload_document(request: Request) -> Response:

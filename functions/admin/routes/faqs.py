@@ -29,7 +29,7 @@ from shared.errors import PayloadTooLargeError
 from shared.faq_import import parse_faq_file
 from shared.http.context import get_runtime
 from shared.http.endpoints import Endpoint, read_json
-from shared.http.params import page_of, paging, path_uuid, respond
+from shared.http.params import page_of, paging, path_uuid, query_text, respond
 from shared.rag.index import embed_pending
 from shared.runtime import Runtime
 
@@ -42,7 +42,7 @@ async def knowledge_changed(conn: Conn, runtime: Runtime, bot: dict[str, Any]) -
 
 async def list_faqs(request: Request) -> Response:
     limit, offset = paging(request)
-    query = (request.query_params.get("q") or "").strip() or None
+    query = query_text(request, "q")
     async with get_runtime(request).db.connection() as conn:
         bot = await scoped_bot(conn, request)
         rows = await faqs.list_faqs(

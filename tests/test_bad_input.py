@@ -1,0 +1,88 @@
+"""Input PostgreSQL or the bucket cannot take is a clear 4xx, never a 500 (hardening items 4
+and 7): a NUL character anywhere a visitor or an owner can type, a 300-character Unicode
+file name."""
+
+from __future__ import annotations
+
+import pytest
+
+from functions.chat.app import create_app as create_chat
+
+NUL = "before\x00after"
+
+
+@pytest.fixture
+def chat(make_client, runtime):
+    return make_client(create_chat(runtime))
+
+
+def assert_nul_refused(response, field: str | None = None) -> None:
+    assert response.status_code == 422, response.text
+    body = response.json()["error"]
+    assert body["code"] == "validation_error"
+    assert "NUL character" in response.text
+    if field is not None:
+        assert field in response.text
+
+
+async def test_a_nul_in_a_chat_message_is_refused(chat, world):
+    a = world.tenants["a"]
+    headers = {"Authorization": f"Bearer {a.secret_key}"}
+    refused = await chat.post(
+        "/v1/chat", headers=headers, json={"message": NUL, "bot_id": str(a.bot_id)}
+    )
+    assert_nul_refused(refused, "message")
+    fine = await chat.post(
+        "/v1/chat", headers=headers, json={"message": "hello there", "bot_id": str(a.bot_id)}
+    )
+    assert fine.status_code == 200, fine.text
+
+
+async def test_a_nul_in_faq_fields_and_search_and_filters_is_refused(admin_client, world):
+    a = world.tenants["a"]
+    headers = world.headers(a.session)
+    faqs = f"/v1/admin/bots/{a.bot_id}/faqs"
+    assert_nul_refused(
+        await admin_client.post(faqs, headers=headers, json={"question": NUL, "answer": "x"}),
+        "question",
+    )
+    assert_nul_refused(
+        await admin_client.post(
+            faqs,
+            headers=headers,
+            json={"question": "Q?", "alternatives": ["ok", NUL], "answer": "x"},
+        ),
+        "alternatives.1",
+    )
+    assert_nul_refused(await admin_client.get(faqs, headers=headers, params={"q": NUL}), "q")
+    conversations = f"/v1/admin/bots/{a.bot_id}/conversations"
+    for name in ("visitor_id", "q"):
+        response = await admin_client.get(conversations, headers=headers, params={name: NUL})
+        assert_nul_refused(response, name)
+    # nothing was stored, and the search still works
+    listed = await admin_client.get(faqs, headers=headers, params={"q": "before"})
+    assert listed.status_code == 200
+    assert all("\x00" not in f["question"] for f in listed.json()["items"])
+
+
+async def test_a_long_unicode_file_name_is_shortened_keeping_its_type(
+    admin_client, world, runtime, tmp_path
+):
+    from shared.storage.local import LocalStorage
+
+    runtime.storage = LocalStorage(tmp_path / "files")
+    a = world.tenants["a"]
+    name = "Rücksendebedingungen für Zelte und Schlafsäcke " * 7 + ".md"
+    assert len(name) > 300
+    uploaded = await admin_client.post(
+        f"/v1/admin/bots/{a.bot_id}/documents",
+        params={"filename": name},
+        content=b"# Returns\n\nTents can be returned within 30 days.",
+        headers=world.headers(a.session),
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    assert uploaded.json()["status"] == "ready"
+    [stored] = [p.name for p in (tmp_path / "files").rglob("*.md")]
+    assert stored.endswith(".md")
+    assert len(stored) <= 200
+    assert stored.startswith("Rücksendebedingungen")
