@@ -394,3 +394,39 @@ async def test_every_answer_says_why_it_came_from_where_it_did(chat_client, chat
         cur = await conn.execute("SELECT why FROM messages WHERE id = %s", (hit["message_id"],))
         row = await cur.fetchone()
     assert row["why"] == hit["why"]
+
+
+async def test_a_lone_surrogate_from_the_provider_is_replaced_not_fatal(
+    chat_client, chat_runtime, shop, fake_openai, monkeypatch
+):
+    """Hardening item 5: SSE ends with its final event, JSON is a 200, the stored text valid."""
+    await set_bot(chat_runtime, shop.bot_id, llm_chain=["openai"])
+    monkeypatch.setattr(fake_openai, "answer", "Returns are free \ud800 within 30 days [1].")
+    body = await ask(chat_client, shop, "Which items can't be returned?")
+    assert body["answer"] == "Returns are free \ufffd within 30 days [1]."
+    streamed = await chat_client.post(
+        "/v1/chat",
+        json={"message": "Are personalised items returnable?"},
+        headers={**shop.headers(), "Accept": "text/event-stream"},
+    )
+    assert streamed.text.rstrip().split("\n\n")[-1].startswith("event: done")
+    assert "\\ufffd" in streamed.text or "\ufffd" in streamed.text
+
+
+async def test_a_provider_that_ignores_max_tokens_is_cut_off(
+    chat_client, chat_runtime, shop, fake_openai, monkeypatch
+):
+    """Hardening item 6: a 2 MB answer is neither sent nor stored; the stream is closed."""
+    from shared.llm.chain import MAX_ANSWER_CHARS
+
+    await set_bot(chat_runtime, shop.bot_id, llm_chain=["openai"])
+    monkeypatch.setattr(fake_openai, "answer", " ".join(["x" * 100_000] * 20))
+    body = await ask(chat_client, shop, "Which items can't be returned?")
+    assert len(body["answer"]) <= MAX_ANSWER_CHARS + 2
+    assert body["answer"].endswith("…")
+    async with chat_runtime.db.connection() as conn:
+        cur = await conn.execute(
+            "SELECT length(content_enc) AS n FROM messages WHERE id = %s", (body["message_id"],)
+        )
+        row = await cur.fetchone()
+    assert row["n"] < MAX_ANSWER_CHARS * 2  # encrypted, but nowhere near 2 MB

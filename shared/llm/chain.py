@@ -8,6 +8,7 @@ answers extractively.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +25,15 @@ log = get_logger("parley.llm")
 
 OnToken = Callable[[str], Awaitable[None]]
 MAX_ANSWER_TOKENS = 400
+# What Parley streams and stores of one answer, whatever the provider sends: 400 tokens are
+# about 1,600 characters, so this only ever cuts a provider that ignores max_tokens.
+MAX_ANSWER_CHARS = 8_000
+
+
+def clean_text(piece: str) -> str:
+    """``piece`` as valid Unicode: a lone surrogate (which no UTF-8 encoder takes, so it
+    would break the stream or the stored message) becomes U+FFFD."""
+    return piece.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 @dataclass
@@ -78,18 +88,27 @@ class ProviderChain:
             started = time.perf_counter()
             ttft: int | None = None
             used = Usage(0, 0)
+            room = MAX_ANSWER_CHARS
+            stream = provider.stream(
+                request, model=model, max_tokens=MAX_ANSWER_TOKENS, deadlines=self.deadlines
+            )
             try:
-                async for item in provider.stream(
-                    request, model=model, max_tokens=MAX_ANSWER_TOKENS, deadlines=self.deadlines
-                ):
+                async for item in stream:
                     if isinstance(item, Usage):
                         used = item
                         continue
                     if ttft is None:
                         ttft = int((time.perf_counter() - started) * 1000)
-                    pieces.append(item)
+                    piece = clean_text(item)[:room]
+                    room -= len(piece)
+                    if room <= 0:  # the provider ignored max_tokens: stop reading, say so
+                        piece += " …"
+                        log.warning("llm answer cut off", provider=name, chars=MAX_ANSWER_CHARS)
+                    pieces.append(piece)
                     if on_token is not None:
-                        await on_token(item)
+                        await on_token(piece)
+                    if room <= 0:
+                        break
             except LLMError as exc:
                 self.breaker.record_failure(name)
                 metrics.LLM_FAILURES.labels(name, exc.kind).inc()
@@ -99,6 +118,12 @@ class ProviderChain:
                     continue  # nothing shown yet: fall over to the next provider
             else:
                 self.breaker.record_success(name)
+            finally:
+                closing = getattr(stream, "aclose", None)
+                if closing is not None:  # an answer cut short closes the provider's stream
+                    # closing is cleanup: a provider failing at it changes nothing shown
+                    with contextlib.suppress(Exception):
+                        await closing()
             metrics.record_generation(
                 name,
                 model,
