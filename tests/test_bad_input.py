@@ -86,3 +86,55 @@ async def test_a_long_unicode_file_name_is_shortened_keeping_its_type(
     assert stored.endswith(".md")
     assert len(stored) <= 200
     assert stored.startswith("Rücksendebedingungen")
+
+
+@pytest.mark.parametrize("field", ["allowed_origins", "language", "instructions", "name"])
+async def test_null_where_a_bot_setting_cannot_be_empty_is_a_422(admin_client, world, field):
+    """Hardening item 10: what the OpenAPI fuzzer found (a 500 from PostgreSQL before)."""
+    a = world.tenants["a"]
+    headers = world.headers(world.admin_session)
+    patched = await admin_client.patch(
+        f"/v1/admin/bots/{a.bot_id}", headers=headers, json={field: None}
+    )
+    assert patched.status_code == 422, patched.text
+    assert f"{field} must not be null" in patched.text
+    if field != "name":
+        created = await admin_client.post(
+            "/v1/admin/bots",
+            headers=headers,
+            json={"tenant_id": str(a.tenant_id), "name": "Second", field: None},
+        )
+        assert created.status_code == 422, created.text
+    # null still clears what has a default
+    cleared = await admin_client.patch(
+        f"/v1/admin/bots/{a.bot_id}", headers=headers, json={"faq_threshold": None}
+    )
+    assert cleared.status_code == 200
+    assert cleared.json()["faq_threshold"] is None
+
+
+@pytest.mark.parametrize("field", ["question", "alternatives", "answer", "enabled"])
+async def test_null_in_a_faq_update_is_a_422(admin_client, world, field):
+    a = world.tenants["a"]
+    response = await admin_client.patch(
+        f"/v1/admin/bots/{a.bot_id}/faqs/{a.faq_id}",
+        headers=world.headers(world.admin_session),
+        json={field: None},
+    )
+    assert response.status_code == 422, response.text
+
+
+def test_the_openapi_document_names_every_path_parameter():
+    """Hardening item 10: OpenAPI tools can call every operation."""
+    import re
+
+    from parley.server import api_document
+
+    for path, operations in api_document()["paths"].items():
+        wanted = set(re.findall(r"\{(\w+)\}", path))
+        for method, operation in operations.items():
+            given = {p["name"] for p in operation.get("parameters", []) if p["in"] == "path"}
+            if method != "get" or "101" not in operation["responses"]:
+                assert given == wanted, (method, path)
+        if path == "/v1/admin/tenants":
+            assert "409" in operations["post"]["responses"]

@@ -99,8 +99,10 @@ class BotDisplay(RequestModel):
 
 
 class BotSettings(RequestModel):
-    """Every setting is optional: omitted ones keep their current value (or the default)."""
+    """Every setting is optional: omitted ones keep their current value (or the default);
+    null clears the ones that have a default (threshold, provider chain, limits...)."""
 
+    not_null = frozenset({"allowed_origins", "language", "instructions"})
     allowed_origins: Annotated[list[str], Field(max_length=50)] | None = None
     language: str | None = None
     instructions: Annotated[str, Field(max_length=4000)] | None = None
@@ -169,6 +171,7 @@ class BotCreate(BotSettings):
 
 
 class BotUpdate(BotSettings):
+    not_null = BotSettings.not_null | {"name"}
     name: Name | None = None
 
 
@@ -211,6 +214,7 @@ class FaqCreate(RequestModel):
 
 
 class FaqUpdate(RequestModel):
+    not_null = frozenset({"question", "alternatives", "answer", "enabled"})
     question: ShortText | None = None
     alternatives: Alternatives | None = None
     answer: Annotated[str, Field(min_length=1, max_length=10_000)] | None = None

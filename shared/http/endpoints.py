@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, model_validator
 from pydantic import ValidationError as PydanticValidationError
@@ -38,6 +38,9 @@ class RequestModel(BaseModel):
     string may hold a NUL character (PostgreSQL text cannot store one)."""
 
     model_config = ConfigDict(extra="forbid")
+    # Optional fields that may be left out (keep the current value) but not sent as null:
+    # what they hold cannot be empty.
+    not_null: ClassVar[frozenset[str]] = frozenset()
 
     @model_validator(mode="before")
     @classmethod
@@ -45,6 +48,10 @@ class RequestModel(BaseModel):
         where = _nul_at(data)
         if where is not None:
             raise ValueError(f"{where or 'the body'} must not contain a NUL character")
+        if isinstance(data, dict):
+            for name in sorted(cls.not_null):
+                if name in data and data[name] is None:
+                    raise ValueError(f"{name} must not be null (leave it out to keep it)")
         return data
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -30,10 +31,24 @@ _ERROR_STATUSES = {
     "403": "Not allowed",
     "404": "Not found",
     "413": "Body too large",
+    "409": "Conflicts with what exists (a taken slug or username)",
     "422": "Validation error",
     "429": "Rate limited (see Retry-After)",
     "503": "A dependency is unavailable",
 }
+
+
+def _path_parameters(path: str) -> list[dict[str, Any]]:
+    """Every ``{name}`` of a route: the ids Parley issues, all UUIDs."""
+    return [
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "format": "uuid"},
+        }
+        for name in re.findall(r"\{(\w+)\}", path)
+    ]
 
 
 def openapi_document(
@@ -57,7 +72,10 @@ def openapi_document(
                 "summary": ep.summary,
                 "description": "WebSocket endpoint (upgrade).",
                 "tags": [ep.tag],
-                "responses": {"101": {"description": "Switching protocols"}},
+                "responses": {
+                    "101": {"description": "Switching protocols"},
+                    "404": {"description": "Not a WebSocket request, or no such route"},
+                },
             }
             continue
         op: dict[str, Any] = {
@@ -66,6 +84,9 @@ def openapi_document(
             "tags": [ep.tag],
             "responses": {},
         }
+        parameters = _path_parameters(ep.path)
+        if parameters:
+            op["parameters"] = parameters
         if ep.body is not None:
             op["requestBody"] = {
                 "required": True,
