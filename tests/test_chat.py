@@ -123,6 +123,25 @@ async def test_circuit_breaker_skips_a_dead_provider(
     assert len(fake_openai.requests) == 5
 
 
+async def test_a_used_up_quota_is_not_retried_but_a_burst_limit_is(
+    chat_client, chat_runtime, shop, fake_mistral, fake_openai, log_stream
+):
+    """Hardening item 9: a 429 insufficient_quota is a billing stop (the provider is skipped
+    from the first one on, and the log says so); a plain 429 is tried again next time."""
+    await set_bot(chat_runtime, shop.bot_id, llm_chain=["openai", "mistral"])
+    fake_openai.mode = "quota"
+    for n in range(3):
+        body = await ask(chat_client, shop, f"Which items can't be returned? ({n})")
+        assert body["answer"] == fake_mistral.answer  # the next provider answered
+    assert len(fake_openai.requests) == 1
+    assert '"kind": "quota"' in log_stream.getvalue()
+    assert "llm provider refuses" in log_stream.getvalue()
+    fake_mistral.mode = "429"
+    for n in range(2):
+        await ask(chat_client, shop, f"Are opened items returnable? ({n})")
+    assert len(fake_mistral.requests) == 3 + 2  # a burst limit is no reason to stop trying
+
+
 async def test_daily_token_budget_switches_to_extractive(
     chat_client, chat_runtime, shop, fake_openai
 ):

@@ -5,8 +5,9 @@ Used by the test suite (through the real openai and mistralai SDKs) and by
 
 Both SDKs post to ``…/v1/chat/completions``; with ``"stream": true`` the answer comes as
 server-sent events (``data: {chunk}`` lines, then ``data: [DONE]``), the last chunk with
-``usage``. ``mode`` scripts failures: "ok", "500", "429", "hang", "slow" (a pause between
-tokens, to test disconnects). Every request is recorded.
+``usage``. ``mode`` scripts failures: "ok", "500", "429", "quota" (a 429 saying
+insufficient_quota), "hang", "slow" (a pause between tokens, to test disconnects). Every
+request is recorded.
 """
 
 from __future__ import annotations
@@ -61,6 +62,9 @@ class FakeLLM:
                 429,
                 headers={"retry-after": "1"},
             )
+        if self.mode == "quota":  # OpenAI's billing stop, which is also a 429
+            error = {"message": "You exceeded your current quota.", "type": "insufficient_quota"}
+            return JSONResponse({"error": {**error, "code": "insufficient_quota"}}, 429)
         if self.mode == "hang":
             await asyncio.sleep(3600)
         model = body.get("model", "fake")

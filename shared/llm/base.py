@@ -47,7 +47,8 @@ DEFAULT_DEADLINES = Deadlines()
 
 
 class LLMError(Exception):
-    """A provider failed. ``kind`` is timeout, rate_limited, server, client or network."""
+    """A provider failed. ``kind`` is timeout, rate_limited, quota, auth, server, client or
+    network."""
 
     def __init__(self, provider: str, kind: str, detail: str = "") -> None:
         self.provider = provider
@@ -77,9 +78,16 @@ class LLMProvider(ABC):
         """Close the provider's HTTP connections."""
 
 
-def classify_status(status: int | None) -> str:
+def classify_status(status: int | None, body: object = None) -> str:
+    """The kind of a provider's HTTP failure. A 429 whose body says the quota is used up
+    is a billing stop ("quota"), not a burst; it and a refused key ("auth") do not get
+    better by retrying soon."""
+    if status == 402 or (status == 429 and "quota" in str(body or "").lower()):
+        return "quota"
     if status == 429:
         return "rate_limited"
+    if status in (401, 403):
+        return "auth"
     if status is not None and status >= 500:
         return "server"
     if status is not None and status >= 400:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from shared import metrics
 from shared.llm.base import Deadlines, Generation, LLMError, Usage
-from shared.llm.breaker import CircuitBreaker
+from shared.llm.breaker import LASTING, CircuitBreaker
 from shared.llm.factory import Providers
 from shared.llm.prompt import cited
 from shared.logging import get_logger
@@ -110,9 +110,12 @@ class ProviderChain:
                     if room <= 0:
                         break
             except LLMError as exc:
-                self.breaker.record_failure(name)
+                self.breaker.record_failure(name, exc.kind)
                 metrics.LLM_FAILURES.labels(name, exc.kind).inc()
-                log.warning("llm provider failed", provider=name, kind=exc.kind)
+                if exc.kind in LASTING:  # an operator must act: a key or billing problem
+                    log.error("llm provider refuses", provider=name, kind=exc.kind)
+                else:
+                    log.warning("llm provider failed", provider=name, kind=exc.kind)
                 errors.append(str(exc))
                 if not pieces:
                     continue  # nothing shown yet: fall over to the next provider

@@ -70,7 +70,9 @@ class MistralProvider(LLMProvider):
             raise LLMError(self.name, "timeout") from None
         except MistralError as exc:
             raise LLMError(
-                self.name, classify_status(exc.status_code), str(exc.status_code)
+                self.name,
+                classify_status(exc.status_code, getattr(exc, "body", None)),
+                str(exc.status_code),
             ) from None
         except (httpx2.HTTPError, OSError) as exc:
             kind = "timeout" if isinstance(exc, httpx2.TimeoutException) else "network"

@@ -63,7 +63,7 @@ class OpenAIProvider(LLMProvider):
             raise LLMError(self.name, "timeout") from None
         except openai.APIStatusError as exc:
             raise LLMError(
-                self.name, classify_status(exc.status_code), str(exc.status_code)
+                self.name, classify_status(exc.status_code, exc.body), str(exc.status_code)
             ) from None
         except openai.APITimeoutError:
             raise LLMError(self.name, "timeout") from None
