@@ -17,7 +17,9 @@ from shared import metrics
 from shared.llm.base import Deadlines, Generation, LLMError, Usage
 from shared.llm.breaker import LASTING, CircuitBreaker
 from shared.llm.factory import Providers
-from shared.llm.prompt import cited
+from shared.llm.leak import REFUSAL as LEAK_REFUSAL
+from shared.llm.leak import LeakGuard
+from shared.llm.prompt import cited, system_text
 from shared.logging import get_logger
 from shared.rag.retrieve import Passage
 
@@ -89,6 +91,7 @@ class ProviderChain:
             ttft: int | None = None
             used = Usage(0, 0)
             room = MAX_ANSWER_CHARS
+            guard = LeakGuard(system_text(request))
             stream = provider.stream(
                 request, model=model, max_tokens=MAX_ANSWER_TOKENS, deadlines=self.deadlines
             )
@@ -105,10 +108,17 @@ class ProviderChain:
                         piece += " …"
                         log.warning("llm answer cut off", provider=name, chars=MAX_ANSWER_CHARS)
                     pieces.append(piece)
-                    if on_token is not None:
-                        await on_token(piece)
+                    shown = guard.feed(piece)
+                    if guard.leaked:
+                        break
+                    if shown and on_token is not None:
+                        await on_token(shown)
                     if room <= 0:
                         break
+                if not guard.leaked:
+                    rest = guard.finish()
+                    if rest and on_token is not None:
+                        await on_token(rest)
             except LLMError as exc:
                 self.breaker.record_failure(name, exc.kind)
                 metrics.LLM_FAILURES.labels(name, exc.kind).inc()
@@ -134,6 +144,10 @@ class ProviderChain:
                 ttft_ms=ttft,
                 tokens=(used.tokens_in, used.tokens_out),
             )
+            if guard.leaked:  # nothing of the prompt was shown; the visitor gets a refusal
+                log.warning("llm answer repeated the prompt; withheld", provider=name)
+                withheld = [*errors, f"{name}: answer withheld (it repeated the prompt)"]
+                return Generated(LEAK_REFUSAL, [], name, model, used, ttft, withheld)
             text = "".join(pieces).strip()
             if not text:
                 errors.append(f"{name}: empty answer")
