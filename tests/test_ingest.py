@@ -274,3 +274,27 @@ async def test_admin_upload_to_local_storage_becomes_answerable(
     deleted = await admin_client.delete(f"{url}/{doc['id']}", headers=world.headers(a.session))
     assert deleted.status_code == 200
     assert not (tmp_path / "files" / "shop-a" / "helper" / "uploads" / "care guide.md").exists()
+
+
+def test_poison_documents_fail_with_a_reason_instead_of_filling_memory(monkeypatch):
+    """Hardening item 8: a PDF bomb, too many pages, too much text, too many passages."""
+    from shared.ingest import parse as parsing
+    from tests.utils.files import bomb_pdf
+
+    bomb = bomb_pdf()
+    assert len(bomb) < 1_000_000
+    with pytest.raises(parsing.ParseError, match="expand beyond"):
+        parsing.parse("shop/help/bomb.pdf", bomb)
+    monkeypatch.setattr(parsing, "MAX_PAGES", 3)
+    with pytest.raises(parsing.ParseError, match="5 pages; at most 3"):
+        parsing.parse("shop/help/long.pdf", text_pdf([f"Page {n}" for n in range(5)]))
+    monkeypatch.setattr(parsing, "MAX_TEXT_CHARS", 1_000)
+    with pytest.raises(parsing.ParseError, match="more than 1,000 characters"):
+        parsing.parse("shop/help/long.md", ("# Long\n\n" + "word " * 300).encode())
+    with pytest.raises(parsing.ParseError, match="more than 1,000 characters"):
+        parsing.parse("shop/help/long.pdf", text_pdf(["word " * 150, "word " * 150]))
+    monkeypatch.setattr(parsing, "MAX_TEXT_CHARS", 5_000_000)
+    monkeypatch.setattr(parsing, "MAX_CHUNKS", 2)
+    sections = "".join(f"## Part {n}\n\nSome text about part {n}.\n\n" for n in range(5))
+    with pytest.raises(parsing.ParseError, match="more than 2 passages"):
+        parsing.parse("shop/help/parts.md", f"# Parts\n\n{sections}".encode())

@@ -22,6 +22,13 @@ class ParseError(Exception):
     """The file cannot become knowledge; the message says why, for the owner."""
 
 
+# What one document may become (a PDF that expands to gigabytes, or has 50,000 pages, is
+# refused with the reason instead of filling the index or the process's memory).
+MAX_PAGES = 2_000
+MAX_TEXT_CHARS = 5_000_000
+MAX_CHUNKS = 5_000
+
+
 @dataclass
 class Parsed:
     title: str
@@ -64,7 +71,7 @@ def parse(key: str, data: bytes) -> Parsed:
             raise ParseError(f"not a valid FAQ file: {exc.message}") from None
     if suffix == ".pdf":
         return _pdf(data, stem)
-    text = decode_text(data)
+    text = _within_limit(decode_text(data))
     if suffix in (".html", ".htm"):
         title, sections = _html(text)
         return _document(title or stem, mime, sections)
@@ -80,7 +87,25 @@ def _document(title: str, mime: str, sections: list[tuple[list[str], str]]) -> P
     chunks = chunk_sections(titled)
     if not chunks:
         raise ParseError("the file contains no text")
-    return Parsed(title, mime, chunks=chunks)
+    return Parsed(title, mime, chunks=_few_enough(chunks))
+
+
+def _within_limit(text: str) -> str:
+    if len(text) > MAX_TEXT_CHARS:
+        raise _too_much_text()
+    return text
+
+
+def _too_much_text() -> ParseError:
+    return ParseError(
+        f"the document holds more than {MAX_TEXT_CHARS:,} characters of text; split it"
+    )
+
+
+def _few_enough(chunks: list[Chunk]) -> list[Chunk]:
+    if len(chunks) > MAX_CHUNKS:
+        raise ParseError(f"the document makes more than {MAX_CHUNKS:,} passages; split it")
+    return chunks
 
 
 def decode_text(data: bytes) -> str:
@@ -99,17 +124,30 @@ def decode_text(data: bytes) -> str:
 
 def _pdf(data: bytes, stem: str) -> Parsed:
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import LimitReachedError, PdfReadError
 
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
             raise ParseError("the PDF is encrypted")
-        pages = [(n, page.extract_text() or "") for n, page in enumerate(reader.pages, 1)]
+        if len(reader.pages) > MAX_PAGES:
+            raise ParseError(f"the PDF has {len(reader.pages):,} pages; at most {MAX_PAGES:,}")
+        pages = []
+        extracted = 0
+        for n, page in enumerate(reader.pages, 1):
+            text = page.extract_text() or ""
+            extracted += len(text)
+            if extracted > MAX_TEXT_CHARS:
+                raise _too_much_text()
+            pages.append((n, text))
         metadata = reader.metadata
         title = str(metadata.get("/Title") or stem) if metadata is not None else stem
     except ParseError:
         raise
+    except LimitReachedError:
+        raise ParseError(
+            "the PDF's contents expand beyond what Parley reads (a PDF bomb?)"
+        ) from None
     except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
         raise ParseError(f"the PDF is corrupt or unreadable ({type(exc).__name__})") from None
     chunks: list[Chunk] = []
@@ -118,7 +156,7 @@ def _pdf(data: bytes, stem: str) -> Parsed:
             chunks.extend(chunk_sections([([title], _paragraphs(text))], page=number))
     if not chunks:
         raise ParseError("the PDF has no extractable text (a scan needs OCR first)")
-    return Parsed(title, "application/pdf", chunks=chunks)
+    return Parsed(title, "application/pdf", chunks=_few_enough(chunks))
 
 
 def _paragraphs(text: str) -> str:

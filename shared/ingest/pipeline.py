@@ -184,7 +184,7 @@ async def _index(
         )
         await embed_pending(conn, embedder, bot_id=target["id"])
         return 0, len(parsed.faqs)
-    vectors = await embedder.embed([f"{c.heading}\n{c.text}" for c in parsed.chunks])
+    vectors = await embedder.embed_documents([f"{c.heading}\n{c.text}" for c in parsed.chunks])
     count = await chunks.replace_chunks(
         conn, document_id=document_id, bot_id=target["id"], chunks=parsed.chunks, vectors=vectors
     )
