@@ -298,3 +298,54 @@ def test_poison_documents_fail_with_a_reason_instead_of_filling_memory(monkeypat
     sections = "".join(f"## Part {n}\n\nSome text about part {n}.\n\n" for n in range(5))
     with pytest.raises(parsing.ParseError, match="more than 2 passages"):
         parsing.parse("shop/help/parts.md", f"# Parts\n\n{sections}".encode())
+
+
+async def test_an_s3_outage_loses_no_event_and_recovers_by_the_scheduled_poll(runtime, tmp_path):
+    """Hardening items 11 and 12: during an outage the webhook's event fails visibly; once
+    the bucket is back the scheduler's poll ingests it (nothing is lost); a parse failure is
+    not re-parsed at every poll; new content counts its attempts afresh."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from functions.ingest.routes import handle_records
+    from shared.scheduler import run_job
+    from tests.utils.servers import free_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    url = f"http://127.0.0.1:{port}"
+    client = boto3.client("s3", endpoint_url=url, region_name="us-east-1")
+    client.create_bucket(Bucket="outage")
+    runtime.storage = S3Storage("outage", endpoint_url=url, region="us-east-1")
+    async with runtime.db.connection() as conn:
+        tenant = await tenants.create_tenant(conn, slug="shop", name="Shop")
+        await bots.create_bot(conn, tenant_id=tenant["id"], slug="help", name="Help", settings={})
+    body = b"# Repairs\n\nSeams are repaired in ten working days."
+    client.put_object(Bucket="outage", Key="shop/help/repairs.md", Body=body)
+    server.stop()  # the bucket goes away just as its event arrives
+    try:
+        [failed] = await handle_records(runtime, event("outage", "shop/help/repairs.md"))
+        assert failed["action"] == "failed"
+    finally:
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        server.start()
+    try:
+        assert (await run_job(runtime, "poll"))["ingested"] == 1
+        async with runtime.db.connection() as conn:
+            cur = await conn.execute("SELECT status, attempts FROM documents")
+            assert await cur.fetchall() == [{"status": "ready", "attempts": 1}]
+        # a file that cannot be parsed fails once, and the next polls leave it alone
+        client.put_object(Bucket="outage", Key="shop/help/broken.pdf", Body=b"%PDF nope")
+        assert (await run_job(runtime, "poll"))["failed"] == 1
+        assert (await run_job(runtime, "poll")) == {"unchanged": 2}
+        # new content for it is new work: tried again, its attempts counted afresh
+        client.put_object(Bucket="outage", Key="shop/help/broken.pdf", Body=b"%PDF still no")
+        assert (await run_job(runtime, "poll"))["failed"] == 1
+        async with runtime.db.connection() as conn:
+            cur = await conn.execute(
+                "SELECT attempts FROM documents WHERE source_uri LIKE '%broken.pdf'"
+            )
+            assert await cur.fetchone() == {"attempts": 1}
+    finally:
+        server.stop()

@@ -116,7 +116,9 @@ VALUES (%(tenant)s, %(bot)s, %(uri)s, %(etag)s, %(title)s, %(mime)s, %(size)s, %
 ON CONFLICT (source_uri) DO UPDATE SET tenant_id = EXCLUDED.tenant_id,
     bot_id = EXCLUDED.bot_id, etag = EXCLUDED.etag, mime = EXCLUDED.mime,
     size_bytes = EXCLUDED.size_bytes, status = EXCLUDED.status,
-    attempts = d.attempts + 1, updated_at = now()
+    -- new content starts counting afresh
+    attempts = CASE WHEN d.etag IS DISTINCT FROM EXCLUDED.etag THEN 1 ELSE d.attempts + 1 END,
+    updated_at = now()
 RETURNING id, attempts
 """
 

@@ -23,7 +23,11 @@ async def poll(runtime: Runtime, storage: Storage) -> dict[str, int]:
             continue  # Parley's own archives and bookkeeping are not knowledge
         uri = storage.uri(obj.key)
         seen.add(uri)
-        if known.get(uri) == (obj.etag, "ready"):
+        etag, status = known.get(uri, (None, None))
+        # Ready, or failed on this very content (a parse error: trying again cannot help;
+        # the owner's retry can): unchanged. A storage failure kept the old ETag, so the
+        # object is tried again here — the scheduler's poll is ingestion's durable retry.
+        if etag == obj.etag and status in ("ready", "failed"):
             counts["unchanged"] += 1
             continue
         outcome: Outcome = await reconcile(runtime, storage, obj.key)
