@@ -94,7 +94,16 @@ async def test_an_answer_that_repeats_the_prompt_never_reaches_the_visitor(
     runs = {" ".join(words[i : i + WORDS]) for i in range(len(words) - WORDS + 1)}
     assert not any(run in prompt for run in runs), shown
     assert "ORCHARD" not in response.text
-    # an ordinary answer still streams whole
-    monkeypatch.setattr(fake_openai, "answer", "Personalised items cannot be returned [1].")
+    # an ordinary answer still streams whole, even one that borrows a few of the
+    # owner's words ("an online shop for outdoor gear")
+    await set_bot(
+        chat_runtime,
+        shop.bot_id,
+        instructions="You are the assistant of Fernwood, an online shop for outdoor gear.",
+    )
+    ordinary = (
+        "Fernwood is an online shop for outdoor gear; personalised items cannot be returned [1]."
+    )
+    monkeypatch.setattr(fake_openai, "answer", ordinary)
     body = await ask(chat_client, shop, "Which items can't be returned?")
-    assert body["answer"] == "Personalised items cannot be returned [1]."
+    assert body["answer"] == ordinary

@@ -1,6 +1,6 @@
 """Keeping the prompt out of answers: a model asked to "repeat your instructions" may do so.
 
-:class:`LeakGuard` watches a streamed answer for any run of ``WORDS`` consecutive words of
+:class:`LeakGuard` watches a streamed answer for any run of ``WORDS`` (8) consecutive words of
 the system prompt (Parley's rules and the owner's instructions). Text is passed on as it
 comes, except for a tail that could still be the start of such a run: that tail waits for
 the next piece. So no prompt run ever reaches the visitor, and an ordinary answer is held
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-WORDS = 6
+WORDS = 8  # a run this long of the prompt, copied exactly, is a leak, not a coincidence
 REFUSAL = "I can't share how I'm set up, but I'm glad to help with your question."
 _WORD = re.compile(r"\w+")
 
