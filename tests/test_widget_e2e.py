@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import signal
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -305,16 +307,17 @@ def test_the_data_menu_speaks_german(demo, page):
     expect(page.locator(".notice")).to_have_text("Ihre Unterhaltung wurde gelöscht.")
 
 
-def test_the_data_menu_works_from_the_shops_own_site(demo, page):
-    """The widget on another origin (the shop's site, allowed for the bot) reaches the GDPR
-    API across origins, as it does the chat API."""
+@contextlib.contextmanager
+def shop_site(demo, attributes: str = "") -> Iterator[str]:
+    """The shop's own site on another origin, embedding the demo bot's widget (with extra
+    script-tag ``attributes``), allowed for the bot; its address."""
     key = demo_publishable_key(Keyring(MASTER))
 
     async def shop_page(request):
         return HTMLResponse(
             "<!doctype html><title>Shop</title><body>"
-            f'<script src="{demo.url}/widget.js" data-key="{key}" data-open="true" async>'
-            "</script></body>"
+            f'<script src="{demo.url}/widget.js" data-key="{key}" {attributes}'
+            ' data-open="true" async></script></body>'
         )
 
     with ThreadServer(Starlette(routes=[Route("/", shop_page)])) as shop:
@@ -325,7 +328,14 @@ def test_the_data_menu_works_from_the_shops_own_site(demo, page):
             client.patch(
                 f"/v1/admin/bots/{bot['id']}", headers=auth, json={"allowed_origins": origins}
             ).raise_for_status()
-        page.goto(shop.url + "/")
+        yield shop.url
+
+
+def test_the_data_menu_works_from_the_shops_own_site(demo, page):
+    """The widget on another origin (the shop's site, allowed for the bot) reaches the GDPR
+    API across origins, as it does the chat API."""
+    with shop_site(demo) as shop:
+        page.goto(shop + "/")
         ask(page, "Do you sell gift cards?")
         expect(page.get_by_role("button", name="Helpful", exact=True)).to_be_visible(timeout=30_000)
         page.get_by_role("button", name="More options").click()
@@ -341,27 +351,11 @@ def test_the_data_menu_works_from_the_shops_own_site(demo, page):
 
 def test_data_transport_http_never_opens_a_websocket(demo, page):
     """What a shop on the Lambda deployment embeds: every message goes to POST /v1/chat."""
-    key = demo_publishable_key(Keyring(MASTER))
-
-    async def shop_page(request):
-        return HTMLResponse(
-            "<!doctype html><title>Shop</title><body>"
-            f'<script src="{demo.url}/widget.js" data-key="{key}" data-transport="http"'
-            ' data-open="true" async></script></body>'
-        )
-
     sockets, posts = [], []
     page.on("websocket", lambda ws: sockets.append(ws.url))
     page.on("request", lambda r: posts.append(r) if r.url.endswith("/v1/chat") else None)
-    with ThreadServer(Starlette(routes=[Route("/", shop_page)])) as shop:
-        with httpx2.Client(base_url=demo.url) as client:
-            auth = admin_auth(client)
-            bot = client.get("/v1/admin/bots", headers=auth).json()["items"][0]
-            origins = [*bot["allowed_origins"], shop.url]
-            client.patch(
-                f"/v1/admin/bots/{bot['id']}", headers=auth, json={"allowed_origins": origins}
-            ).raise_for_status()
-        page.goto(shop.url + "/")
+    with shop_site(demo, 'data-transport="http"') as shop:
+        page.goto(shop + "/")
         ask(page, "Can I pick up my order in the store?")
         expect(page.locator(".msg.bot").last).to_contain_text("Pick up in Berlin", timeout=30_000)
     assert sockets == []
