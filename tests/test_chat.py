@@ -389,6 +389,22 @@ async def test_the_grey_zone_answers_from_whichever_source_fits_better(
     assert expected in body["answer"]
 
 
+async def test_the_dashboards_preview_decides_as_the_chat_path_does(chat_runtime, shop):
+    """ "Test a question" follows the grey zone too: what it shows is what a visitor gets."""
+    from shared.chat.preview import preview
+    from shared.db import bots as bot_rows
+
+    async with chat_runtime.db.connection() as conn:
+        bot = await bot_rows.get_bot(conn, scope=None, bot_id=shop.bot_id)
+        embedder = chat_runtime.get_embedder()
+        canada = await preview(conn, embedder, bot, "Do you ship to Canada?")
+        uk = await preview(conn, embedder, bot, "Is express shipping available to the UK?")
+    assert canada["confidence"] < canada["threshold"]
+    assert canada["decision"] == "faq"
+    assert canada["faq"]["question"] == "Which countries do you ship to?"
+    assert uk["decision"] == "documents"
+
+
 async def test_every_answer_says_why_it_came_from_where_it_did(chat_client, chat_runtime, shop):
     hit = await ask(chat_client, shop, "what does delivery cost?")
     assert hit["why"]["rule"] == "faq_above_threshold"

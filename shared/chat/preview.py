@@ -1,8 +1,9 @@
 """What the bot would do with a question, stored nowhere: the dashboard's "Test a question".
 
 The same steps as a visitor's first turn, minus the answer cache and the LLM: the FAQ match
-against the bot's threshold, else the passages retrieval finds (the bot would generate from
-them), else nothing (the handoff text).
+against the bot's threshold, else the FAQ if it is clearly closer than any passage (the grey
+zone), else the passages retrieval finds (the bot would generate from them), else nothing
+(the handoff text).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 from shared.db.pool import Conn
 from shared.embeddings.base import Embedder
-from shared.rag.faq_match import match_faq
+from shared.rag.faq_match import grey_zone_pick, match_faq, threshold_for
 from shared.rag.retrieve import retrieve
 
 
@@ -19,8 +20,7 @@ async def preview(conn: Conn, embedder: Embedder, bot: dict[str, Any], text: str
     vector = await embedder.embed_one(text)
     match = await match_faq(conn, bot_id=bot["id"], text=text, vector=vector)
     calibration = embedder.calibration
-    configured = bot["faq_threshold"]
-    threshold = calibration.faq_threshold if configured is None else float(configured)
+    threshold = threshold_for(bot["faq_threshold"], calibration)
     candidates = [
         {"faq_id": c.faq_id, "question": c.question, "answer": c.answer, "score": round(c.score, 4)}
         for c in match.candidates
@@ -40,7 +40,11 @@ async def preview(conn: Conn, embedder: Embedder, bot: dict[str, Any], text: str
             {"title": p.label, "document_id": p.document_id, "similarity": round(p.similarity, 4)}
             for p in found
         ]
-        decision = "documents" if found else "not_answered"
+        closest = [p.similarity for p in found]
+        if grey_zone_pick(match, threshold, closest, calibration) is not None:
+            decision = "faq"  # the grey zone: the FAQ is clearly closer than any passage
+        else:
+            decision = "documents" if found else "not_answered"
     return {
         "decision": decision,
         "confidence": round(match.confidence, 4),

@@ -36,6 +36,7 @@ from shared.rag.faq_match import (
     FaqMatch,
     grey_zone_pick,
     match_faq,
+    threshold_for,
 )
 from shared.rag.retrieve import Passage, retrieve
 
@@ -271,9 +272,7 @@ def _why(
 
 
 def _threshold(bot: Bot, calibration: Calibration) -> float:
-    """The bot's own FAQ threshold, or the embedding model's."""
-    configured = bot["faq_threshold"]
-    return calibration.faq_threshold if configured is None else float(configured)
+    return threshold_for(bot["faq_threshold"], calibration)
 
 
 def _faq_answer(best: FaqCandidate, confidence: float) -> Answer:

@@ -72,6 +72,11 @@ async def match_faq(
     return FaqMatch(candidates, confidence(candidates))
 
 
+def threshold_for(bot_setting: float | None, calibration: Calibration) -> float:
+    """The bot's own FAQ threshold, or the embedding model's."""
+    return calibration.faq_threshold if bot_setting is None else float(bot_setting)
+
+
 def grey_zone_pick(
     match: FaqMatch,
     threshold: float,
