@@ -57,6 +57,14 @@ DOCUMENTED: dict[str, str] = {
     "AWS_SECRET_ACCESS_KEY": "S3 secret key (boto3's own name)",
     "PARLEY_INGEST_SECRET": "shared secret of the S3 event webhook",
     "PARLEY_SSM_PREFIX": "AWS Parameter Store path whose parameters fill unset settings (Lambda)",
+    "PARLEY_SMTP_HOST": "SMTP server for handoff e-mails (a visitor waits for a person)",
+    "PARLEY_SMTP_PORT": "its port",
+    "PARLEY_SMTP_USERNAME": "its login",
+    "PARLEY_SMTP_PASSWORD": "its password",
+    "PARLEY_SMTP_FROM": "the sender of those e-mails",
+    "PARLEY_SMTP_STARTTLS": "upgrade the SMTP connection with STARTTLS",
+    "PARLEY_DASHBOARD_URL": "the dashboard's address, linked from handoff notifications",
+    "PARLEY_WEBHOOKS_ALLOW_PRIVATE": "let handoff webhooks reach private and loopback addresses",
 }
 
 
@@ -110,6 +118,17 @@ class Settings(BaseModel):
     aws_secret_access_key: SecretStr | None = Field(None, alias="AWS_SECRET_ACCESS_KEY")
     ingest_secret: SecretStr | None = Field(None, alias="PARLEY_INGEST_SECRET")
     ssm_prefix: str | None = Field(None, alias="PARLEY_SSM_PREFIX")  # read in load_settings
+    # Telling a bot's team that a visitor waits for a person: e-mail through this server.
+    smtp_host: str | None = Field(None, alias="PARLEY_SMTP_HOST")
+    smtp_port: int = Field(587, alias="PARLEY_SMTP_PORT", gt=0, lt=65536)
+    smtp_username: str | None = Field(None, alias="PARLEY_SMTP_USERNAME")
+    smtp_password: SecretStr | None = Field(None, alias="PARLEY_SMTP_PASSWORD")
+    smtp_from: str = Field("parley@localhost", alias="PARLEY_SMTP_FROM")
+    smtp_starttls: bool = Field(True, alias="PARLEY_SMTP_STARTTLS")
+    # Where the team answers (the dashboard's address), named in those notifications.
+    dashboard_url: str | None = Field(None, alias="PARLEY_DASHBOARD_URL")
+    # Webhooks go to public addresses only unless this is on (a shop's own network).
+    webhooks_private: bool = Field(False, alias="PARLEY_WEBHOOKS_ALLOW_PRIVATE")
 
     @field_validator("database_url", mode="before")
     @classmethod
@@ -152,7 +171,7 @@ class Settings(BaseModel):
                 raise ValueError(f"{proxy!r} is not an IP address or network") from None
         return proxies
 
-    @field_validator("demo", mode="before")
+    @field_validator("demo", "smtp_starttls", "webhooks_private", mode="before")
     @classmethod
     def _parse_bool(cls, value: Any) -> Any:
         if value is None or isinstance(value, bool):

@@ -20,6 +20,7 @@ from shared.db.embedded import EmbeddedPostgres
 from shared.db.pool import Conn, Database
 from shared.embeddings.base import Embedder
 from shared.embeddings.factory import make_embedder
+from shared.handoff.bus import ConversationBus
 from shared.llm.base import DEFAULT_DEADLINES, Deadlines
 from shared.llm.chain import ProviderChain
 from shared.llm.factory import Providers
@@ -43,6 +44,7 @@ class Runtime:
     _own_embedder: bool = field(default=False, repr=False)
     _chain: ProviderChain | None = field(default=None, repr=False)
     _chat: ChatService | None = field(default=None, repr=False)
+    _bus: ConversationBus | None = field(default=None, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
@@ -115,7 +117,16 @@ class Runtime:
             )
         return self._chat
 
+    def conversation_bus(self) -> ConversationBus:
+        """This process's listener for conversation changes, opened on first use."""
+        if self._bus is None:
+            self._bus = ConversationBus(self.db.url)
+        return self._bus
+
     async def aclose(self) -> None:
+        if self._bus is not None:
+            await self._bus.aclose()
+            self._bus = None
         await self.db.close()
         if self._chain is not None:
             await self._chain.aclose()

@@ -43,6 +43,12 @@ async def _gdpr(runtime: Runtime) -> JobResult:
     return {"finished": len(finished), "exports_deleted": await purge_exports(runtime)}
 
 
+async def _notify(runtime: Runtime) -> JobResult:
+    from shared.handoff.notify import deliver
+
+    return await deliver(runtime.settings, runtime.db, runtime.cipher)
+
+
 async def _purge(runtime: Runtime) -> JobResult:
     async with runtime.db.connection() as conn:
         limits = await ratelimit.purge_expired(conn)
@@ -65,6 +71,7 @@ JOBS: dict[str, Job] = {
         Job("archive", _archive, 3600, "move conversations past retention into the bucket"),
         Job("gdpr", _gdpr, 300, "finish interrupted GDPR requests; delete expired exports"),
         Job("purge", _purge, 3600, "delete expired sessions and rate-limit rows"),
+        Job("notify", _notify, 30, "retry handoff notifications (webhook, e-mail) that failed"),
     )
 }
 

@@ -41,6 +41,8 @@ SAMPLES: dict[str, dict[str, object]] = {
     "POST /v1/admin/bots/{bot_id}/preview": {"question": "Where is the shop?"},
     "POST /v1/admin/bots/{bot_id}/gaps/dismiss": {"phrasings": ["where is the shop"]},
     "PATCH /v1/admin/users/{user_id}": {"password": "a brand new password"},
+    "POST /v1/admin/conversations/{conversation_id}/take": {"operator": "Anna"},
+    "POST /v1/admin/conversations/{conversation_id}/messages": {"text": "Hello, Anna here."},
     "POST /v1/admin/api-keys": {"tenant_id": "{tenant_id}", "kind": "secret"},
     "POST /v1/admin/users": {
         "username": "colleague",
@@ -123,6 +125,22 @@ async def test_listings_never_show_another_tenants_objects(admin_client, world):
         assert str(a.tenant_id) in body, path
     every = await admin_client.get("/v1/admin/tenants", headers=world.headers(world.admin_key))
     assert {t["slug"] for t in every.json()["items"]} == {"shop-a", "shop-b"}
+
+
+async def test_the_inbox_never_shows_another_tenants_conversations(admin_client, world, conn):
+    a, b = world.tenants["a"], world.tenants["b"]
+    await conn.execute(
+        "UPDATE conversations SET state = 'waiting', waiting_since = now() WHERE id = ANY(%s)",
+        ([a.conversation_id, b.conversation_id],),
+    )
+    own = await admin_client.get("/v1/admin/inbox", headers=world.headers(a.session))
+    assert [i["id"] for i in own.json()["items"]] == [str(a.conversation_id)]
+    assert b.visitor_text not in own.text
+    every = await admin_client.get("/v1/admin/inbox", headers=world.headers(world.admin_key))
+    assert {i["id"] for i in every.json()["items"]} == {
+        str(a.conversation_id),
+        str(b.conversation_id),
+    }
 
 
 async def test_saas_user_cannot_create_in_another_tenant(admin_client, world):

@@ -1,5 +1,5 @@
 """The admin function. Admin API: login, tenants, bots, FAQs, documents, API keys, users, logs,
-analytics.
+analytics, and the inbox of conversations handed to a person.
 
 Run in a container with `uvicorn functions.admin.app:app`; on AWS Lambda the entry
 point is `functions.admin.app.handler`.
@@ -17,6 +17,7 @@ from functions.admin.routes import (
     faqs,
     gaps,
     gdpr,
+    inbox,
     keys,
     tenants,
     users,
@@ -34,6 +35,7 @@ ENDPOINTS: list[AnyEndpoint] = [
     *keys.ENDPOINTS,
     *users.ENDPOINTS,
     *conversations.ENDPOINTS,
+    *inbox.ENDPOINTS,
     *gdpr.ENDPOINTS,
     *gaps.ENDPOINTS,
 ]

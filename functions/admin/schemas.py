@@ -8,9 +8,10 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from urllib.parse import urlsplit
 from uuid import UUID
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from shared.config import LLM_PROVIDERS
+from shared.handoff.hours import BusinessHours
 from shared.http.endpoints import RequestModel
 from shared.languages import TEXT_SEARCH
 
@@ -102,7 +103,7 @@ class BotSettings(RequestModel):
     """Every setting is optional: omitted ones keep their current value (or the default);
     null clears the ones that have a default (threshold, provider chain, limits...)."""
 
-    not_null = frozenset({"allowed_origins", "language", "instructions"})
+    not_null = frozenset({"allowed_origins", "language", "instructions", "handoff_enabled"})
     allowed_origins: Annotated[list[str], Field(max_length=50)] | None = None
     language: str | None = None
     instructions: Annotated[str, Field(max_length=4000)] | None = None
@@ -113,6 +114,21 @@ class BotSettings(RequestModel):
     daily_token_budget: Annotated[int, Field(ge=0)] | None = None
     retention_days: Annotated[int, Field(ge=1, le=3650)] | None = None
     display: BotDisplay | None = None
+    handoff_enabled: bool | None = Field(
+        None, description="Visitors may ask for a person (default on)"
+    )
+    business_hours: BusinessHours | None = Field(
+        None, description="When a person may answer; null: at any time"
+    )
+    handoff_webhook_url: Annotated[str, Field(max_length=500, pattern=r"^https?://\S+$")] | None = (
+        Field(None, description="POSTed a signed event when a visitor waits for a person")
+    )
+    handoff_webhook_secret: Annotated[str, Field(min_length=16, max_length=200)] | None = Field(
+        None, description="Signs that webhook (Parley-Signature); write-only, stored encrypted"
+    )
+    handoff_email: (
+        Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None
+    ) = Field(None, description="E-mailed when a visitor waits for a person")
 
     @field_validator("allowed_origins")
     @classmethod
@@ -193,6 +209,19 @@ class Bot(BaseModel):
     kb_version: int
     created_at: datetime
     updated_at: datetime
+    handoff_enabled: bool
+    business_hours: dict[str, Any] | None
+    handoff_webhook_url: str | None
+    handoff_webhook_secret_set: bool = False
+    handoff_email: str | None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _secret_set(cls, data: Any) -> Any:
+        """The webhook secret is never returned: only whether one is set."""
+        if isinstance(data, dict) and "handoff_webhook_secret_enc" in data:
+            data = {**data, "handoff_webhook_secret_set": bool(data["handoff_webhook_secret_enc"])}
+        return data
 
 
 def slugify(name: str, fallback: str) -> str:
@@ -303,12 +332,15 @@ class Conversation(BaseModel):
     message_count: int
     started_at: datetime
     last_message_at: datetime
+    state: Literal["bot", "waiting", "human", "closed"] = "bot"
+    assigned_name: str | None = None
 
 
 class Message(BaseModel):
     id: UUID
-    role: str
+    role: Literal["user", "assistant", "operator"]
     text: str
+    operator: str | None = Field(None, description="Who wrote an operator message")
     source: str | None
     faq_id: UUID | None
     matched_question: str | None
@@ -329,6 +361,51 @@ class Message(BaseModel):
         " threshold_from (bot or default), closest_passage",
     )
     created_at: datetime
+
+
+class InboxItem(BaseModel):
+    id: UUID
+    tenant_id: UUID
+    bot_id: UUID
+    bot_name: str
+    state: Literal["waiting", "human"]
+    waiting_since: datetime | None
+    waiting_seconds: int | None
+    assigned_user_id: UUID | None
+    assigned_name: str | None
+    visitor_name: str | None
+    contact: str | None
+    message_count: int
+    last_message_at: datetime
+    started_at: datetime
+
+
+class Inbox(BaseModel):
+    items: list[InboxItem]
+
+
+OperatorName = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class OperatorTake(RequestModel):
+    operator: OperatorName | None = Field(None, description="The name the visitor sees")
+
+
+class OperatorReply(RequestModel):
+    text: Annotated[str, Field(min_length=1, max_length=4000)]
+    operator: OperatorName | None = Field(None, description="The name the visitor sees")
+
+
+class OperatorMessage(BaseModel):
+    conversation_id: UUID
+    message_id: UUID
+    operator: str
+    created_at: datetime
+
+
+class StateChange(BaseModel):
+    conversation_id: UUID
+    state: Literal["bot", "waiting", "human", "closed"]
 
 
 class Transcript(Conversation):

@@ -1,5 +1,6 @@
 """One streamer for every channel: an answer as ``token`` frames while it is written, then
-``done`` (the API's response object) or ``error`` (the JSON error shape's fields).
+``done`` (the API's response object), ``received`` (a person handles the conversation: the
+message was stored for them, unanswered) or ``error`` (the JSON error shape's fields).
 
 SSE sends each frame as an event named by its type; the WebSocket sends it as JSON. When
 the consumer stops (the visitor left), the answer is cancelled, provider call included.
@@ -51,7 +52,8 @@ async def answer_frames(answering: Answering) -> AsyncIterator[Frame]:
             log.exception("chat answer failed")
             yield error_frame(ParleyError())
             return
-        yield {"type": "done", **outcome.public()}
+        # "received": the message waits for the person handling the conversation.
+        yield {"type": "done" if outcome.answered else "received", **outcome.public()}
     finally:
         if not task.done():
             task.cancel()  # the visitor left: stop the provider call

@@ -3,9 +3,10 @@
 Order of preference: the answer cache (exact, then by meaning), a FAQ above the bot's
 confidence threshold, a generated answer grounded in retrieved passages (the bot's
 provider chain, extractive included), and when nothing relevant exists, the bot's handoff
-text. A ready answer (cache, FAQ) costs three statements on one pooled connection: the
-caller's (authenticated by the route), the FAQ match, and storing the exchange. A
-generated one gives the connection back while the model writes.
+text. While a person handles the conversation (handoff), the bot gives nothing: the
+question is stored for them. A ready answer (cache, FAQ) costs three statements on one
+pooled connection: the caller's (authenticated by the route), the FAQ match, and storing
+the exchange. A generated one gives the connection back while the model writes.
 """
 
 from __future__ import annotations
@@ -76,10 +77,11 @@ class ChatService:
             # Stored first (which also checks the conversation is theirs), then streamed.
             latency_ms = turn.elapsed_ms()
             stored = await store.save(await lease.conn(), turn, lookup.answer, latency_ms)
-            self._share(turn, lookup.answer, stored, passages=[])
             outcome = store.outcome(turn, stored, lookup.answer, latency_ms)
-            metrics.ANSWERS.labels(outcome.source).inc()
-            await _emit(outcome.answer, on_token)
+            if outcome.answered:
+                self._share(turn, lookup.answer, stored, passages=[])
+                metrics.ANSWERS.labels(outcome.source).inc()
+                await _emit(outcome.answer, on_token)
             return outcome
         assert lookup.vector is not None
         assert lookup.match is not None
@@ -98,6 +100,9 @@ class ChatService:
             return outcome
         if question.conversation_id is not None and not context.owned:
             raise NotFoundError("conversation", question.conversation_id)
+        if context.state != "bot":  # a person has it: theirs to answer
+            stored = await store.save_for_person(await lease.conn(), turn)
+            return store.outcome(turn, stored, Answer("", "none"), 0)
         calibration = self.embedder.calibration
         passages = await retrieve(
             await lease.conn(),
@@ -136,7 +141,7 @@ class ChatService:
             )
         answer.vector = lookup.vector
         latency_ms = turn.elapsed_ms()
-        stored = await store.save(await lease.conn(), turn, answer, latency_ms)
+        stored = await store.save(await lease.conn(), turn, answer, latency_ms, streamed=True)
         self._share(turn, answer, stored, passages)
         metrics.ANSWERS.labels(answer.source).inc()
         return store.outcome(turn, stored, answer, latency_ms)

@@ -29,20 +29,19 @@ class Turn:
         return int((time.perf_counter() - self.started) * 1000)
 
 
-async def save(conn: Conn, turn: Turn, answer: Answer, latency_ms: int) -> conversations.Stored:
+async def save(
+    conn: Conn, turn: Turn, answer: Answer, latency_ms: int, *, streamed: bool = False
+) -> conversations.Stored:
+    """Store the question and its answer. A ready answer (``streamed`` False) is not given
+    when a person has the conversation meanwhile: then only the question is stored."""
     billed = answer.provider if answer.provider not in (None, "extractive") else None
     return await conversations.store_exchange(
         conn,
-        tenant_id=turn.bot["tenant_id"],
-        bot_id=turn.bot["id"],
-        conversation_id=turn.question.conversation_id,
-        visitor_id=turn.visitor_id,
-        channel=turn.question.channel,
-        question_enc=turn.cipher.encrypt(turn.question.text),
-        client_message_id=turn.question.client_message_id,
+        **_question(turn),
         answer_enc=turn.cipher.encrypt(answer.text),
         faq_hit=answer.source == "faq",
         billed_provider=billed,
+        answer_streamed=streamed,
         source=answer.source,
         faq_id=answer.faq_id,
         matched_question=answer.matched_question,
@@ -60,11 +59,33 @@ async def save(conn: Conn, turn: Turn, answer: Answer, latency_ms: int) -> conve
     )
 
 
+async def save_for_person(conn: Conn, turn: Turn) -> conversations.Stored:
+    """Store the visitor's message, unanswered: a person has the conversation."""
+    return await conversations.store_exchange(
+        conn, **_question(turn), answer_enc=None, faq_hit=False, billed_provider=None
+    )
+
+
+def _question(turn: Turn) -> dict[str, Any]:
+    """The stored exchange's columns that come from the visitor's side of the turn."""
+    return {
+        "tenant_id": turn.bot["tenant_id"],
+        "bot_id": turn.bot["id"],
+        "conversation_id": turn.question.conversation_id,
+        "visitor_id": turn.visitor_id,
+        "channel": turn.question.channel,
+        "question_enc": turn.cipher.encrypt(turn.question.text),
+        "client_message_id": turn.question.client_message_id,
+    }
+
+
 def outcome(
     turn: Turn, stored: conversations.Stored, answer: Answer, latency_ms: int
 ) -> ChatOutcome:
     if stored.prior is not None:
         return replayed(turn, stored.prior)
+    if not stored.answered:
+        return received(turn, stored)
     return ChatOutcome(
         conversation_id=stored.conversation_id,
         message_id=stored.message_id,
@@ -76,6 +97,24 @@ def outcome(
         visitor_token=turn.visitor_token,
         latency_ms=latency_ms,
         why=answer.why,
+        state=stored.state,
+    )
+
+
+def received(turn: Turn, stored: conversations.Stored) -> ChatOutcome:
+    """The visitor's message was stored for the person handling the conversation."""
+    return ChatOutcome(
+        conversation_id=stored.conversation_id,
+        message_id=stored.message_id,
+        answer="",
+        source="none",
+        faq_id=None,
+        sources=[],
+        visitor_id=turn.visitor_id,
+        visitor_token=turn.visitor_token,
+        latency_ms=turn.elapsed_ms(),
+        state=stored.state,
+        answered=False,
     )
 
 

@@ -76,9 +76,20 @@ class ChatOutcome:
     visitor_token: str
     latency_ms: int
     why: dict[str, Any] | None = None
+    state: str = "bot"  # the conversation's: waiting or human once a person is involved
+    answered: bool = True  # False: stored for the person handling it; no answer given
 
     def public(self) -> dict[str, Any]:
-        """The API's response object (DESIGN.md §3)."""
+        """The API's response object (DESIGN.md §3); for a message a person will answer,
+        what was stored and the conversation's state."""
+        if not self.answered:
+            return {
+                "conversation_id": str(self.conversation_id),
+                "message_id": str(self.message_id),
+                "state": self.state,
+                "visitor_id": self.visitor_id,
+                "visitor_token": self.visitor_token,
+            }
         body: dict[str, Any] = {
             "conversation_id": str(self.conversation_id),
             "message_id": str(self.message_id),
@@ -88,6 +99,7 @@ class ChatOutcome:
             "visitor_id": self.visitor_id,
             "visitor_token": self.visitor_token,
             "latency_ms": self.latency_ms,
+            "state": self.state,
         }
         if self.faq_id is not None:
             body["faq_id"] = str(self.faq_id)

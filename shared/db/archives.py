@@ -43,7 +43,9 @@ async def due_conversations(
         "SELECT c.id, c.visitor_id, c.channel, c.contact_hash, c.started_at, c.last_message_at"
         " FROM conversations c JOIN bots b ON b.id = c.bot_id WHERE c.bot_id = %s"
         " AND (c.last_message_at AT TIME ZONE 'UTC')::date = %s"
-        " AND c.last_message_at < %s - make_interval(days => b.retention_days) ORDER BY c.id",
+        " AND c.last_message_at < %s - make_interval(days => b.retention_days)"
+        " AND c.state NOT IN ('waiting', 'human')"  # a person is on it: not yet
+        " ORDER BY c.id",
         (bot_id, day, now),
     )
     return await cur.fetchall()
@@ -53,8 +55,8 @@ async def messages_of(conn: Conn, *, conversation_ids: list[UUID]) -> list[dict[
     """The conversations' messages, text still encrypted, in order."""
     cur = await conn.execute(
         "SELECT conversation_id, role, content_enc, source, faq_id, provider, model,"
-        " latency_ms, tokens_in, tokens_out, feedback, feedback_comment_enc, sources, created_at"
-        " FROM messages"
+        " latency_ms, tokens_in, tokens_out, feedback, feedback_comment_enc, sources, created_at,"
+        " operator_name AS operator FROM messages"
         " WHERE conversation_id = ANY(%s) ORDER BY created_at, id",
         (conversation_ids,),
     )

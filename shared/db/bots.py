@@ -14,7 +14,8 @@ from shared.languages import text_search_config
 COLUMNS = (
     "id, tenant_id, slug, name, allowed_origins, language, instructions, llm_chain, llm_model,"
     " faq_threshold, rate_limit_per_minute, daily_token_budget, retention_days, display,"
-    " kb_version, created_at, updated_at"
+    " kb_version, created_at, updated_at, handoff_enabled, business_hours, handoff_webhook_url,"
+    " handoff_webhook_secret_enc, handoff_email"
 )
 # Settings a caller may change, besides name and slug.
 SETTINGS = (
@@ -28,6 +29,11 @@ SETTINGS = (
     "daily_token_budget",
     "retention_days",
     "display",
+    "handoff_enabled",
+    "business_hours",
+    "handoff_webhook_url",
+    "handoff_webhook_secret_enc",  # encrypted by the caller; never returned by the API
+    "handoff_email",
 )
 
 _ENSURE = """
@@ -50,6 +56,8 @@ def _params(values: dict[str, Any]) -> dict[str, Any]:
     params = dict(values)
     if "display" in params:
         params["display"] = Jsonb(params["display"] or {})
+    if params.get("business_hours") is not None:
+        params["business_hours"] = Jsonb(params["business_hours"])
     return params
 
 

@@ -14,11 +14,12 @@ from shared.errors import NotFoundError
 
 _CONVERSATION = (
     "c.id, c.tenant_id, c.bot_id, c.visitor_id, c.channel, c.message_count, c.started_at,"
-    " c.last_message_at"
+    " c.last_message_at, c.state, c.assigned_name"
 )
 _MESSAGE = (
     "id, role, content_enc, source, faq_id, matched_question, confidence, provider, model,"
-    " latency_ms, ttft_ms, tokens_in, tokens_out, cost_usd, feedback, sources, why, created_at"
+    " latency_ms, ttft_ms, tokens_in, tokens_out, cost_usd, feedback, sources, why, created_at,"
+    " operator_name AS operator"
 )
 
 
@@ -143,8 +144,8 @@ def _prior(row: dict[str, Any]) -> dict[str, Any] | None:
 
 _CONTEXT = f"""
 WITH {_PRIOR}
-SELECT EXISTS (SELECT 1 FROM conversations c WHERE c.id = %(conversation_id)s
-                  AND c.bot_id = %(bot_id)s AND c.visitor_id = %(visitor_id)s) AS owned,
+SELECT (SELECT c.state FROM conversations c WHERE c.id = %(conversation_id)s
+                  AND c.bot_id = %(bot_id)s AND c.visitor_id = %(visitor_id)s) AS state,
        h.roles, h.contents,
        (SELECT coalesce(sum(tokens_in + tokens_out), 0) FROM llm_usage_daily
          WHERE bot_id = %(bot_id)s AND day = current_date) AS tokens_today,
@@ -160,6 +161,7 @@ SELECT EXISTS (SELECT 1 FROM conversations c WHERE c.id = %(conversation_id)s
 @dataclass(frozen=True)
 class TurnContext:
     owned: bool  # the conversation exists and is this visitor's (False when new)
+    state: str  # the conversation's ("bot" when new): the bot answers only in "bot"
     history: list[tuple[str, bytes]]  # (role, encrypted text), oldest first
     tokens_today: int  # LLM tokens the bot has spent today
     prior: dict[str, Any] | None  # the stored reply when this message is a retry
@@ -188,9 +190,10 @@ async def turn_context(
     row = await cur.fetchone()
     assert row is not None
     prior = _prior(row)
-    owned = bool(row["owned"])
+    owned = row["state"] is not None
     pairs = list(zip(row["roles"] or [], row["contents"] or [], strict=True)) if owned else []
-    return TurnContext(owned, pairs, int(row["tokens_today"]), prior)
+    state = "bot" if row["state"] in (None, "closed") else str(row["state"])
+    return TurnContext(owned, state, pairs, int(row["tokens_today"]), prior)
 
 
 _EXCHANGE = f"""
@@ -201,14 +204,20 @@ conv AS (
            %(visitor_id)s, %(channel)s, 2
      WHERE NOT EXISTS (SELECT 1 FROM prior)
     ON CONFLICT (id) DO UPDATE
-       SET message_count = c.message_count + 2, last_message_at = now()
+       SET message_count = c.message_count
+               + CASE WHEN %(answer_enc)s::bytea IS NOT NULL
+                       AND (c.state IN ('bot', 'closed') OR %(answer_streamed)s) THEN 2 ELSE 1 END,
+           last_message_at = now(),
+           state = CASE WHEN c.state = 'closed' THEN 'bot' ELSE c.state END
      WHERE c.bot_id = EXCLUDED.bot_id AND c.visitor_id = EXCLUDED.visitor_id
-    RETURNING id
+    -- The row is locked now: timestamps taken after this sort as the commits did.
+    RETURNING id, state, clock_timestamp() AS at
 ),
 question AS (
     INSERT INTO messages (conversation_id, bot_id, role, content_enc, client_message_id,
                           created_at)
-    SELECT id, %(bot_id)s, 'user', %(question_enc)s, %(client_message_id)s, now() FROM conv
+    SELECT id, %(bot_id)s, 'user', %(question_enc)s, %(client_message_id)s, at FROM conv
+    RETURNING id
 ),
 answer AS (
     INSERT INTO messages (conversation_id, bot_id, role, content_enc, source, faq_id,
@@ -217,25 +226,29 @@ answer AS (
     SELECT id, %(bot_id)s, 'assistant', %(answer_enc)s, %(source)s, %(faq_id)s,
            %(matched_question)s, %(confidence)s, %(provider)s, %(model)s, %(latency_ms)s,
            %(ttft_ms)s, %(tokens_in)s, %(tokens_out)s, %(cost_usd)s, %(sources)s, %(error)s,
-           %(why)s, now() + interval '1 microsecond'  -- the answer sorts after its question
+           %(why)s, at + interval '1 microsecond'  -- the answer sorts after its question
       FROM conv
+     -- While a person handles the conversation the bot's ready answer is not given; an
+     -- answer already streamed to the visitor is kept whatever happened meanwhile.
+     WHERE %(answer_enc)s::bytea IS NOT NULL AND (conv.state = 'bot' OR %(answer_streamed)s)
     RETURNING id
 ),
 hit AS (
     UPDATE faqs SET hits = hits + 1
-     WHERE id = %(hit_faq_id)s AND EXISTS (SELECT 1 FROM conv)
+     WHERE id = %(hit_faq_id)s AND EXISTS (SELECT 1 FROM answer)
 ),
 usage AS (
     INSERT INTO llm_usage_daily AS u (bot_id, day, provider, tokens_in, tokens_out, cost_usd)
     SELECT %(bot_id)s, current_date, %(billed_provider)s, %(tokens_in)s, %(tokens_out)s,
            %(cost_usd)s
-     WHERE %(billed_provider)s::text IS NOT NULL AND EXISTS (SELECT 1 FROM conv)
+     WHERE %(billed_provider)s::text IS NOT NULL AND EXISTS (SELECT 1 FROM answer)
     ON CONFLICT (bot_id, day, provider) DO UPDATE
        SET tokens_in = u.tokens_in + EXCLUDED.tokens_in,
            tokens_out = u.tokens_out + EXCLUDED.tokens_out,
            cost_usd = u.cost_usd + EXCLUDED.cost_usd
 )
 SELECT (SELECT id FROM conv) AS conversation_id, (SELECT id FROM answer) AS message_id,
+       (SELECT id FROM question) AS question_id, (SELECT state FROM conv) AS state,
        {_SELECT_PRIOR}
 """
 
@@ -258,8 +271,10 @@ _ANSWER_COLUMNS = (
 @dataclass(frozen=True)
 class Stored:
     conversation_id: UUID
-    message_id: UUID
+    message_id: UUID  # the answer's; the question's when no answer was stored
     prior: dict[str, Any] | None  # set when the message was a retry: nothing new was stored
+    state: str = "bot"  # the conversation's: not "bot" while a person is involved
+    answered: bool = True  # False: the question was stored for a person, no answer given
 
 
 async def store_exchange(
@@ -272,9 +287,10 @@ async def store_exchange(
     channel: str,
     question_enc: bytes,
     client_message_id: str | None,
-    answer_enc: bytes,
+    answer_enc: bytes | None,
     faq_hit: bool,
     billed_provider: str | None,
+    answer_streamed: bool = False,
     **answer: Any,
 ) -> Stored:
     """A question and its answer, their conversation (created if new), the FAQ's hit
@@ -295,6 +311,7 @@ async def store_exchange(
         why=Jsonb(answer["why"]) if answer.get("why") else None,
         hit_faq_id=answer.get("faq_id") if faq_hit else None,
         billed_provider=billed_provider,
+        answer_streamed=answer_streamed,
     )
     params["tokens_in"] = params["tokens_in"] or 0
     params["tokens_out"] = params["tokens_out"] or 0
@@ -307,4 +324,6 @@ async def store_exchange(
         return Stored(prior["conversation_id"], prior["id"], prior)
     if row["conversation_id"] is None:
         raise NotFoundError("conversation", conversation_id)
-    return Stored(row["conversation_id"], row["message_id"], None)
+    answered = row["message_id"] is not None
+    message_id = row["message_id"] if answered else row["question_id"]
+    return Stored(row["conversation_id"], message_id, None, row["state"], answered)

@@ -174,10 +174,11 @@ def _match_params(
 async def subject_conversations(
     conn: Conn, *, tenant_id: UUID, kind: str, value: str, bot_id: UUID | None, subject_hash: bytes
 ) -> list[dict[str, Any]]:
-    """The subject's conversations in Postgres (contact still encrypted)."""
+    """The subject's conversations in Postgres (contact and name still encrypted)."""
     cur = await conn.execute(
-        "SELECT c.id, c.bot_id, c.visitor_id, c.channel, c.contact_enc, c.started_at,"
-        f" c.last_message_at FROM conversations c WHERE {_MATCH} ORDER BY c.started_at, c.id",
+        "SELECT c.id, c.bot_id, c.visitor_id, c.channel, c.contact_enc, c.visitor_name_enc,"
+        f" c.started_at, c.last_message_at FROM conversations c WHERE {_MATCH}"
+        " ORDER BY c.started_at, c.id",
         _match_params(
             tenant_id=tenant_id, kind=kind, value=value, bot_id=bot_id, subject_hash=subject_hash
         ),
@@ -188,7 +189,8 @@ async def subject_conversations(
 async def messages_for_export(conn: Conn, *, conversation_ids: list[UUID]) -> list[dict[str, Any]]:
     cur = await conn.execute(
         "SELECT id, conversation_id, role, content_enc, source, faq_id, sources, feedback,"
-        " feedback_comment_enc, created_at FROM messages WHERE conversation_id = ANY(%s)"
+        " feedback_comment_enc, operator_name, created_at FROM messages"
+        " WHERE conversation_id = ANY(%s)"
         " ORDER BY created_at, id",
         (conversation_ids,),
     )

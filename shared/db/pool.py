@@ -60,6 +60,11 @@ class Database:
         self._last_used: dict[int, float] = {}
         self._lock = asyncio.Lock()
 
+    @property
+    def url(self) -> str:
+        """The connection URL (it may hold a password: never log it)."""
+        return self._url
+
     async def pool(self) -> AsyncConnectionPool[Conn]:
         if self._pool is None:
             async with self._lock:

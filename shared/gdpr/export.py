@@ -31,6 +31,7 @@ def _message(cipher: TenantCipher, row: dict[str, Any]) -> dict[str, Any]:
         "sources": row["sources"],
         "feedback": row["feedback"],
         "feedback_comment": cipher.try_decrypt(row["feedback_comment_enc"]),
+        "operator": row["operator_name"],
     }
 
 
@@ -43,6 +44,7 @@ def _archived(conversation: dict[str, Any]) -> dict[str, Any]:
         "started_at": conversation["started_at"],
         "last_message_at": conversation["last_message_at"],
         "contact": None,
+        "name": None,
         "stored_in": "archive",
         "messages": [
             {
@@ -53,6 +55,7 @@ def _archived(conversation: dict[str, Any]) -> dict[str, Any]:
                 "sources": m.get("sources") or [],
                 "feedback": m.get("feedback"),
                 "feedback_comment": m.get("feedback_comment"),
+                "operator": m.get("operator"),
             }
             for m in conversation.get("messages") or []
         ],
@@ -94,6 +97,7 @@ async def collect(
             "started_at": r["started_at"].isoformat(),
             "last_message_at": r["last_message_at"].isoformat(),
             "contact": cipher.try_decrypt(r["contact_enc"]),
+            "name": cipher.try_decrypt(r["visitor_name_enc"]),
             "stored_in": "database",
             "messages": by_conversation[r["id"]],
         }

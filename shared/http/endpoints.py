@@ -227,6 +227,18 @@ async def read_json(request: Request, model: type[M], *, max_bytes: int = DEFAUL
     return validate(model, data)
 
 
+async def read_optional_json(
+    request: Request, model: type[M], *, max_bytes: int = DEFAULT_MAX_BODY
+) -> M | None:
+    """Like :func:`read_json`, for a body the caller may leave out (None then)."""
+    try:
+        return await read_json(request, model, max_bytes=max_bytes)
+    except BadRequestError as exc:
+        if exc.code == "empty_body":
+            return None
+        raise
+
+
 def validate(model: type[M], data: Any) -> M:
     """Validate ``data``; a failure is a 422 listing each bad field, never internals."""
     try:

@@ -8,6 +8,7 @@ from starlette.responses import Response
 from functions.admin.routes.scope import scoped_bot
 from functions.admin.schemas import Bot, BotCreate, BotUpdate, Ok, Page, slugify
 from shared.auth.access import TENANT_USER
+from shared.crypto import TenantCipher
 from shared.db import bots, tenants
 from shared.http.context import get_runtime
 from shared.http.endpoints import Endpoint, get_principal, read_json
@@ -33,12 +34,18 @@ async def create_bot(request: Request) -> Response:
     body = await read_json(request, BotCreate, max_bytes=runtime.settings.max_body_bytes)
     async with runtime.db.connection() as conn:
         await tenants.get_tenant(conn, scope=principal.scope, tenant_id=body.tenant_id)
+        settings = body.changes(whole_display=True)
+        if "handoff_webhook_secret" in settings:
+            cipher = await runtime.cipher(conn, body.tenant_id)
+            settings["handoff_webhook_secret_enc"] = _sealed(
+                cipher, settings.pop("handoff_webhook_secret")
+            )
         row = await bots.create_bot(
             conn,
             tenant_id=body.tenant_id,
             slug=body.slug or slugify(body.name, "bot"),
             name=body.name,
-            settings=body.changes(whole_display=True),
+            settings=settings,
         )
     return respond(Bot.model_validate(row), 201)
 
@@ -53,11 +60,21 @@ async def update_bot(request: Request) -> Response:
     runtime = get_runtime(request)
     bot_id = path_uuid(request, "bot_id")
     body = await read_json(request, BotUpdate, max_bytes=runtime.settings.max_body_bytes)
+    scope = get_principal(request).scope
     async with runtime.db.connection() as conn, conn.transaction():
-        row = await bots.update_bot(
-            conn, scope=get_principal(request).scope, bot_id=bot_id, changes=body.changes()
-        )
+        changes = body.changes()
+        if "handoff_webhook_secret" in changes:
+            bot = await bots.get_bot(conn, scope=scope, bot_id=bot_id)
+            cipher = await runtime.cipher(conn, bot["tenant_id"])
+            changes["handoff_webhook_secret_enc"] = _sealed(
+                cipher, changes.pop("handoff_webhook_secret")
+            )
+        row = await bots.update_bot(conn, scope=scope, bot_id=bot_id, changes=changes)
     return respond(Bot.model_validate(row))
+
+
+def _sealed(cipher: TenantCipher, secret: str | None) -> bytes | None:
+    return cipher.encrypt(secret) if secret else None
 
 
 async def delete_bot(request: Request) -> Response:

@@ -57,7 +57,7 @@ async def chat(request: Request) -> Response:
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
     outcome = await service.handle(lease, bot, question)
-    return respond(outcome.public())
+    return respond(outcome.public(), 200 if outcome.answered else 202)
 
 
 async def _sse(answering: Answering) -> AsyncIterator[str]:
@@ -111,7 +111,8 @@ ENDPOINTS = [
         "POST",
         "/v1/chat",
         chat,
-        "Ask the bot (JSON; or SSE events token/done with Accept: text/event-stream)",
+        "Ask the bot (JSON; or SSE events token/done with Accept: text/event-stream). While a"
+        " person handles the conversation: 202, the message is stored for them (SSE: received)",
         CHAT,
         body=ChatRequest,
         response=ChatResponse,

@@ -1,11 +1,19 @@
 """WS /v1/chat/ws?key=pk_…: one socket, many questions, tokens streamed as they come.
 
 Client frames: ``{"type": "message", "text", "conversation_id"?, "visitor_id"?,
-"visitor_token"?, "client_message_id"?}``. Server frames: ``{"type": "token", "text"}``…
-then ``{"type": "done", …}`` or ``{"type": "error", "code", "message"}``. A visitor's error
-(too long, rate-limited, unknown conversation) leaves the socket open; a bad key or origin
-refuses the handshake (HTTP 403, checked by the route builder like every endpoint's access).
-Each message counts against the same limit as a ``POST /v1/chat`` from the same caller.
+"visitor_token"?, "client_message_id"?}``; ``{"type": "handoff", "conversation_id"?,
+"visitor_token"?, "name"?, "email"?}`` to reach a person; ``{"type": "resume",
+"conversation_id", "visitor_token", "after"?}`` after a reconnect, to get what was said
+since message ``after``. Server frames: ``{"type": "token", "text"}``… then ``{"type":
+"done", …}``, ``{"type": "received", …}`` (the message waits for the person handling the
+conversation) or ``{"type": "error", "code", "message"}`` (with ``"frame": "handoff"`` or
+``"resume"`` when it answers one of those); and, for the conversation the
+socket follows, ``{"type": "operator_message", "text", "operator", "message_id"}`` and
+``{"type": "status", "state"}`` whenever they happen (in any process: see
+:mod:`shared.handoff.bus`). A visitor's error (too long, rate-limited, unknown
+conversation) leaves the socket open; a bad key or origin refuses the handshake (HTTP 403,
+checked by the route builder like every endpoint's access). Each message and handoff
+counts against the same limit as a ``POST /v1/chat`` from the same caller.
 """
 
 from __future__ import annotations
@@ -19,14 +27,17 @@ from uuid import UUID
 from pydantic import Field
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from functions.chat.schemas import VisitorId
+from functions.chat.schemas import Email, PersonName, VisitorId, VisitorToken
 from shared import ratelimit
 from shared.auth.access import WIDGET
-from shared.auth.limits import PERIOD_SECONDS, limit_for, per_minute
+from shared.auth.limits import PERIOD_SECONDS, Limit, limit_for, per_minute
+from shared.auth.principal import Principal
 from shared.chat.bots import chat_bot
-from shared.chat.frames import answer_frames, error_frame
+from shared.chat.frames import Frame, answer_frames, error_frame
 from shared.chat.turn import MAX_MESSAGE_CHARS, ChatOutcome, Question
-from shared.errors import BadRequestError, ParleyError
+from shared.db import handoff as handoff_db
+from shared.errors import BadRequestError, NotFoundError, ParleyError
+from shared.handoff import visitor as handoff
 from shared.http.context import get_runtime
 from shared.http.endpoints import (
     RequestModel,
@@ -36,8 +47,12 @@ from shared.http.endpoints import (
     validate,
 )
 from shared.llm.chain import OnToken
+from shared.runtime import Runtime
 
 MAX_FRAME = 16_000
+# How often a followed conversation is read even without a notification: a safety net
+# only, since the listener wakes every follower when it reconnects.
+REREAD_SECONDS = 30.0
 
 
 class WsMessage(RequestModel):
@@ -45,8 +60,110 @@ class WsMessage(RequestModel):
     text: Annotated[str, Field(min_length=1, max_length=MAX_MESSAGE_CHARS)]
     conversation_id: UUID | None = None
     visitor_id: VisitorId | None = None
-    visitor_token: Annotated[str, Field(max_length=200)] | None = None
+    visitor_token: VisitorToken | None = None
     client_message_id: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+
+
+class WsHandoff(RequestModel):
+    type: Literal["handoff"]
+    conversation_id: UUID | None = None
+    visitor_id: VisitorId | None = None
+    visitor_token: VisitorToken | None = None
+    name: PersonName | None = None
+    email: Email | None = None
+
+
+class WsResume(RequestModel):
+    type: Literal["resume"]
+    conversation_id: UUID
+    visitor_id: VisitorId | None = None
+    visitor_token: VisitorToken | None = None
+    after: UUID | None = None
+
+
+ClientFrame = WsMessage | WsHandoff | WsResume
+FRAMES: dict[str, type[ClientFrame]] = {
+    "message": WsMessage,
+    "handoff": WsHandoff,
+    "resume": WsResume,
+}
+
+
+class Socket:
+    """One visitor's socket: frames out one at a time, and the conversation it follows."""
+
+    def __init__(self, websocket: WebSocket, runtime: Runtime, bot: dict[str, Any]) -> None:
+        self.websocket = websocket
+        self.runtime = runtime
+        self.bot = bot
+        self._lock = asyncio.Lock()
+        self._follower: asyncio.Task[None] | None = None
+        self._following: UUID | None = None
+        # The followed conversation's state as this visitor last heard it (None: not yet).
+        self._state: str | None = None
+
+    async def send(self, frame: Frame) -> None:
+        async with self._lock:
+            with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+                await self.websocket.send_text(json.dumps(frame, ensure_ascii=False))
+
+    def follow(
+        self,
+        conversation_id: UUID,
+        after: UUID | None,
+        state: str | None,
+        *,
+        restart: bool = False,
+    ) -> None:
+        """Push this conversation's operator messages (those after message ``after``) and
+        state changes (from ``state``; None: send the state first) from now on."""
+        self._state = state
+        if self._following == conversation_id and not restart:
+            return
+        self.stop_following()
+        self._following = conversation_id
+        self._follower = asyncio.create_task(self._follow(conversation_id, after))
+
+    def stop_following(self) -> None:
+        if self._follower is not None:
+            self._follower.cancel()
+        self._follower = None
+        self._following = None
+
+    async def _follow(self, conversation_id: UUID, after: UUID | None) -> None:
+        bus = self.runtime.conversation_bus()
+        async with bus.watching(conversation_id) as subscription:
+            while True:
+                try:
+                    async with self.runtime.db.connection() as conn:
+                        cipher = await self.runtime.cipher(conn, self.bot["tenant_id"])
+                        news = await handoff.updates(conn, cipher, conversation_id, after)
+                except NotFoundError:  # erased meanwhile (GDPR): nothing more to follow
+                    return
+                except ParleyError:  # the database is away: the bus wakes us when it is back
+                    await subscription.wait(REREAD_SECONDS)
+                    continue
+                for message in news["messages"]:
+                    after = UUID(message["message_id"])
+                    if message["role"] == "operator":
+                        await self.send(handoff.operator_frame(message))
+                if news["state"] != self._state:
+                    self._state = news["state"]
+                    await self.send(
+                        {
+                            "type": "status",
+                            "state": self._state,
+                            "conversation_id": str(conversation_id),
+                        }
+                    )
+                await subscription.wait(REREAD_SECONDS)
+
+    async def close(self) -> None:
+        follower = self._follower
+        self.stop_following()
+        if follower is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await follower
 
 
 async def chat_ws(websocket: WebSocket) -> None:
@@ -74,7 +191,7 @@ async def chat_ws(websocket: WebSocket) -> None:
         api_per_minute=runtime.settings.api_rate_limit,
     )
     assert limit is not None  # every message counts
-    service = runtime.chat_service()
+    socket = Socket(websocket, runtime, bot)
     incoming: asyncio.Queue[str | None] = asyncio.Queue()
 
     async def read() -> None:
@@ -84,62 +201,114 @@ async def chat_ws(websocket: WebSocket) -> None:
         except (WebSocketDisconnect, RuntimeError):
             await incoming.put(None)
 
-    async def answer(question: Question) -> None:
-        async def answering(on_token: OnToken) -> ChatOutcome:
-            async with runtime.db.lease() as lease:
-                await ratelimit.check(
-                    await lease.conn(),
-                    bucket=limit.bucket,
-                    limit=per_minute(limit, bot["rate_limit_per_minute"]),
-                    period=PERIOD_SECONDS,
-                )
-                return await service.handle(lease, bot, question, on_token)
-
-        async for frame in answer_frames(answering):
-            await _send(websocket, frame)
-
     reader = asyncio.create_task(read())
     try:
         while (raw := await incoming.get()) is not None:
             try:
-                message = _parse(raw)
+                frame = _parse(raw)
             except ParleyError as exc:
-                await _send(websocket, error_frame(exc))
+                await socket.send(error_frame(exc))
                 continue
-            question = Question.from_caller(
-                principal,
-                message.text,
-                conversation_id=message.conversation_id,
-                visitor_id=message.visitor_id,
-                visitor_token=message.visitor_token,
-                client_message_id=message.client_message_id,
-            )
-            pump = asyncio.create_task(answer(question))
-            await asyncio.wait([pump, reader], return_when=asyncio.FIRST_COMPLETED)
-            if not pump.done():  # the visitor went away mid-answer
-                pump.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await pump
-                break
+            if isinstance(frame, WsMessage):
+                pump = asyncio.create_task(_answer(socket, principal, limit, frame))
+                await asyncio.wait([pump, reader], return_when=asyncio.FIRST_COMPLETED)
+                if not pump.done():  # the visitor went away mid-answer
+                    pump.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await pump
+                    break
+                continue
+            try:
+                if isinstance(frame, WsResume):
+                    await _resume(socket, principal, frame)
+                else:
+                    await _ask(socket, principal, limit, frame)
+            except ParleyError as exc:  # tagged, so it is not taken for a message's error
+                await socket.send({**error_frame(exc), "frame": frame.type})
     finally:
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await reader
+        await socket.close()
 
 
-def _parse(frame: str) -> WsMessage:
-    if len(frame) > MAX_FRAME:
+async def _answer(socket: Socket, principal: Principal, limit: Limit, message: WsMessage) -> None:
+    runtime, bot = socket.runtime, socket.bot
+    question = Question.from_caller(
+        principal,
+        message.text,
+        conversation_id=message.conversation_id,
+        visitor_id=message.visitor_id,
+        visitor_token=message.visitor_token,
+        client_message_id=message.client_message_id,
+    )
+    service = runtime.chat_service()
+
+    async def answering(on_token: OnToken) -> ChatOutcome:
+        async with runtime.db.lease() as lease:
+            await _count(socket, limit, lease_conn=await lease.conn())
+            return await service.handle(lease, bot, question, on_token)
+
+    async for frame in answer_frames(answering):
+        await socket.send(frame)
+        if frame["type"] in ("done", "received"):
+            socket.follow(UUID(frame["conversation_id"]), UUID(frame["message_id"]), frame["state"])
+
+
+async def _count(socket: Socket, limit: Limit, *, lease_conn: Any) -> None:
+    await ratelimit.check(
+        lease_conn,
+        bucket=limit.bucket,
+        limit=per_minute(limit, socket.bot["rate_limit_per_minute"]),
+        period=PERIOD_SECONDS,
+    )
+
+
+async def _resume(socket: Socket, principal: Principal, frame: WsResume) -> None:
+    """After a reconnect: the follower sends what was said after ``after``, then the state."""
+    runtime, bot = socket.runtime, socket.bot
+    async with runtime.db.connection() as conn:
+        cipher = await runtime.cipher(conn, bot["tenant_id"])
+        visitor = await handoff.prove(
+            conn,
+            cipher,
+            bot,
+            conversation_id=frame.conversation_id,
+            visitor_token=frame.visitor_token,
+            visitor_id=frame.visitor_id,
+            trusted=principal.credential == "secret_key",
+        )
+        # An `after` that is not this conversation's message is a 404 here, to the visitor.
+        await handoff.updates(conn, cipher, visitor.conversation_id, frame.after)
+    socket.follow(visitor.conversation_id, frame.after, None, restart=True)
+
+
+async def _ask(socket: Socket, principal: Principal, limit: Limit, frame: WsHandoff) -> None:
+    """A visitor asks for a person: answered with a ``status`` frame, then followed."""
+    runtime, bot = socket.runtime, socket.bot
+    async with runtime.db.connection() as conn:
+        await _count(socket, limit, lease_conn=conn)
+        ask = handoff.Ask(
+            frame.conversation_id, frame.visitor_token, frame.visitor_id, frame.name, frame.email
+        )
+        visitor, status = await handoff.ask_for_person(runtime, conn, bot, principal, ask)
+        last = await handoff_db.last_message_id(conn, conversation_id=visitor.conversation_id)
+    socket.follow(visitor.conversation_id, last, status["state"])
+    await socket.send({"type": "status", **status})
+
+
+def _parse(raw: str) -> ClientFrame:
+    if len(raw) > MAX_FRAME:
         raise BadRequestError("The message frame is too large.", code="payload_too_large")
     try:
-        data = json.loads(frame)
+        data = json.loads(raw)
     except json.JSONDecodeError:
         raise BadRequestError("Frames must be JSON.", code="malformed_json") from None
-    return validate(WsMessage, data)
-
-
-async def _send(websocket: WebSocket, frame: dict[str, Any]) -> None:
-    with contextlib.suppress(WebSocketDisconnect, RuntimeError):
-        await websocket.send_text(json.dumps(frame, ensure_ascii=False))
+    kind = data.get("type") if isinstance(data, dict) else None
+    model = FRAMES.get(kind) if isinstance(kind, str) else None
+    if model is None:
+        raise BadRequestError(f"type: one of {', '.join(FRAMES)}", code="unknown_frame_type")
+    return validate(model, data)
 
 
 ENDPOINTS = [

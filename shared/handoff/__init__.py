@@ -1,0 +1,1 @@
+"""Human handoff: a visitor reaches a person, an operator answers, the bot steps back."""
