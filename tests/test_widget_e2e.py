@@ -33,10 +33,19 @@ XSS_ANSWER = (
 )
 
 
+_SESSIONS: dict[str, str] = {}
+
+
 def admin_auth(client: httpx2.Client) -> dict[str, str]:
-    """The demo server's admin, logged in: its Authorization header."""
-    response = client.post("/v1/admin/login", json={"username": "root", "password": ADMIN_PASSWORD})
-    return {"Authorization": f"Bearer {response.json()['token']}"}
+    """The demo server's admin, logged in once (logins are limited): its Authorization header."""
+    base = str(client.base_url)
+    if base not in _SESSIONS:
+        response = client.post(
+            "/v1/admin/login", json={"username": "root", "password": ADMIN_PASSWORD}
+        )
+        response.raise_for_status()
+        _SESSIONS[base] = response.json()["token"]
+    return {"Authorization": f"Bearer {_SESSIONS[base]}"}
 
 
 @pytest.fixture(scope="module")
@@ -252,7 +261,11 @@ def _stored(page: Page) -> dict[str, Any] | None:
 def test_a_visitor_downloads_then_deletes_their_data(demo, page):
     marker = "GIFTREF" + os.urandom(4).hex().upper()
     open_chat(page, demo.url)
-    expect(page.get_by_role("button", name="More options")).to_be_hidden()  # nothing yet
+    # before chatting the menu only offers a person: there is no data yet
+    page.get_by_role("button", name="More options").click()
+    expect(page.get_by_role("button", name="Talk to a person")).to_be_visible()
+    expect(page.get_by_role("button", name="Download my data")).to_be_hidden()
+    page.get_by_role("button", name="More options").click()
     ask(page, f"Do you sell gift cards? ({marker})")
     expect(page.get_by_role("button", name="Helpful", exact=True)).to_be_visible(timeout=30_000)
     page.get_by_role("button", name="More options").click()
@@ -360,3 +373,85 @@ def test_data_transport_http_never_opens_a_websocket(demo, page):
         expect(page.locator(".msg.bot").last).to_contain_text("Pick up in Berlin", timeout=30_000)
     assert sockets == []
     assert [r.method for r in posts] == ["POST"]
+
+
+def _operator(demo, conversation_id: str, action: str, **body: str) -> httpx2.Response:
+    """The shop's team, through the admin API: take, messages, release or close."""
+    with httpx2.Client(base_url=demo.url) as client:
+        response = client.post(
+            f"/v1/admin/conversations/{conversation_id}/{action}",
+            headers=admin_auth(client),
+            json=body or None,
+        )
+    response.raise_for_status()
+    return response
+
+
+def _waiting_conversation(demo) -> str:
+    with httpx2.Client(base_url=demo.url) as client:
+        items = client.get("/v1/admin/inbox", headers=admin_auth(client)).json()["items"]
+    waiting = [i for i in items if i["state"] == "waiting"]
+    assert waiting, items
+    return str(waiting[-1]["id"])
+
+
+def test_a_visitor_talks_to_a_person_and_back_to_the_bot(demo, page):
+    open_chat(page, demo.url)
+    ask(page, "Who won the football world cup in 1974?")
+    answer = page.locator(".msg.bot").last
+    expect(answer).to_contain_text("care@fernwood.example", timeout=30_000)
+    # WHEN the visitor takes the offer to talk to a person, leaving a name
+    answer.get_by_role("button", name="Talk to a person").click()
+    page.get_by_role("textbox", name="Your name").fill("Jonas <b>W</b>")
+    page.get_by_role("button", name="Ask for a person").click()
+    expect(page.locator(".notice")).to_have_text("Waiting for a person to join…")
+    conversation = _waiting_conversation(demo)
+
+    # THEN an operator who takes it and replies is seen at once, as a person, as text
+    _operator(demo, conversation, "take", operator="Anna")
+    expect(page.locator(".notice")).to_have_text("You are chatting with a person.")
+    _operator(demo, conversation, "messages", text="Hi Jonas, <i>Anna</i> here. How can I help?")
+    reply = page.locator(".msg.op").last
+    expect(reply).to_contain_text("<i>Anna</i> here", timeout=5_000)
+    expect(reply.locator(".who")).to_have_text("Anna")
+    assert page.locator("[data-parley] i").count() == 0
+
+    # AND the bot stays silent while the person handles it
+    bots_before = page.locator(".msg.bot").count()
+    ask(page, "How long does delivery take?")
+    expect(page.locator(".msg.user").last).to_have_text("How long does delivery take?")
+    page.wait_for_timeout(1_000)
+    expect(page.locator(".msg.bot")).to_have_count(bots_before)
+    expect(page.locator(".typing")).to_have_count(0)
+
+    # WHEN the visitor is away while the operator writes THEN it is there when they return
+    page.goto("about:blank")
+    _operator(demo, conversation, "messages", text="Your parcel left today.")
+    page.goto(demo.url)
+    page.get_by_role("button", name="Open chat").click()
+    expect(page.locator(".msg.op").last).to_contain_text("Your parcel left today.", timeout=10_000)
+    expect(page.locator(".msg.op")).to_have_count(2)
+
+    # WHEN the operator hands back THEN the bot answers again
+    _operator(demo, conversation, "release")
+    expect(page.locator(".notice")).to_have_text("You are chatting with the assistant again.")
+    ask(page, "Do you sell gift cards?")
+    expect(page.locator(".msg.bot").last).to_contain_text("valid for 3 years", timeout=30_000)
+
+
+def test_without_a_websocket_the_widget_polls_for_the_persons_replies(demo, page):
+    sockets: list[str] = []
+    page.on("websocket", lambda ws: sockets.append(ws.url))
+    with shop_site(demo, 'data-transport="http"') as shop:
+        page.goto(shop + "/")
+        ask(page, "Who won the football world cup in 1990?")
+        answer = page.locator(".msg.bot").last
+        expect(answer).to_contain_text("care@fernwood.example", timeout=30_000)
+        answer.get_by_role("button", name="Talk to a person").click()
+        page.get_by_role("button", name="Ask for a person").click()
+        expect(page.locator(".notice")).to_have_text("Waiting for a person to join…")
+        conversation = _waiting_conversation(demo)
+        _operator(demo, conversation, "messages", text="Hello from the team.", operator="Ben")
+        expect(page.locator(".msg.op").last).to_contain_text("Hello from the team.", timeout=10_000)
+        expect(page.locator(".notice")).to_have_text("You are chatting with a person.")
+    assert sockets == []

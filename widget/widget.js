@@ -22,7 +22,14 @@
       more: "More options", download: "Download my data", erase: "Delete my conversation",
       confirmErase: "Delete your conversation and everything you wrote here? This cannot be undone.",
       confirm: "Delete", cancel: "Cancel", erased: "Your conversation was deleted.",
-      downloaded: "Your data was downloaded."
+      downloaded: "Your data was downloaded.",
+      talk: "Talk to a person", talkIntro: "A person from our team will join this chat. Your name and e-mail are optional.",
+      offHours: "Our team is available {hours}. Leave your e-mail and we will answer you there.",
+      name: "Your name", email: "Your e-mail", ask: "Ask for a person",
+      st_waiting: "Waiting for a person to join…", st_human: "You are chatting with a person.",
+      st_bot: "You are chatting with the assistant again.", st_closed: "The conversation was closed.",
+      st_later: "Thanks! Our team will answer by e-mail.",
+      err_email_required: "Please leave your e-mail address.", err_handoff_disabled: "No one is available to chat right now."
     },
     de: {
       open: "Chat öffnen", close: "Chat schließen", send: "Senden",
@@ -39,7 +46,14 @@
       more: "Weitere Optionen", download: "Meine Daten herunterladen", erase: "Meine Unterhaltung löschen",
       confirmErase: "Ihre Unterhaltung und alles, was Sie hier geschrieben haben, löschen? Das lässt sich nicht rückgängig machen.",
       confirm: "Löschen", cancel: "Abbrechen", erased: "Ihre Unterhaltung wurde gelöscht.",
-      downloaded: "Ihre Daten wurden heruntergeladen."
+      downloaded: "Ihre Daten wurden heruntergeladen.",
+      talk: "Mit einem Menschen sprechen", talkIntro: "Jemand aus unserem Team kommt in diesen Chat. Name und E-Mail sind freiwillig.",
+      offHours: "Unser Team ist {hours} erreichbar. Hinterlassen Sie Ihre E-Mail-Adresse, wir antworten Ihnen dort.",
+      name: "Ihr Name", email: "Ihre E-Mail", ask: "Mitarbeiter anfragen",
+      st_waiting: "Warten auf eine Person aus dem Team …", st_human: "Sie schreiben jetzt mit einem Menschen.",
+      st_bot: "Sie schreiben wieder mit dem Assistenten.", st_closed: "Die Unterhaltung wurde beendet.",
+      st_later: "Danke! Unser Team antwortet per E-Mail.",
+      err_email_required: "Bitte hinterlassen Sie Ihre E-Mail-Adresse.", err_handoff_disabled: "Gerade ist niemand für den Chat erreichbar."
     }
   };
 
@@ -182,6 +196,9 @@
     ".menu,.confirm{display:flex;flex-direction:column;gap:6px;padding:10px 14px;border-bottom:1px solid var(--p-border);font-size:14px}",
     ".menu button,.confirm button{text-align:left;border:1px solid var(--p-border);background:transparent;color:var(--p-fg);border-radius:6px;padding:5px 10px}",
     ".typing{align-self:flex-start;color:var(--p-muted);font-style:italic}",
+    ".op{align-self:flex-start;background:var(--p-bot);border-left:3px solid var(--p-accent)}.who{display:block;font-size:12px;font-weight:600;color:var(--p-muted)}",
+    ".talk{margin-top:6px;border:1px solid var(--p-accent);background:transparent;color:var(--p-fg);border-radius:6px;padding:3px 10px}",
+    ".confirm input{font:inherit;padding:6px;border:1px solid var(--p-border);border-radius:6px;background:var(--p-bg);color:var(--p-fg)}",
     "form{display:flex;gap:8px;padding:10px;border-top:1px solid var(--p-border)}",
     "textarea{flex:1;resize:none;height:42px;padding:9px;border:1px solid var(--p-border);border-radius:8px;background:var(--p-bg);color:var(--p-fg);font:inherit}",
     "form button{border:0;border-radius:8px;background:var(--p-accent);color:#fff;padding:0 14px}",
@@ -230,7 +247,14 @@
     var more = el(doc, "button", { type: "button", "aria-label": t.more, "aria-haspopup": "true", "aria-expanded": "false" }, ["⋯"]);
     var getData = el(doc, "button", { type: "button" }, [t.download]);
     var eraseData = el(doc, "button", { type: "button" }, [t.erase]);
-    var menu = el(doc, "div", { "class": "menu", hidden: "" }, [getData, eraseData]);
+    var talkItem = el(doc, "button", { type: "button", hidden: "" }, [t.talk]);
+    var menu = el(doc, "div", { "class": "menu", hidden: "" }, [talkItem, getData, eraseData]);
+    var talkText = el(doc, "p", {}, [t.talkIntro]);
+    var nameIn = el(doc, "input", { type: "text", maxlength: "200", autocomplete: "name", "aria-label": t.name, placeholder: t.name });
+    var emailIn = el(doc, "input", { type: "email", maxlength: "254", autocomplete: "email", "aria-label": t.email, placeholder: t.email });
+    var talkYes = el(doc, "button", { type: "button" }, [t.ask]);
+    var talkNo = el(doc, "button", { type: "button" }, [t.cancel]);
+    var talkBox = el(doc, "div", { "class": "confirm", role: "dialog", "aria-label": t.talk, hidden: "" }, [talkText, nameIn, emailIn, talkYes, talkNo]);
     var confirmYes = el(doc, "button", { type: "button" }, [t.confirm]);
     var confirmNo = el(doc, "button", { type: "button" }, [t.cancel]);
     var confirmText = el(doc, "p", {}, [t.confirmErase]);
@@ -241,7 +265,7 @@
     var send = el(doc, "button", { type: "submit" }, [t.send]);
     var form = el(doc, "form", {}, [input, send]);
     var panel = el(doc, "div", { "class": "panel", role: "dialog", "aria-labelledby": "parley-title", hidden: "" },
-      [el(doc, "div", { "class": "head" }, [title, more, restart, closer]), menu, confirmBox, log, notice, form]);
+      [el(doc, "div", { "class": "head" }, [title, more, restart, closer]), menu, confirmBox, talkBox, log, notice, form]);
     root.appendChild(panel);
     root.appendChild(bubble);
     root.appendChild(launcher);
@@ -267,9 +291,12 @@
 
     // ----- rendering ------------------------------------------------------------------
     function addMessage(entry) {
-      var node = el(doc, "div", { "class": "msg " + (entry.role === "user" ? "user" : "bot") });
+      var node = el(doc, "div", { "class": "msg " + (entry.role === "user" ? "user" : entry.role === "operator" ? "op" : "bot") });
       if (entry.role === "user") node.appendChild(doc.createTextNode(entry.text));
-      else fillBot(node, entry);
+      else if (entry.role === "operator") {
+        node.appendChild(el(doc, "span", { "class": "who" }, [String(entry.operator || "")]));
+        node.appendChild(doc.createTextNode(entry.text));
+      } else fillBot(node, entry);
       log.appendChild(node);
       log.scrollTop = log.scrollHeight;
       return node;
@@ -294,6 +321,11 @@
         if (config.contact_url && SAFE_URL.test(config.contact_url)) {
           node.appendChild(el(doc, "a", { "class": "contact", href: config.contact_url, target: "_blank", rel: "noopener noreferrer" }, [t.contact]));
         }
+        if (config.handoff_enabled && !withPerson()) {
+          var talk = el(doc, "button", { type: "button", "class": "talk" }, [t.talk]);
+          talk.addEventListener("click", showTalk);
+          node.appendChild(talk);
+        }
       }
       if (entry.message_id && !entry.rated) node.appendChild(feedback(entry));
     }
@@ -314,7 +346,10 @@
       return box;
     }
     function renderAll() {
-      more.hidden = !state.visitor_id;
+      var talkable = !!(config && config.handoff_enabled);
+      more.hidden = !state.visitor_id && !talkable;
+      talkItem.hidden = !talkable;
+      getData.hidden = eraseData.hidden = !state.visitor_id;
       log.textContent = "";
       if (config && config.greeting) addMessage({ role: "bot", text: config.greeting });
       state.transcript.forEach(addMessage);
@@ -363,12 +398,43 @@
       current.node.appendChild(renderMarkdown(doc, current.text));
       log.scrollTop = log.scrollHeight;
     }
+    function remember(result) {
+      state.visitor_id = result.visitor_id || state.visitor_id;
+      state.visitor_token = result.visitor_token || state.visitor_token;
+      state.conversation_id = result.conversation_id || state.conversation_id;
+      if (result.message_id) state.last_id = result.message_id;
+      more.hidden = getData.hidden = eraseData.hidden = false;
+    }
+    function withPerson() { return state.handoff === "waiting" || state.handoff === "human"; }
+    function onReceived(result) {
+      pending.shift();
+      remember(result);
+      onStatus(result, true);
+      save();
+      if (current) { current.node.remove(); current = null; }
+      flush();
+    }
+    function onStatus(frame, quiet) {
+      var was = state.handoff;
+      state.handoff = frame.state;
+      save();
+      if (frame.state === "waiting" && frame.available === false) tell(t.st_later);
+      else if (!quiet || was !== frame.state) tell(t["st_" + frame.state] || "");
+      if (!useSse) return;
+      if (withPerson()) poll(); else stopPolling();
+    }
+    function onOperator(frame) {
+      if (state.transcript.some(function (e) { return e.message_id === frame.message_id; })) return;
+      var entry = { role: "operator", text: frame.text, operator: frame.operator, message_id: frame.message_id };
+      state.last_id = frame.message_id;
+      state.transcript.push(entry);
+      save();
+      addMessage(entry);
+    }
     function onDone(result) {
       pending.shift();
-      state.visitor_id = result.visitor_id;
-      state.visitor_token = result.visitor_token;
-      more.hidden = false;
-      state.conversation_id = result.conversation_id;
+      remember(result);
+      if (result.state && result.state !== state.handoff) onStatus(result, true);
       var entry = { role: "bot", text: result.answer, sources: result.sources || [], source: result.source, message_id: result.message_id };
       state.transcript.push(entry);
       save();
@@ -408,12 +474,24 @@
       catch (e) { useSse = true; return flush(); }
       socket = ws;
       var opened = false;
-      ws.onopen = function () { opened = true; attempt = 0; wsFailures = 0; clearNotice(); flush(); };
+      ws.onopen = function () {
+        opened = true; attempt = 0; wsFailures = 0; clearNotice();
+        if (state.conversation_id && state.visitor_token) {
+          // What the team said while this page was away, then the conversation's state.
+          ws.send(JSON.stringify({ type: "resume", conversation_id: state.conversation_id, visitor_token: state.visitor_token, after: state.last_id }));
+        }
+        flush();
+      };
       ws.onmessage = function (ev) {
         var frame;
         try { frame = JSON.parse(ev.data); } catch (e) { return; }
         if (frame.type === "token") onToken(frame.text);
         else if (frame.type === "done") onDone(frame);
+        else if (frame.type === "received") onReceived(frame);
+        else if (frame.type === "status") { remember(frame); onStatus(frame); }
+        else if (frame.type === "operator_message") onOperator(frame);
+        else if (frame.type === "error" && frame.frame === "resume") { delete state.handoff; delete state.last_id; save(); }
+        else if (frame.type === "error" && frame.frame) say(frame.code);
         else if (frame.type === "error") onError(frame.code);
       };
       ws.onclose = function () {
@@ -425,13 +503,13 @@
           // WebSockets may be blocked (proxy, firewall): try HTTP before giving up.
           return probeHttp();
         }
-        if (pending.length) say("reconnecting");
+        if (pending.length || withPerson()) say("reconnecting");
         schedule();
       };
     }
     function schedule() {
       var delay = backoffDelay(attempt++);
-      timers.push(setTimeout(function () { if (pending.length) connect(); }, delay));
+      timers.push(setTimeout(function () { if (pending.length || withPerson()) connect(); }, delay));
     }
     function probeHttp() {
       request("/v1/widget/config", { headers: authHeaders() }, 8000).then(function (r) {
@@ -448,6 +526,7 @@
       request("/v1/chat", { method: "POST", headers: authHeaders({ Accept: "text/event-stream" }), body: JSON.stringify(body) }, 90000)
         .then(function (r) {
           if (!r.ok) return r.json().then(function (b) { onError((b.error || {}).code); });
+          if (r.status === 202) return r.json().then(onReceived);
           if (!r.body || !r.body.getReader) return r.json().then(onDone);
           return readSse(r.body.getReader());
         })
@@ -471,6 +550,7 @@
             var value = JSON.parse(data[1]);
             if (name[1] === "token") onToken(value.text);
             else if (name[1] === "done") onDone(value);
+            else if (name[1] === "received") onReceived(value);
             else if (name[1] === "error") onError(value.code);
           });
           return pump();
@@ -478,6 +558,61 @@
       }
       return pump();
     }
+
+    // ----- talking to a person ---------------------------------------------------------
+    var polling = null;
+    function poll() {
+      if (polling || !state.conversation_id) return;
+      polling = setInterval(function () {
+        var q = "?visitor_token=" + encodeURIComponent(state.visitor_token || "") + (state.last_id ? "&after=" + state.last_id : "");
+        request("/v1/chat/conversations/" + state.conversation_id + "/messages" + q, { headers: authHeaders() }, 10000)
+          .then(function (r) { return r.ok ? r.json() : null; })
+          .then(function (news) {
+            if (!news) return;
+            news.messages.forEach(function (m) {
+              if (m.role === "operator") onOperator(m);
+              else state.last_id = m.message_id;
+            });
+            if (news.state !== state.handoff) onStatus(news);
+          })
+          .catch(function () { /* the next poll tries again */ });
+      }, 3000);
+      timers.push(polling);
+    }
+    function stopPolling() { if (polling) clearInterval(polling); polling = null; }
+    function showTalk() {
+      showMenu(false);
+      var away = config && config.handoff_available === false;
+      talkText.textContent = away ? t.offHours.replace("{hours}", config.handoff_hours || "") : t.talkIntro;
+      emailIn.required = away;
+      talkBox.hidden = false;
+      nameIn.focus();
+    }
+    function requestPerson() {
+      var email = emailIn.value.trim(), name = nameIn.value.trim();
+      if (emailIn.required && !email) { say("email_required"); emailIn.focus(); return; }
+      talkBox.hidden = true;
+      var body = { conversation_id: state.conversation_id, visitor_id: state.visitor_id, visitor_token: state.visitor_token };
+      if (name) body.name = name;
+      if (email) body.email = email;
+      if (!useSse && socket && socket.readyState === 1) {
+        body.type = "handoff";
+        socket.send(JSON.stringify(body));
+        return;
+      }
+      request("/v1/chat/handoff", { method: "POST", headers: authHeaders(), body: JSON.stringify(body) }, 20000)
+        .then(function (r) { return r.json().then(function (b) { return [r.ok, b]; }); })
+        .then(function (res) {
+          if (!res[0]) return say((res[1].error || {}).code);
+          remember(res[1]);
+          onStatus(res[1]);
+          if (!useSse) connect();  // the socket follows the conversation from now on
+        })
+        .catch(function () { say("offline"); });
+    }
+    talkItem.addEventListener("click", showTalk);
+    talkYes.addEventListener("click", requestPerson);
+    talkNo.addEventListener("click", function () { talkBox.hidden = true; input.focus(); });
 
     // ----- the visitor's own data (GDPR) ----------------------------------------------
     function showMenu(on) {
@@ -533,6 +668,7 @@
       launcher.setAttribute("aria-label", t.close);
       input.focus();
       if (!config) loadConfig();
+      if (withPerson()) { if (useSse) poll(); else connect(); }
     }
     function close() {
       panel.hidden = true;
@@ -546,6 +682,9 @@
     restart.addEventListener("click", function () {
       state.transcript = [];
       delete state.conversation_id;
+      delete state.handoff;
+      delete state.last_id;
+      stopPolling();
       save();
       renderAll();
       input.focus();
@@ -571,7 +710,12 @@
           config = res[1];
           t = STRINGS[opts.lang] || STRINGS[config.language] || STRINGS.en;
           input.setAttribute("placeholder", t.placeholder);
-          [[getData, t.download], [eraseData, t.erase], [confirmYes, t.confirm], [confirmNo, t.cancel], [confirmText, t.confirmErase]]
+          [[nameIn, t.name], [emailIn, t.email]].forEach(function (pair) {
+            pair[0].setAttribute("placeholder", pair[1]);
+            pair[0].setAttribute("aria-label", pair[1]);
+          });
+          [[getData, t.download], [eraseData, t.erase], [confirmYes, t.confirm], [confirmNo, t.cancel], [confirmText, t.confirmErase],
+            [talkItem, t.talk], [talkYes, t.ask], [talkNo, t.cancel]]
             .forEach(function (pair) { pair[0].textContent = pair[1]; });
           more.setAttribute("aria-label", t.more);
           title.textContent = config.title || "Chat";
