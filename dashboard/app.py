@@ -23,6 +23,7 @@ from dashboard.views import (
     documents,
     faqs,
     gaps,
+    inbox,
     keys,
     overview,
     privacy,
@@ -41,6 +42,7 @@ PAGES: dict[str, Callable[[Context], None]] = {
     "API keys": keys.render,
     "Users": users.render,
     "Privacy requests": privacy.render,
+    "Inbox": inbox.render,
 }
 ADMIN_ONLY = {"Users"}
 

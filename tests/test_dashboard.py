@@ -30,6 +30,7 @@ PAGES = [
     "API keys",
     "Users",
     "Privacy requests",
+    "Inbox",
 ]
 
 
@@ -221,7 +222,7 @@ def test_a_tenant_user_sees_only_their_own_tenant(api, admin_session):
     assert [s.label for s in at.sidebar.selectbox] == ["Bot"]  # no tenant to choose
     bots = at.sidebar.selectbox[0]
     assert bots.options == [f"Other helper {suffix}"]  # (AppTest lists the shown labels)
-    for page in [*PAGES[:-2], "Privacy requests"]:
+    for page in [p for p in PAGES if p != "Users"]:
         text = shown(open_page(at, page))
         assert "Fernwood" not in text, page
 
@@ -368,3 +369,42 @@ def test_an_admin_creates_a_tenant_and_resets_a_users_password(api, admin_sessio
     assert old.status_code == 401
     new = api.post("/v1/admin/login", json={"username": user, "password": "second password 2"})
     assert new.status_code == 200
+
+
+def test_the_inbox_takes_answers_and_hands_back_a_waiting_visitor(api, parley, admin_session):
+    key = demo_publishable_key(Keyring(MASTER))
+    visitor = {"Authorization": f"Bearer {key}", "Origin": parley.url}
+    first = chat(api, parley, "Can I pay with seashells on Mars?")
+    asked = api.post(
+        "/v1/chat/handoff",
+        headers=visitor,
+        json={
+            "conversation_id": first["conversation_id"],
+            "visitor_token": first["visitor_token"],
+            "name": "Mia from Mars",
+        },
+    )
+    assert asked.status_code == 200, asked.text
+    at = open_page(as_admin(admin_session), "Inbox")
+    assert "Mia from Mars" in shown(at)
+    assert "seashells" in shown(at).lower()  # the live transcript
+    picked = at.selectbox(key="inbox_pick")
+    picked.set_value(first["conversation_id"]).run()
+    field(at, "Your name (shown to the visitor)").input("Anna").run()
+    button(at, "Take").click().run()
+    assert not at.exception, at.exception
+    field(at, "Reply").input("Hello Mia, Anna here: we take cards, not seashells.")
+    button(at, "Send").click().run()
+    assert not at.exception, at.exception
+    polled = api.get(
+        f"/v1/chat/conversations/{first['conversation_id']}/messages",
+        headers=visitor,
+        params={"visitor_token": first["visitor_token"], "after": first["message_id"]},
+    ).json()
+    assert polled["state"] == "human"
+    assert [(m["role"], m.get("operator")) for m in polled["messages"]] == [("operator", "Anna")]
+    assert "not seashells" in polled["messages"][0]["text"]
+    button(at, "Hand back to the bot").click().run()
+    assert not at.exception, at.exception
+    inbox = api.get("/v1/admin/inbox", headers=admin_headers(admin_session)).json()["items"]
+    assert first["conversation_id"] not in [i["id"] for i in inbox]
