@@ -427,6 +427,12 @@ def _bench(args: argparse.Namespace) -> int:
         from parley.bench import ttft
 
         ttft.run(runs=args.runs)
+    elif args.what == "handoff":
+        from parley.bench import handoff
+
+        if args.runs < 1:
+            raise CommandError("--runs must be at least 1")
+        handoff.run(runs=args.runs)
     return 0
 
 
@@ -520,10 +526,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="print performance figures")
     bench.add_argument(
-        "what", choices=["startup", "faq", "ttft", "ingest", "widget", "load", "gdpr"]
+        "what",
+        choices=["startup", "faq", "ttft", "ingest", "widget", "load", "gdpr", "handoff"],
     )
     bench.add_argument("--docs", type=int, default=200, help="ingest: corpus size")
-    bench.add_argument("--runs", type=int, default=5, help="startup, ttft, gdpr: how many runs")
+    bench.add_argument(
+        "--runs", type=int, default=5, help="startup, ttft, gdpr, handoff: how many runs"
+    )
     bench.add_argument(
         "--archived", type=int, default=1000, help="gdpr: archived conversations in the tenant"
     )

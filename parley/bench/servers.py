@@ -84,15 +84,16 @@ class ParleyServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = data_dir
         self.password = secrets.token_urlsafe(16)
+        inherited = dict(os.environ)
+        inherited.pop("DATABASE_URL", None)  # its own embedded server, unless env names one
         full_env = {
-            **os.environ,
+            **inherited,
             "PARLEY_LOG_LEVEL": "WARNING",
             "PARLEY_ADMIN_USERNAME": "bench",
             "PARLEY_ADMIN_PASSWORD": self.password,
             "PARLEY_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
             **env,
         }
-        full_env.pop("DATABASE_URL", None)
         self.proc = subprocess.Popen(
             [
                 sys.executable,
