@@ -33,17 +33,15 @@ ORIGIN = "http://127.0.0.1:8000"  # among the demo bot's allowed origins
 
 
 async def _replies(
-    visitor_url: str, operator: ParleyServer, key: str, replies: int
+    visitor_url: str, operator_url: str, token: str, key: str, replies: int
 ) -> tuple[list[float], list[float]]:
     """(delays to the visitor's socket, reply request times), in ms."""
     ws_url = visitor_url.replace("http://", "ws://") + f"/v1/chat/ws?key={key}"
-    with httpx2.Client(base_url=operator.url) as sync:
-        token = operator.login(sync)
     delays, requests = [], []
     async with (
         websockets.connect(ws_url, origin=Origin(ORIGIN)) as socket,
         httpx2.AsyncClient(
-            base_url=operator.url, headers={"Authorization": f"Bearer {token}"}, timeout=30
+            base_url=operator_url, headers={"Authorization": f"Bearer {token}"}, timeout=30
         ) as http,
     ):
         await socket.send(json.dumps({"type": "handoff"}))
@@ -85,13 +83,19 @@ def run(runs: int = 5, replies: int = 20) -> None:
         servers.append(ParleyServer(tmp / "data", env))
         first, second = servers
         key = demo_publishable_key(Keyring(master))
+        # One login for both: sessions live in the shared database (the second server's
+        # start set the admin's password last).
+        with httpx2.Client(base_url=second.url) as client:
+            token = second.login(client)
         measured: dict[str, tuple[list[float], list[float]]] = {
             "same process": ([], []),
             "other process": ([], []),
         }
         for _ in range(runs):
             for label, operator in (("same process", first), ("other process", second)):
-                delays, requests = asyncio.run(_replies(first.url, operator, key, replies))
+                delays, requests = asyncio.run(
+                    _replies(first.url, operator.url, token, key, replies)
+                )
                 measured[label][0].extend(delays)
                 measured[label][1].extend(requests)
     finally:
