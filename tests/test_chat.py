@@ -248,6 +248,29 @@ async def test_too_long_and_rate_limited_messages_get_clear_errors(chat_client, 
     assert int(limited.headers["retry-after"]) >= 1
 
 
+async def test_visitors_behind_one_address_each_have_an_allowance_under_a_ceiling(
+    chat_client, chat_runtime, shop
+):
+    """Hardening item 13: a NAT's visitors do not share one allowance; an address that
+    claims ever new visitor ids stops at the ceiling (ADDRESS_CEILING x the bot's rate)."""
+    await set_bot(chat_runtime, shop.bot_id, rate_limit_per_minute=2)
+
+    async def say(visitor: str | None = None) -> int:
+        headers = shop.headers() | ({"X-Parley-Visitor-Id": visitor} if visitor else {})
+        response = await chat_client.post("/v1/chat", headers=headers, json={"message": "hi"})
+        return response.status_code
+
+    assert [await say("v_busy") for _ in range(3)] == [200, 200, 429]
+    assert await say("v_quiet") == 200  # same address, their own allowance
+    assert [await say() for _ in range(3)] == [200, 200, 429]  # visitors without an id yet
+    # 5 let in so far from this address; the ceiling is 10 x 2 = 20 a minute
+    claimed = [await say(f"v_{n}") for n in range(30)]
+    let_in = claimed.count(200)
+    assert 15 <= let_in <= 16, claimed  # (one more if a 3 s emission interval passed)
+    assert claimed[:15] == [200] * 15
+    assert set(claimed[let_in:]) == {429}
+
+
 async def test_loading_the_widget_does_not_use_up_the_message_allowance(
     chat_client, chat_runtime, shop
 ):

@@ -280,6 +280,8 @@
 
     function authHeaders(extra) {
       var h = { "Authorization": "Bearer " + opts.key, "Content-Type": "application/json" };
+      // This visitor's own message allowance (visitors behind one address do not share one).
+      if (state.visitor_id) h["X-Parley-Visitor-Id"] = state.visitor_id;
       Object.keys(extra || {}).forEach(function (k) { h[k] = extra[k]; });
       return h;
     }

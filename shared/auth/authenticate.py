@@ -11,7 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.auth.access import Access
-from shared.auth.limits import DEFAULT_CHAT_PER_MINUTE, PERIOD_SECONDS, limit_for
+from shared.auth.limits import (
+    ADDRESS_CEILING,
+    DEFAULT_CHAT_PER_MINUTE,
+    PERIOD_SECONDS,
+    limit_for,
+)
 from shared.auth.origins import origin_allowed
 from shared.auth.principal import CredentialKind, Principal
 from shared.auth.tokens import SESSION_PREFIX, api_key_prefix, hash_token
@@ -43,6 +48,9 @@ class RequestFacts:
     origin: str | None
     address: str
     api_per_minute: int
+    # The visitor id a browser says it is (X-Parley-Visitor-Id): it picks the visitor's own
+    # chat allowance; unproven, so the per-address ceiling is what bounds a liar.
+    visitor: str | None = None
 
 
 def _credential(token: str) -> tuple[CredentialKind, str] | None:
@@ -72,6 +80,7 @@ async def authenticate(
         address=facts.address,
         api_per_minute=facts.api_per_minute,
         visitor_message=access.visitor_message,
+        visitor=facts.visitor,
     )
     bucket = limit.bucket if limit is not None else None
     bot: dict[str, Any] | None = None
@@ -108,6 +117,8 @@ async def authenticate(
             per_minute=limit.per_minute if limit is not None else None,
             default_per_minute=DEFAULT_CHAT_PER_MINUTE,
             period=PERIOD_SECONDS,
+            ceiling=limit.ceiling if limit is not None else None,
+            ceiling_factor=ADDRESS_CEILING,
         )
         if row is None:
             raise _invalid()

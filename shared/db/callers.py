@@ -35,7 +35,9 @@ SELECT k.id AS key_id, k.tenant_id, k.bot_id, k.kind, k.role, {_BOT},
        CASE WHEN %(bucket)s::text IS NOT NULL AND k.role = ANY(%(roles)s)
              AND k.kind = ANY(%(kinds)s)
              AND (k.kind <> 'publishable' OR lower(rtrim(%(origin)s, '/')) = ANY(b.allowed_origins))
-            THEN parley_rate_check(%(bucket)s, {_INTERVAL}, make_interval(secs => %(period)s))
+            THEN parley_rate_check_under(%(bucket)s, {_INTERVAL}, %(ceiling)s,
+                                         {_INTERVAL} / %(ceiling_factor)s::float8,
+                                         make_interval(secs => %(period)s))
        END AS wait
   FROM k LEFT JOIN bots b ON k.kind = 'publishable' AND b.id = k.bot_id
 """
@@ -72,8 +74,11 @@ async def key_caller(
     per_minute: int | None,
     default_per_minute: int,
     period: float,
+    ceiling: str | None = None,
+    ceiling_factor: int = 1,
 ) -> dict[str, Any] | None:
-    """The live key with its bot (``bot`` is None unless publishable) and ``wait``."""
+    """The live key with its bot (``bot`` is None unless publishable) and ``wait`` (the
+    request counted against ``bucket`` and, at ``ceiling_factor`` x the rate, ``ceiling``)."""
     cur = await conn.execute(
         _KEY,
         _params(
@@ -86,6 +91,8 @@ async def key_caller(
             per_minute=per_minute,
             default_per_minute=default_per_minute,
             period=period,
+            ceiling=ceiling,
+            ceiling_factor=ceiling_factor,
         ),
     )
     row = await cur.fetchone()

@@ -31,6 +31,8 @@ WsHandler = Callable[[WebSocket], Awaitable[None]]
 M = TypeVar("M", bound=BaseModel)
 
 DEFAULT_MAX_BODY = 1_000_000
+# The visitor id a browser sends with each request: its own chat allowance (shared.auth.limits).
+VISITOR_HEADER = "x-parley-visitor-id"
 
 
 class RequestModel(BaseModel):
@@ -123,6 +125,7 @@ def _facts(connection: HTTPConnection, api_per_minute: int) -> RequestFacts:
         origin=request_origin(connection.headers),
         address=client.host if client else "unknown",
         api_per_minute=api_per_minute,
+        visitor=connection.headers.get(VISITOR_HEADER) or None,
     )
 
 

@@ -30,12 +30,13 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from functions.chat.schemas import Email, PersonName, VisitorId, VisitorToken
 from shared import ratelimit
 from shared.auth.access import WIDGET
-from shared.auth.limits import PERIOD_SECONDS, Limit, limit_for, per_minute
+from shared.auth.limits import limit_for
 from shared.auth.principal import Principal
 from shared.chat.bots import chat_bot
 from shared.chat.frames import Frame, answer_frames, error_frame
 from shared.chat.turn import MAX_MESSAGE_CHARS, ChatOutcome, Question
 from shared.db import handoff as handoff_db
+from shared.db.pool import Conn
 from shared.errors import BadRequestError, NotFoundError, ParleyError
 from shared.handoff import visitor as handoff
 from shared.http.context import get_runtime
@@ -92,15 +93,31 @@ FRAMES: dict[str, type[ClientFrame]] = {
 class Socket:
     """One visitor's socket: frames out one at a time, and the conversation it follows."""
 
-    def __init__(self, websocket: WebSocket, runtime: Runtime, bot: dict[str, Any]) -> None:
+    def __init__(
+        self, websocket: WebSocket, runtime: Runtime, bot: dict[str, Any], principal: Principal
+    ) -> None:
         self.websocket = websocket
         self.runtime = runtime
         self.bot = bot
+        self.principal = principal
+        self.address = websocket.client.host if websocket.client else "unknown"
         self._lock = asyncio.Lock()
         self._follower: asyncio.Task[None] | None = None
         self._following: UUID | None = None
         # The followed conversation's state as this visitor last heard it (None: not yet).
         self._state: str | None = None
+
+    async def count(self, conn: Conn, visitor: str | None) -> None:
+        """Count a message against the same limit as a POST /v1/chat from this caller."""
+        limit = limit_for(
+            self.principal.credential,
+            self.principal.credential_id,
+            address=self.address,
+            api_per_minute=self.runtime.settings.api_rate_limit,
+            visitor=visitor,
+        )
+        assert limit is not None  # every message counts
+        await ratelimit.check_limit(conn, limit, bot_per_minute=self.bot["rate_limit_per_minute"])
 
     async def send(self, frame: Frame) -> None:
         async with self._lock:
@@ -183,15 +200,7 @@ async def chat_ws(websocket: WebSocket) -> None:
         await websocket.close(code=1008, reason=code)  # before accept: an HTTP 403
         return
     await websocket.accept()
-    address = websocket.client.host if websocket.client else "unknown"
-    limit = limit_for(
-        principal.credential,
-        principal.credential_id,
-        address=address,
-        api_per_minute=runtime.settings.api_rate_limit,
-    )
-    assert limit is not None  # every message counts
-    socket = Socket(websocket, runtime, bot)
+    socket = Socket(websocket, runtime, bot, principal)
     incoming: asyncio.Queue[str | None] = asyncio.Queue()
 
     async def read() -> None:
@@ -210,7 +219,7 @@ async def chat_ws(websocket: WebSocket) -> None:
                 await socket.send(error_frame(exc))
                 continue
             if isinstance(frame, WsMessage):
-                pump = asyncio.create_task(_answer(socket, principal, limit, frame))
+                pump = asyncio.create_task(_answer(socket, principal, frame))
                 await asyncio.wait([pump, reader], return_when=asyncio.FIRST_COMPLETED)
                 if not pump.done():  # the visitor went away mid-answer
                     pump.cancel()
@@ -222,7 +231,7 @@ async def chat_ws(websocket: WebSocket) -> None:
                 if isinstance(frame, WsResume):
                     await _resume(socket, principal, frame)
                 else:
-                    await _ask(socket, principal, limit, frame)
+                    await _ask(socket, principal, frame)
             except ParleyError as exc:  # tagged, so it is not taken for a message's error
                 await socket.send({**error_frame(exc), "frame": frame.type})
     finally:
@@ -232,7 +241,7 @@ async def chat_ws(websocket: WebSocket) -> None:
         await socket.close()
 
 
-async def _answer(socket: Socket, principal: Principal, limit: Limit, message: WsMessage) -> None:
+async def _answer(socket: Socket, principal: Principal, message: WsMessage) -> None:
     runtime, bot = socket.runtime, socket.bot
     question = Question.from_caller(
         principal,
@@ -246,22 +255,13 @@ async def _answer(socket: Socket, principal: Principal, limit: Limit, message: W
 
     async def answering(on_token: OnToken) -> ChatOutcome:
         async with runtime.db.lease() as lease:
-            await _count(socket, limit, lease_conn=await lease.conn())
+            await socket.count(await lease.conn(), message.visitor_id)
             return await service.handle(lease, bot, question, on_token)
 
     async for frame in answer_frames(answering):
         await socket.send(frame)
         if frame["type"] in ("done", "received"):
             socket.follow(UUID(frame["conversation_id"]), UUID(frame["message_id"]), frame["state"])
-
-
-async def _count(socket: Socket, limit: Limit, *, lease_conn: Any) -> None:
-    await ratelimit.check(
-        lease_conn,
-        bucket=limit.bucket,
-        limit=per_minute(limit, socket.bot["rate_limit_per_minute"]),
-        period=PERIOD_SECONDS,
-    )
 
 
 async def _resume(socket: Socket, principal: Principal, frame: WsResume) -> None:
@@ -283,11 +283,11 @@ async def _resume(socket: Socket, principal: Principal, frame: WsResume) -> None
     socket.follow(visitor.conversation_id, frame.after, None, restart=True)
 
 
-async def _ask(socket: Socket, principal: Principal, limit: Limit, frame: WsHandoff) -> None:
+async def _ask(socket: Socket, principal: Principal, frame: WsHandoff) -> None:
     """A visitor asks for a person: answered with a ``status`` frame, then followed."""
     runtime, bot = socket.runtime, socket.bot
     async with runtime.db.connection() as conn:
-        await _count(socket, limit, lease_conn=conn)
+        await socket.count(conn, frame.visitor_id)
         ask = handoff.Ask(
             frame.conversation_id, frame.visitor_token, frame.visitor_id, frame.name, frame.email
         )
