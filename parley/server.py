@@ -36,6 +36,7 @@ from shared.http.app import create_function_app, health_endpoints
 from shared.http.context import get_runtime
 from shared.http.middleware import RequestContextMiddleware
 from shared.http.openapi import openapi_document
+from shared.http.security import page_policy
 from shared.logging import get_logger
 from shared.masterkey import verify_master_key
 from shared.rag.index import check_embedding_model, embed_pending
@@ -83,6 +84,9 @@ async def prepare(
 WIDGET = Path(str(resources.files("parley").joinpath("static/widget.js")))
 
 
+DEMO_POLICY = page_policy()
+
+
 async def demo_page(request: Request) -> Response:
     html = resources.files("parley").joinpath("static/demo.html").read_text(encoding="utf-8")
     runtime = get_runtime(request)
@@ -92,7 +96,8 @@ async def demo_page(request: Request) -> Response:
     else:
         tag = "<p><em>The demo is off (PARLEY_DEMO=0).</em></p>"
     return HTMLResponse(
-        html.replace("<!-- parley-widget -->", tag), headers={"Cache-Control": "no-store"}
+        html.replace("<!-- parley-widget -->", tag),
+        headers={"Cache-Control": "no-store", "Content-Security-Policy": DEMO_POLICY},
     )
 
 

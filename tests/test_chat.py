@@ -258,7 +258,8 @@ async def test_visitors_behind_one_address_each_have_an_allowance_under_a_ceilin
     async def say(visitor: str | None = None) -> int:
         headers = shop.headers() | ({"X-Parley-Visitor-Id": visitor} if visitor else {})
         response = await chat_client.post("/v1/chat", headers=headers, json={"message": "hi"})
-        return response.status_code
+        status: int = response.status_code
+        return status
 
     assert [await say("v_busy") for _ in range(3)] == [200, 200, 429]
     assert await say("v_quiet") == 200  # same address, their own allowance

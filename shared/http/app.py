@@ -28,6 +28,7 @@ from shared.http.errors import EXCEPTION_HANDLERS
 from shared.http.forwarded import ForwardedClientMiddleware
 from shared.http.middleware import RequestContextMiddleware
 from shared.http.openapi import openapi_document
+from shared.http.security import SecurityHeadersMiddleware
 from shared.metrics import MetricsMiddleware, metrics_endpoint
 from shared.runtime import Runtime, default_runtime
 from shared.scheduler import UnknownJobError, run_job
@@ -98,6 +99,7 @@ def create_function_app(
         routes=[*build_routes(all_endpoints), *extra_routes],
         middleware=[
             Middleware(ForwardedClientMiddleware, runtime=runtime),
+            Middleware(SecurityHeadersMiddleware),
             Middleware(RequestContextMiddleware),
             *(
                 [

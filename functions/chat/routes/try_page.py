@@ -10,13 +10,9 @@ from starlette.responses import HTMLResponse, Response
 
 from shared.auth.access import PUBLIC
 from shared.http.endpoints import Endpoint
+from shared.http.security import page_policy
 
-PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Try your bot</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>body{font:15px system-ui,sans-serif;color:#555;margin:24px}</style></head>
-<body><p>This is how your visitors see the chat.</p>
-<script>
+SCRIPT = """
 (function () {
   var key = new URLSearchParams(location.hash.slice(1)).get("key") || "";
   var tag = document.createElement("script");
@@ -26,13 +22,26 @@ PAGE = """<!doctype html>
   tag.setAttribute("data-open", "true");
   document.body.appendChild(tag);
 })();
-</script></body></html>
 """
+PAGE = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Try your bot</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{{font:15px system-ui,sans-serif;color:#555;margin:24px}}</style></head>
+<body><p>This is how your visitors see the chat.</p>
+<script>{SCRIPT}</script></body></html>
+"""
+# The dashboard frames this page from its own origin (another port when run locally).
+POLICY = page_policy(scripts=(SCRIPT,), frame_ancestors="*")
 
 
 async def try_page(request: Request) -> Response:
     return HTMLResponse(
-        PAGE, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+        PAGE,
+        headers={
+            "Cache-Control": "no-store",
+            "Referrer-Policy": "no-referrer",
+            "Content-Security-Policy": POLICY,
+        },
     )
 
 
