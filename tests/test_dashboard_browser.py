@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from tests.test_dashboard import PAGES
+from tests.utils.browser import log_in_to_dashboard, open_every_page
 from tests.utils.servers import ParleyProcess, free_port, wait_until_responds
 
 PASSWORD = "browser admin password"
@@ -35,11 +36,7 @@ def served(tmp_path_factory):
 
 
 def log_in(browser, board: str) -> tuple[Page, Locator]:
-    page: Page = browser.new_context().new_page()
-    page.goto(board)
-    page.get_by_role("textbox", name="Username").fill("root")
-    page.get_by_role("textbox", name="Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    page = log_in_to_dashboard(browser, board, "root", PASSWORD)
     return page, page.get_by_test_id("stSidebar")
 
 
@@ -48,12 +45,8 @@ def test_serve_starts_the_dashboard_and_every_page_opens_without_an_error(served
     assert f"The dashboard is on {board}" in server.output()
     page, sidebar = log_in(browser, board)
     expect(sidebar.get_by_text("Logged in as")).to_be_visible(timeout=30_000)
-    for name in PAGES:
-        sidebar.get_by_text(name, exact=True).click()
-        expect(page.get_by_role("heading", name=name, exact=True)).to_be_visible(timeout=30_000)
-        page.wait_for_load_state("networkidle")
-        expect(page.get_by_test_id("stException")).to_have_count(0)
-        expect(page.locator('[data-testid="stAlertContentError"]')).to_have_count(0)
+    open_every_page(page, sidebar, PAGES)
+    expect(page.locator('[data-testid="stAlertContentError"]')).to_have_count(0)
     page.context.close()
 
 

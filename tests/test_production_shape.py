@@ -419,6 +419,7 @@ def test_the_dashboard_runs_under_its_content_security_policy(stack, shop, brows
     from playwright.sync_api import expect
 
     from tests.test_dashboard import PAGES
+    from tests.utils.browser import log_in_to_dashboard, open_every_page
 
     ask(stack, shop, "Do you ship to Norway?")  # something for the pages to show
     wait_until_responds(stack.proxy + "/dashboard/_stcore/health", timeout=60)
@@ -426,19 +427,16 @@ def test_the_dashboard_runs_under_its_content_security_policy(stack, shop, brows
         policy = http.get("/dashboard/").headers["content-security-policy"]
     assert "'unsafe-eval'" not in policy
     assert "script-src 'self' 'sha256-" in policy
-    page = browser.new_context().new_page()
     refused: list[str] = []
-    page.on("console", lambda m: refused.append(m.text) if "Security Policy" in m.text else None)
-    page.goto(stack.proxy + "/dashboard/")
-    page.get_by_role("textbox", name="Username").fill(stack.env["PARLEY_ADMIN_USERNAME"])
-    page.get_by_role("textbox", name="Password").fill(stack.env["PARLEY_ADMIN_PASSWORD"])
-    page.get_by_role("button", name="Log in").click()
+    page = log_in_to_dashboard(
+        browser,
+        stack.proxy + "/dashboard/",
+        stack.env["PARLEY_ADMIN_USERNAME"],
+        stack.env["PARLEY_ADMIN_PASSWORD"],
+        console=lambda m: refused.append(m.text) if "Security Policy" in m.text else None,
+    )
     sidebar = page.get_by_test_id("stSidebar")
     expect(sidebar.get_by_text("Logged in as")).to_be_visible(timeout=30_000)
-    for name in PAGES:
-        sidebar.get_by_text(name, exact=True).click()
-        expect(page.get_by_role("heading", name=name, exact=True)).to_be_visible(timeout=30_000)
-        page.wait_for_load_state("networkidle")
-        expect(page.get_by_test_id("stException")).to_have_count(0)
+    open_every_page(page, sidebar, PAGES)
     page.context.close()
     assert refused == []
