@@ -348,6 +348,13 @@ async def test_a_bot_without_handoff_refuses_clearly(parts, rt):
     refused = await _hand_off(chat, shop, first)
     assert refused.status_code == 409
     assert refused.json()["error"]["code"] == "handoff_disabled"
+    # asking first, with no conversation yet, is refused before anything is stored
+    first_thing = await chat.post("/v1/chat/handoff", headers=shop.headers(), json={})
+    assert first_thing.status_code == 409
+    async with rt.db.connection() as conn:
+        row = await (await conn.execute("SELECT count(*) AS n FROM conversations")).fetchone()
+    assert row is not None
+    assert row["n"] == 1
 
 
 async def test_outside_business_hours_the_visitor_leaves_an_email(parts, rt, make_client):

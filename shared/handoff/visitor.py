@@ -113,17 +113,10 @@ def channels(bot: dict[str, Any]) -> list[str]:
     return chosen
 
 
-async def request_person(
-    runtime: Runtime,
-    conn: Conn,
-    cipher: TenantCipher,
-    bot: dict[str, Any],
-    visitor: Visitor,
-    *,
-    name: str | None,
-    email: str | None,
-) -> dict[str, Any]:
-    """The conversation waits for a person (or keeps the one it has); the team is told."""
+def _allowed(bot: dict[str, Any], email: str | None) -> dict[str, Any]:
+    """Whether this request may go ahead (before anything is stored): the bot hands over
+    at all, and outside business hours the visitor left an e-mail address. The bot's
+    availability, for the answer."""
     if not bot.get("handoff_enabled", True):
         raise ConflictError(
             "This bot does not hand conversations to a person.", code="handoff_disabled"
@@ -137,6 +130,21 @@ async def request_person(
             code="email_required",
             details={"opens_at": hours["opens_at"], "hours": hours["hours"]},
         )
+    return hours
+
+
+async def _request_person(
+    runtime: Runtime,
+    conn: Conn,
+    cipher: TenantCipher,
+    bot: dict[str, Any],
+    visitor: Visitor,
+    hours: dict[str, Any],
+    *,
+    name: str | None,
+    email: str | None,
+) -> dict[str, Any]:
+    """The conversation waits for a person (or keeps the one it has); the team is told."""
     contact = normalize_contact(email) if email else None
     row = await handoff.request_handoff(
         conn,
@@ -173,6 +181,7 @@ async def ask_for_person(
 ) -> tuple[Visitor, dict[str, Any]]:
     """Prove (or make) the visitor's conversation and have it wait for a person: the
     visitor and the status the caller answers with."""
+    hours = _allowed(bot, ask.email)
     cipher = await runtime.cipher(conn, bot["tenant_id"])
     visitor = await visitor_for(
         conn,
@@ -184,8 +193,8 @@ async def ask_for_person(
         trusted=principal.credential == "secret_key",
         channel="widget" if principal.credential == "publishable_key" else "api",
     )
-    status = await request_person(
-        runtime, conn, cipher, bot, visitor, name=ask.name, email=ask.email
+    status = await _request_person(
+        runtime, conn, cipher, bot, visitor, hours, name=ask.name, email=ask.email
     )
     return visitor, status
 

@@ -102,6 +102,9 @@ class Socket:
         self.principal = principal
         self.address = websocket.client.host if websocket.client else "unknown"
         self._lock = asyncio.Lock()
+        # Held while the visitor changes the conversation's state (a handoff) and is told,
+        # and while the follower reads and tells: the change is announced once, not twice.
+        self.telling = asyncio.Lock()
         self._follower: asyncio.Task[None] | None = None
         self._following: UUID | None = None
         # The followed conversation's state as this visitor last heard it (None: not yet).
@@ -152,28 +155,29 @@ class Socket:
         async with bus.watching(conversation_id) as subscription:
             while True:
                 try:
-                    async with self.runtime.db.connection() as conn:
-                        cipher = await self.runtime.cipher(conn, self.bot["tenant_id"])
-                        news = await handoff.updates(conn, cipher, conversation_id, after)
+                    async with self.telling:
+                        after = await self._tell_news(conversation_id, after)
                 except NotFoundError:  # erased meanwhile (GDPR): nothing more to follow
                     return
                 except ParleyError:  # the database is away: the bus wakes us when it is back
-                    await subscription.wait(REREAD_SECONDS)
-                    continue
-                for message in news["messages"]:
-                    after = UUID(message["message_id"])
-                    if message["role"] == "operator":
-                        await self.send(handoff.operator_frame(message))
-                if news["state"] != self._state:
-                    self._state = news["state"]
-                    await self.send(
-                        {
-                            "type": "status",
-                            "state": self._state,
-                            "conversation_id": str(conversation_id),
-                        }
-                    )
+                    pass
                 await subscription.wait(REREAD_SECONDS)
+
+    async def _tell_news(self, conversation_id: UUID, after: UUID | None) -> UUID | None:
+        """Send the operator messages after ``after`` and a changed state; the new cursor."""
+        async with self.runtime.db.connection() as conn:
+            cipher = await self.runtime.cipher(conn, self.bot["tenant_id"])
+            news = await handoff.updates(conn, cipher, conversation_id, after)
+        for message in news["messages"]:
+            after = UUID(message["message_id"])
+            if message["role"] == "operator":
+                await self.send(handoff.operator_frame(message))
+        if news["state"] != self._state:
+            self._state = news["state"]
+            await self.send(
+                {"type": "status", "state": self._state, "conversation_id": str(conversation_id)}
+            )
+        return after
 
     async def close(self) -> None:
         follower = self._follower
@@ -286,15 +290,15 @@ async def _resume(socket: Socket, principal: Principal, frame: WsResume) -> None
 async def _ask(socket: Socket, principal: Principal, frame: WsHandoff) -> None:
     """A visitor asks for a person: answered with a ``status`` frame, then followed."""
     runtime, bot = socket.runtime, socket.bot
-    async with runtime.db.connection() as conn:
+    async with socket.telling, runtime.db.connection() as conn:
         await socket.count(conn, frame.visitor_id)
         ask = handoff.Ask(
             frame.conversation_id, frame.visitor_token, frame.visitor_id, frame.name, frame.email
         )
         visitor, status = await handoff.ask_for_person(runtime, conn, bot, principal, ask)
         last = await handoff_db.last_message_id(conn, conversation_id=visitor.conversation_id)
-    socket.follow(visitor.conversation_id, last, status["state"])
-    await socket.send({"type": "status", **status})
+        socket.follow(visitor.conversation_id, last, status["state"])
+        await socket.send({"type": "status", **status})
 
 
 def _parse(raw: str) -> ClientFrame:
