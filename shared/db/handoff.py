@@ -17,7 +17,6 @@ from shared.db.pool import Conn
 from shared.errors import ConflictError, NotFoundError
 
 CHANNEL = "parley_conversation"
-STATES = ("bot", "waiting", "human", "closed")
 
 
 def _notify(column: str = "id") -> str:
@@ -326,12 +325,3 @@ async def notification_failed(
         "   ELSE now() + make_interval(secs => %s::float8) END WHERE id = %s",
         (error[:500], retry_in_seconds, retry_in_seconds, notification_id),
     )
-
-
-async def notifications_of(conn: Conn, *, conversation_id: UUID) -> list[dict[str, Any]]:
-    cur = await conn.execute(
-        "SELECT id, channel, attempts, last_error, delivered_at FROM handoff_notifications"
-        " WHERE conversation_id = %s ORDER BY created_at, id",
-        (conversation_id,),
-    )
-    return await cur.fetchall()
