@@ -23,6 +23,16 @@ def handoff_text(bot: dict[str, Any]) -> str:
     return str(configured) if configured else HANDOFF.get(bot.get("language", "en"), HANDOFF["en"])
 
 
+def channel_of(principal: Principal) -> str:
+    """Where a conversation comes from: the widget (a browser's publishable key) or the API."""
+    return "widget" if principal.credential == "publishable_key" else "api"
+
+
+def vouches_for_visitors(principal: Principal) -> bool:
+    """A secret-key caller (a server) vouches for its own visitor ids; browsers need a token."""
+    return principal.credential == "secret_key"
+
+
 @dataclass
 class Question:
     text: str
@@ -39,8 +49,8 @@ class Question:
         """A question from this caller: a browser (publishable key) or a server."""
         return cls(
             text=text,
-            channel="widget" if principal.credential == "publishable_key" else "api",
-            trusted=principal.credential == "secret_key",
+            channel=channel_of(principal),
+            trusted=vouches_for_visitors(principal),
             **fields,
         )
 

@@ -16,6 +16,7 @@ from uuid import UUID
 
 from shared.auth.principal import Principal
 from shared.chat import visitors
+from shared.chat.turn import channel_of, vouches_for_visitors
 from shared.crypto import DecryptionError, TenantCipher
 from shared.db import handoff
 from shared.db.pool import Conn
@@ -190,8 +191,8 @@ async def ask_for_person(
         conversation_id=ask.conversation_id,
         visitor_token=ask.visitor_token,
         visitor_id=ask.visitor_id,
-        trusted=principal.credential == "secret_key",
-        channel="widget" if principal.credential == "publishable_key" else "api",
+        trusted=vouches_for_visitors(principal),
+        channel=channel_of(principal),
     )
     status = await _request_person(
         runtime, conn, cipher, bot, visitor, hours, name=ask.name, email=ask.email

@@ -9,6 +9,7 @@ from starlette.responses import Response
 from functions.chat.schemas import ConversationUpdates, HandoffRequest, HandoffStatus
 from shared.auth.access import CHAT, WIDGET
 from shared.chat.bots import chat_bot
+from shared.chat.turn import vouches_for_visitors
 from shared.handoff import visitor as handoff
 from shared.http.context import get_runtime
 from shared.http.endpoints import Endpoint, get_caller_bot, get_lease, get_principal, read_json
@@ -41,7 +42,7 @@ async def messages(request: Request) -> Response:
         conversation_id=path_uuid(request, "conversation_id"),
         visitor_token=query_text(request, "visitor_token"),
         visitor_id=None,
-        trusted=principal.credential == "secret_key",
+        trusted=vouches_for_visitors(principal),
     )
     news = await handoff.updates(
         conn, cipher, visitor.conversation_id, query_uuid(request, "after")

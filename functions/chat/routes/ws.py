@@ -34,7 +34,7 @@ from shared.auth.limits import limit_for
 from shared.auth.principal import Principal
 from shared.chat.bots import chat_bot
 from shared.chat.frames import Frame, answer_frames, error_frame
-from shared.chat.turn import MAX_MESSAGE_CHARS, ChatOutcome, Question
+from shared.chat.turn import MAX_MESSAGE_CHARS, ChatOutcome, Question, vouches_for_visitors
 from shared.db import handoff as handoff_db
 from shared.db.pool import Conn
 from shared.errors import BadRequestError, NotFoundError, ParleyError
@@ -280,7 +280,7 @@ async def _resume(socket: Socket, principal: Principal, frame: WsResume) -> None
             conversation_id=frame.conversation_id,
             visitor_token=frame.visitor_token,
             visitor_id=frame.visitor_id,
-            trusted=principal.credential == "secret_key",
+            trusted=vouches_for_visitors(principal),
         )
         # An `after` that is not this conversation's message is a 404 here, to the visitor.
         await handoff.updates(conn, cipher, visitor.conversation_id, frame.after)
