@@ -6,8 +6,9 @@ Used by the test suite (through the real openai and mistralai SDKs) and by
 Both SDKs post to ``…/v1/chat/completions``; with ``"stream": true`` the answer comes as
 server-sent events (``data: {chunk}`` lines, then ``data: [DONE]``), the last chunk with
 ``usage``. ``mode`` scripts failures: "ok", "500", "429", "quota" (a 429 saying
-insufficient_quota), "hang", "slow" (a pause between tokens, to test disconnects). Every
-request is recorded.
+insufficient_quota), "hang", "slow" (a pause between tokens, to test disconnects), "cut"
+(the connection drops after half the answer, with no final chunk). Every request is
+recorded.
 """
 
 from __future__ import annotations
@@ -97,6 +98,8 @@ class FakeLLM:
                 if self.first_token_delay:
                     await asyncio.sleep(self.first_token_delay)
                 for n, piece in enumerate(pieces):
+                    if self.mode == "cut" and n >= max(1, len(pieces) // 2):
+                        raise ConnectionAbortedError("the stand-in drops the stream")
                     if self.mode == "slow" or self.delay:
                         await asyncio.sleep(self.delay or 0.2)
                     chunk = {

@@ -115,10 +115,6 @@ class ProviderChain:
                         await on_token(shown)
                     if room <= 0:
                         break
-                if not guard.leaked:
-                    rest = guard.finish()
-                    if rest and on_token is not None:
-                        await on_token(rest)
             except LLMError as exc:
                 self.breaker.record_failure(name, exc.kind)
                 metrics.LLM_FAILURES.labels(name, exc.kind).inc()
@@ -137,6 +133,11 @@ class ProviderChain:
                     # closing is cleanup: a provider failing at it changes nothing shown
                     with contextlib.suppress(Exception):
                         await closing()
+            # The held tail goes out too when the stream broke after the first token: the
+            # visitor is shown the same text that is stored.
+            rest = guard.finish()
+            if rest and on_token is not None:
+                await on_token(rest)
             metrics.record_generation(
                 name,
                 model,
