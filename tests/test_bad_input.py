@@ -113,6 +113,39 @@ async def test_null_where_a_bot_setting_cannot_be_empty_is_a_422(admin_client, w
     assert cleared.json()["faq_threshold"] is None
 
 
+async def test_a_token_budget_too_big_for_the_database_is_a_422(admin_client, world, conn):
+    """Found by the fuzzing suite (tests/test_fuzz.py): a 500 from PostgreSQL's bigint."""
+    a = world.tenants["a"]
+    headers = world.headers(world.admin_session)
+    for request in (
+        admin_client.patch(
+            f"/v1/admin/bots/{a.bot_id}", headers=headers, json={"daily_token_budget": 2**63}
+        ),
+        admin_client.post(
+            "/v1/admin/bots",
+            headers=headers,
+            json={"tenant_id": str(a.tenant_id), "name": "Big", "daily_token_budget": 2**63},
+        ),
+    ):
+        response = await request
+        assert response.status_code == 422, response.text
+        assert "daily_token_budget" in response.text
+    cur = await conn.execute("SELECT daily_token_budget FROM bots WHERE id = %s", (a.bot_id,))
+    assert (await cur.fetchone())["daily_token_budget"] is None  # unchanged
+
+
+async def test_a_threshold_too_fine_for_the_database_is_rounded(admin_client, world):
+    """Found by the fuzzing suite: 4.2e-93 underflowed PostgreSQL's real (a 500)."""
+    a = world.tenants["a"]
+    response = await admin_client.patch(
+        f"/v1/admin/bots/{a.bot_id}",
+        headers=world.headers(world.admin_session),
+        json={"faq_threshold": 4.2e-93},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["faq_threshold"] == 0
+
+
 @pytest.mark.parametrize("field", ["question", "alternatives", "answer", "enabled"])
 async def test_null_in_a_faq_update_is_a_422(admin_client, world, field):
     a = world.tenants["a"]

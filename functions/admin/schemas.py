@@ -8,7 +8,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from urllib.parse import urlsplit
 from uuid import UUID
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, Field, field_validator, model_validator
 
 from shared.config import LLM_PROVIDERS
 from shared.handoff.hours import BusinessHours
@@ -99,6 +99,10 @@ class BotDisplay(RequestModel):
     ) = None
 
 
+def _six_places(value: float) -> float:
+    return round(value, 6)
+
+
 class BotSettings(RequestModel):
     """Every setting is optional: omitted ones keep their current value (or the default);
     null clears the ones that have a default (threshold, provider chain, limits...)."""
@@ -109,9 +113,11 @@ class BotSettings(RequestModel):
     instructions: Annotated[str, Field(max_length=4000)] | None = None
     llm_chain: list[str] | None = None
     llm_model: Annotated[str, Field(max_length=200)] | None = None
-    faq_threshold: Annotated[float, Field(ge=0, le=1)] | None = None
+    # Stored as a real: a threshold finer than 1e-6 means nothing and would underflow it.
+    faq_threshold: Annotated[float, Field(ge=0, le=1), AfterValidator(_six_places)] | None = None
     rate_limit_per_minute: Annotated[int, Field(ge=1, le=10_000)] | None = None
-    daily_token_budget: Annotated[int, Field(ge=0)] | None = None
+    # A trillion tokens a day is no limit at all, and still fits the column (bigint).
+    daily_token_budget: Annotated[int, Field(ge=0, le=10**12)] | None = None
     retention_days: Annotated[int, Field(ge=1, le=3650)] | None = None
     display: BotDisplay | None = None
     handoff_enabled: bool | None = Field(
