@@ -161,9 +161,13 @@ def test_the_openapi_document_names_every_path_parameter():
     """Hardening item 10: OpenAPI tools can call every operation."""
     import re
 
+    from openapi_spec_validator import validate
+
     from parley.server import api_document
 
-    for path, operations in api_document()["paths"].items():
+    document = api_document()
+    validate(document)  # the OpenAPI 3 document itself is valid, as tools will read it
+    for path, operations in document["paths"].items():
         wanted = set(re.findall(r"\{(\w+)\}", path))
         for method, operation in operations.items():
             given = {p["name"] for p in operation.get("parameters", []) if p["in"] == "path"}
