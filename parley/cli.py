@@ -417,6 +417,12 @@ def _bench(args: argparse.Namespace) -> int:
         if not levels or min(levels) < 1 or max(levels) > 256:
             raise CommandError("--levels takes numbers of visitors from 1 to 256, e.g. 1,4,16,64")
         load.run(levels, seconds=args.seconds)
+    elif args.what == "soak":
+        from parley.bench import soak
+
+        if args.rounds < 2:
+            raise CommandError("--rounds must be at least 2")
+        soak.run(rounds=args.rounds)
     elif args.what == "gdpr":
         from parley.bench import gdpr
 
@@ -527,7 +533,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="print performance figures")
     bench.add_argument(
         "what",
-        choices=["startup", "faq", "ttft", "ingest", "widget", "load", "gdpr", "handoff"],
+        choices=["startup", "faq", "ttft", "ingest", "widget", "load", "soak", "gdpr", "handoff"],
     )
     bench.add_argument("--docs", type=int, default=200, help="ingest: corpus size")
     bench.add_argument(
@@ -545,6 +551,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--levels", default="1,4,16,64", help="load: visitors at each level")
     bench.add_argument("--seconds", type=float, default=6.0, help="load: seconds per level")
+    bench.add_argument("--rounds", type=int, default=12, help="soak: rounds of traffic")
     bench.set_defaults(func=cmd_bench)
     return parser
 

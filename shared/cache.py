@@ -67,7 +67,14 @@ class AnswerCache:
     def __init__(self, directory: Path, *, ttl: float = TTL_SECONDS) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self._cache = diskcache.Cache(
-            str(directory), size_limit=512 * 1024 * 1024, sqlite_secure_delete=1
+            str(directory),
+            size_limit=512 * 1024 * 1024,
+            sqlite_secure_delete=1,
+            # diskcache's defaults let SQLite keep 32 MB of pages and map 64 MB of the file
+            # into each process, which a server's RSS grew into as the cache filled; a
+            # lookup reads a few pages, so 4 MB of each is plenty.
+            sqlite_cache_size=1024,
+            sqlite_mmap_size=4 * 1024 * 1024,
         )
         self.ttl = ttl
 

@@ -22,8 +22,8 @@ import time
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
-import httpx2
 import numpy as np
 import psutil
 import psycopg
@@ -79,6 +79,25 @@ def _model_rates(questions: list[str]) -> dict[str, float]:
     return rates
 
 
+CONVERSATION_FIELDS = ("conversation_id", "visitor_id", "visitor_token")
+
+
+async def ask_over_socket(
+    ws: websockets.ClientConnection, text: str, conversation: dict[str, str]
+) -> dict[str, Any]:
+    """Send one message in ``conversation`` and read frames up to its final one; the
+    conversation's fields are updated for the next message."""
+    await ws.send(json.dumps({"type": "message", "text": text, **conversation}))
+    while True:
+        frame: dict[str, Any] = json.loads(await ws.recv())
+        if frame["type"] in ("done", "error"):
+            break
+    if frame["type"] == "error":
+        raise RuntimeError(f"the server answered an error: {frame}")
+    conversation.update({k: frame[k] for k in CONVERSATION_FIELDS})
+    return frame
+
+
 async def _visitor(
     url: str, key: str, origin: str, questions: list[str], offset: int, until: float, level: Level
 ) -> None:
@@ -93,23 +112,12 @@ async def _visitor(
             text = f"{questions[n % len(questions)]} (#{n})"
             n += 7919  # distinct across visitors too
             begin = time.perf_counter()
-            await ws.send(json.dumps({"type": "message", "text": text, **conversation}))
-            while True:
-                frame = json.loads(await ws.recv())
-                if frame["type"] in ("done", "error"):
-                    break
-            if frame["type"] == "error":
-                raise RuntimeError(f"the server answered an error: {frame}")
+            frame = await ask_over_socket(ws, text, conversation)
             level.wall_ms.append((time.perf_counter() - begin) * 1000)
             level.server_ms.append(float(frame["latency_ms"]))
             level.answers += 1
             level.faq += frame["source"] == "faq"
             level.sources[frame["source"]] = level.sources.get(frame["source"], 0) + 1
-            conversation = {
-                "conversation_id": frame["conversation_id"],
-                "visitor_id": frame["visitor_id"],
-                "visitor_token": frame["visitor_token"],
-            }
 
 
 def _pg_connections(pgdata: Path) -> int:
@@ -149,23 +157,6 @@ async def _level(
     return level
 
 
-def _setup(server: ParleyServer) -> str:
-    with httpx2.Client(base_url=server.url, timeout=60) as client:
-        auth = {"Authorization": f"Bearer {server.login(client)}"}
-        bot = client.get("/v1/admin/bots", headers=auth).json()["items"][0]
-        client.patch(
-            f"/v1/admin/bots/{bot['id']}", headers=auth, json={"rate_limit_per_minute": 10_000}
-        ).raise_for_status()
-        created = client.post(
-            "/v1/admin/api-keys",
-            headers=auth,
-            json={"tenant_id": bot["tenant_id"], "kind": "publishable", "bot_id": bot["id"]},
-        )
-        created.raise_for_status()
-        key: str = created.json()["key"]
-        return key
-
-
 def run(levels: list[int], seconds: float = 6.0) -> None:
     questions = _questions()
     rates = _model_rates(questions)
@@ -175,7 +166,7 @@ def run(levels: list[int], seconds: float = 6.0) -> None:
     with tempfile.TemporaryDirectory(prefix="parley-bench-") as tmp:
         server = ParleyServer(Path(tmp) / "state", {"PARLEY_DEMO": "1"})
         try:
-            key = _setup(server)
+            key = server.demo_visitor_key()
             results = [
                 asyncio.run(_level(server, key, questions, n, seconds, base=i * 10**8))
                 for i, n in enumerate(levels)

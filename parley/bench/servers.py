@@ -134,6 +134,23 @@ class ParleyServer:
         token: str = response.json()["token"]
         return token
 
+    def demo_visitor_key(self) -> str:
+        """A publishable key of the demo bot, whose rate limit is raised for benchmarks."""
+        with httpx2.Client(base_url=self.url, timeout=60) as client:
+            auth = {"Authorization": f"Bearer {self.login(client)}"}
+            bot = client.get("/v1/admin/bots", headers=auth).json()["items"][0]
+            client.patch(
+                f"/v1/admin/bots/{bot['id']}", headers=auth, json={"rate_limit_per_minute": 10_000}
+            ).raise_for_status()
+            created = client.post(
+                "/v1/admin/api-keys",
+                headers=auth,
+                json={"tenant_id": bot["tenant_id"], "kind": "publishable", "bot_id": bot["id"]},
+            )
+            created.raise_for_status()
+            key: str = created.json()["key"]
+            return key
+
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGTERM)
         self.proc.wait(timeout=60)

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
+from shared.memory import release_free_memory
+
 Vector = npt.NDArray[np.float32]
 Vectors = npt.NDArray[np.float32]
+T = TypeVar("T")
 
 
 class EmbeddingError(Exception):
@@ -70,3 +76,36 @@ def normalize(matrix: npt.NDArray[Any]) -> Vectors:
 
 def empty(dim: int) -> Vectors:
     return np.zeros((0, dim), dtype=np.float32)
+
+
+class ModelThread:
+    """The one thread a local model runs on.
+
+    Not asyncio's default pool: each of its threads that ever ran the model keeps its own
+    allocator arena and the runtime's per-thread state, so a long-running server's memory
+    grows with every thread that took a turn (measured in docs/deploy.md: six threads
+    +240 MB after 3,000 forward passes, one thread +80 MB). Forward passes are serial anyway.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._pool: ThreadPoolExecutor | None = None
+
+    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=self._name)
+        call = functools.partial(fn, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, call)
+
+    async def recycle(self) -> None:
+        """End the thread (its per-thread memory goes with it) and give freed memory back;
+        the next call starts a new one."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await asyncio.to_thread(pool.shutdown)
+        release_free_memory()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None

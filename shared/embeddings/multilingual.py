@@ -10,7 +10,6 @@ e5 "query", document chunks as "passage", as the model was trained.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -21,6 +20,7 @@ from shared.embeddings.base import (
     Calibration,
     Embedder,
     EmbeddingError,
+    ModelThread,
     Vectors,
     empty,
     normalize,
@@ -47,6 +47,7 @@ class MultilingualEmbedder(Embedder):
         self._threads = threads  # one thread measured faster than two for single questions
         self._model: Any = None
         self._lock = threading.Lock()  # one embedding at a time through the C engine
+        self._thread = ModelThread("parley-embedder")
 
     def _engine(self) -> Any:
         if self._model is None:
@@ -67,14 +68,17 @@ class MultilingualEmbedder(Embedder):
         return normalize(np.asarray(rows, dtype=np.float32).reshape(len(texts), self.dim))
 
     async def warm_up(self) -> None:
-        await asyncio.to_thread(self._run, ["warm up"], query=True)
+        await self._thread.run(self._run, ["warm up"], query=True)
+
+    async def aclose(self) -> None:
+        self._thread.close()
 
     async def embed(self, texts: Sequence[str]) -> Vectors:
         if not texts:
             return empty(self.dim)
-        return await asyncio.to_thread(self._run, list(texts), query=True)
+        return await self._thread.run(self._run, list(texts), query=True)
 
     async def embed_documents(self, texts: Sequence[str]) -> Vectors:
         if not texts:
             return empty(self.dim)
-        return await asyncio.to_thread(self._run, list(texts), query=False)
+        return await self._thread.run(self._run, list(texts), query=False)
