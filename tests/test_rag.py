@@ -199,3 +199,38 @@ async def test_remote_embedding_providers_through_their_sdks(provider, fake_open
     assert fake.requests[-1]["model"] == (
         "text-embedding-3-small" if provider == "openai" else "mistral-embed"
     )
+
+
+async def test_full_text_ranks_the_rows_sharing_a_word_and_only_those(runtime, conn, embedder):
+    """Both searches (FAQ phrasings, document chunks) rank by the question's words once per
+    question: rows sharing a word get a rank, others 0, and a question of stop words only
+    still gets every FAQ scored (by meaning alone)."""
+    from shared.db import chunks, faqs
+    from tests.chat_fixtures import make_shop
+
+    shop = await make_shop(runtime)
+    text = "Do you ship to Canada?"
+    vector = (await embedder.embed([text]))[0]
+    rows = await faqs.match_rows(conn, bot_id=shop.bot_id, text=text, vector=vector)
+    lexical = {r["question"]: r["lexical"] for r in rows}
+    assert lexical["Which countries do you ship to?"] > 0
+    assert lexical["How long do I have to return an item?"] == 0
+    passages = await chunks.search(conn, bot_id=shop.bot_id, text=text, vector=vector, limit=50)
+    assert passages
+    cur = await conn.execute(
+        "SELECT id, tsv @@ to_tsquery('english', 'ship | canada') AS shares FROM chunks"
+        " WHERE bot_id = %s",
+        (shop.bot_id,),
+    )
+    shares = {r["id"]: r["shares"] for r in await cur.fetchall()}
+    assert any(shares.values())
+    assert not all(shares.values())
+    assert all((r["lex"] > 0) == shares[r["id"]] for r in passages)
+
+    quiet = "Is it what you do?"  # English stop words only: no full-text query at all
+    vector = (await embedder.embed([quiet]))[0]
+    rows = await faqs.match_rows(conn, bot_id=shop.bot_id, text=quiet, vector=vector)
+    assert len(rows) == len(lexical)
+    assert all(r["lexical"] == 0 for r in rows)
+    found = await chunks.search(conn, bot_id=shop.bot_id, text=quiet, vector=vector, limit=5)
+    assert len(found) == 5

@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from shared.db.pool import Conn
+from shared.db.text_search import QUESTION_QUERY, lex_rank
 from shared.rag.chunk import Chunk
 
 
@@ -55,17 +56,12 @@ async def replace_chunks(
 RRF_K = 60
 # Hybrid retrieval over an exact scan of the bot's own chunks: cosine plus full-text rank,
 # fused by reciprocal rank (see shared.rag.retrieve).
-_RETRIEVE = """
-WITH q AS (
-    SELECT replace(plainto_tsquery(b.text_search_config, %(text)s)::text, '&', '|') AS terms,
-           b.text_search_config AS cfg
-      FROM bots b WHERE b.id = %(bot)s
-),
+_RETRIEVE = f"""
+WITH {QUESTION_QUERY},
 scored AS (
     SELECT c.id, c.document_id, c.text, c.heading, c.page,
            1 - (c.embedding <=> %(vec)s) AS cos,
-           CASE WHEN q.terms = '' THEN 0
-                ELSE ts_rank_cd(c.tsv, to_tsquery(q.cfg, q.terms)) END AS lex
+           {lex_rank("c.tsv")} AS lex
       FROM chunks c, q
      WHERE c.bot_id = %(bot)s AND c.embedding IS NOT NULL
 ),

@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from shared.db.pool import Conn
+from shared.db.text_search import QUESTION_QUERY, lex_rank
 from shared.errors import NotFoundError
 from shared.faq_import import FaqEntry
 
@@ -179,17 +180,12 @@ async def delete_faq(conn: Conn, *, tenant_id: UUID, bot_id: UUID, faq_id: UUID)
 
 
 # Each FAQ scored from all its phrasings (see shared.rag.faq_match for how and why).
-_MATCH = """
-WITH q AS (
-    SELECT replace(plainto_tsquery(b.text_search_config, %(text)s)::text, '&', '|') AS terms,
-           b.text_search_config AS cfg
-      FROM bots b WHERE b.id = %(bot)s
-),
+_MATCH = f"""
+WITH {QUESTION_QUERY},
 scored AS (
     SELECT p.faq_id,
            1 - (p.embedding <=> %(vec)s) AS cos,
-           CASE WHEN q.terms = '' THEN 0
-                ELSE ts_rank_cd(p.tsv, to_tsquery(q.cfg, q.terms)) END AS lex
+           {lex_rank("p.tsv")} AS lex
       FROM faq_phrasings p, q
      WHERE p.bot_id = %(bot)s AND p.embedding IS NOT NULL
 ),
