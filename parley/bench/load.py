@@ -9,7 +9,9 @@ The run, all on loopback and bounded in time:
    (so the answer cache never answers), for ``seconds``;
 3. per level: answers/s and its ratio to the model's batch rate, client p50/p99, the
    server's own answering time (``latency_ms``), the share answered from the FAQ, the
-   server's RSS and how many PostgreSQL connections it holds.
+   server's RSS and how many PostgreSQL connections it holds, and the CPU time one answer
+   cost in the server, in PostgreSQL and in this benchmark's own visitors (on a machine
+   with few cores they share it, so this shows where the answers' cost lies).
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ class Level:
     rss_mb: float
     pg_connections: int
     sources: dict[str, int] = field(default_factory=dict)
+    cpu_s: dict[str, float] = field(default_factory=dict)  # seconds in the measured window
 
     @property
     def rate(self) -> float:
@@ -120,6 +123,28 @@ async def _visitor(
             level.sources[frame["source"]] = level.sources.get(frame["source"], 0) + 1
 
 
+def _cpu_seconds(processes: list[psutil.Process]) -> float:
+    total = 0.0
+    for process in processes:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:  # a backend that ended meanwhile
+            continue
+        total += times.user + times.system
+    return total
+
+
+def _cpu_by_part(server: psutil.Process, pgdata: Path) -> dict[str, float]:
+    """CPU seconds so far of the server process, of PostgreSQL (the embedded postmaster,
+    found by its pid file, and its backends) and of this process."""
+    postmaster = psutil.Process(int((pgdata / "postmaster.pid").read_text().split()[0]))
+    return {
+        "server": _cpu_seconds([server]),
+        "postgres": _cpu_seconds([postmaster, *postmaster.children(recursive=True)]),
+        "visitors": _cpu_seconds([psutil.Process()]),
+    }
+
+
 def _pg_connections(pgdata: Path) -> int:
     with psycopg.connect(f"postgresql://postgres@/postgres?host={pgdata}") as conn:
         row = conn.execute(
@@ -143,6 +168,8 @@ async def _level(
             for v in range(visitors)
         )
     )
+    process = psutil.Process(server.proc.pid)
+    before = _cpu_by_part(process, server.data_dir / "pg")
     begin = time.monotonic()
     until = begin + seconds
     await asyncio.gather(
@@ -152,7 +179,9 @@ async def _level(
         )
     )
     level.seconds = time.monotonic() - begin
-    level.rss_mb = psutil.Process(server.proc.pid).memory_info().rss / 2**20
+    after = _cpu_by_part(process, server.data_dir / "pg")
+    level.cpu_s = {part: after[part] - before[part] for part in after}
+    level.rss_mb = process.memory_info().rss / 2**20
     level.pg_connections = _pg_connections(server.data_dir / "pg")
     return level
 
@@ -176,11 +205,14 @@ def run(levels: list[int], seconds: float = 6.0) -> None:
     print(
         f"\n  {'visitors':>8s} {'answers/s':>10s} {'x batch64':>9s} {'p50 ms':>7s} {'p99 ms':>7s}"
         f" {'server p50':>10s} {'FAQ':>5s} {'RSS MB':>7s} {'PG conns':>8s}"
+        f"   CPU ms per answer: server / PostgreSQL / visitors"
     )
     for r in results:
         print(
             f"  {r.visitors:8d} {r.rate:10.1f} {r.rate / batch:9.2f}"
             f" {np.percentile(r.wall_ms, 50):7.1f} {np.percentile(r.wall_ms, 99):7.1f}"
             f" {np.percentile(r.server_ms, 50):10.1f} {r.faq / max(r.answers, 1):5.0%}"
-            f" {r.rss_mb:7.0f} {r.pg_connections:8d}   {r.sources}"
+            f" {r.rss_mb:7.0f} {r.pg_connections:8d}   "
+            + " / ".join(f"{1000 * r.cpu_s[p] / max(r.answers, 1):.1f}" for p in r.cpu_s)
+            + f"   {r.sources}"
         )
