@@ -56,6 +56,17 @@ async def _purge(runtime: Runtime) -> JobResult:
     return {"rate_limit_rows": limits, "sessions": logins}
 
 
+async def _indexes(runtime: Runtime) -> JobResult:
+    from shared.db import bot_indexes
+
+    async with runtime.db.connection() as conn:
+        changes = await bot_indexes.sync(conn, dim=runtime.get_embedder().dim)
+    return {
+        "ready": sum(c.action == "ready" for c in changes),
+        "dropped": sum(c.action == "dropped" for c in changes),
+    }
+
+
 @dataclass(frozen=True)
 class Job:
     name: str
@@ -72,6 +83,7 @@ JOBS: dict[str, Job] = {
         Job("gdpr", _gdpr, 300, "finish interrupted GDPR requests; delete expired exports"),
         Job("purge", _purge, 3600, "delete expired sessions and rate-limit rows"),
         Job("notify", _notify, 30, "retry handoff notifications (webhook, e-mail) that failed"),
+        Job("indexes", _indexes, 600, "give bots with many chunks indexes of their own"),
     )
 }
 

@@ -35,6 +35,7 @@ async def preview(conn: Conn, embedder: Embedder, bot: dict[str, Any], text: str
             text=text,
             vector=vector,
             min_relevance=calibration.passage_relevance,
+            indexed=bot["chunks_indexed"],
         )
         passages = [
             {"title": p.label, "document_id": p.document_id, "similarity": round(p.similarity, 4)}

@@ -110,6 +110,7 @@ class ChatService:
             text=question.text,
             vector=lookup.vector,
             min_relevance=calibration.passage_relevance,
+            indexed=bot["chunks_indexed"],
         )
         await lease.release()  # no connection is held while a model writes
 

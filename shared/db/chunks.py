@@ -8,7 +8,9 @@ from uuid import UUID
 
 import numpy as np
 import numpy.typing as npt
+from psycopg import sql
 
+from shared.db.bot_indexes import EF_SEARCH
 from shared.db.pool import Conn
 from shared.db.text_search import QUESTION_QUERY, lex_rank
 from shared.rag.chunk import Chunk
@@ -54,36 +56,69 @@ async def replace_chunks(
 
 
 RRF_K = 60
-# Hybrid retrieval over an exact scan of the bot's own chunks: cosine plus full-text rank,
-# fused by reciprocal rank (see shared.rag.retrieve).
+# Hybrid retrieval: the bot's nearest chunks by cosine and its best full-text matches (each
+# list EF_SEARCH long), fused by reciprocal rank. For most bots both lists come from an
+# exact scan of the bot's own rows (through the btree on bot_id); a bot with indexes of its
+# own (shared.db.bot_indexes) takes them from its HNSW and GIN indexes instead, the same
+# query otherwise, so both give the same answer wherever the index finds the true nearest
+# chunks. A partial index applies only when the query names its bot as a constant, hence
+# the literal there.
 _RETRIEVE = f"""
 WITH {QUESTION_QUERY},
-scored AS (
-    SELECT c.id, c.document_id, c.text, c.heading, c.page,
-           1 - (c.embedding <=> %(vec)s) AS cos,
-           {lex_rank("c.tsv")} AS lex
-      FROM chunks c, q
-     WHERE c.bot_id = %(bot)s AND c.embedding IS NOT NULL
+near AS (
+    SELECT id, rank() OVER (ORDER BY distance) AS sem_rank
+      FROM (SELECT c.id, {{distance}} AS distance
+              FROM chunks c
+             WHERE c.bot_id = {{bot}} AND c.embedding IS NOT NULL
+             ORDER BY {{distance}}
+             LIMIT {EF_SEARCH}) nearest
 ),
-ranked AS (
-    SELECT *, rank() OVER (ORDER BY cos DESC) AS sem_rank,
-              rank() OVER (ORDER BY lex DESC) AS lex_rank
-      FROM scored
+words AS (
+    SELECT id, rank() OVER (ORDER BY lex DESC) AS lex_rank
+      FROM (SELECT c.id, ts_rank_cd(c.tsv, q.query) AS lex
+              FROM chunks c, q
+             WHERE c.bot_id = {{bot}} AND c.tsv @@ q.query AND c.embedding IS NOT NULL
+             ORDER BY lex DESC
+             LIMIT {EF_SEARCH}) best
+),
+fused AS (
+    SELECT coalesce(n.id, w.id) AS id,
+           coalesce(1.0 / (%(k)s + n.sem_rank), 0) + coalesce(1.0 / (%(k)s + w.lex_rank), 0)
+               AS fused
+      FROM near n FULL JOIN words w ON w.id = n.id
 )
-SELECT r.id, r.document_id, r.text, r.heading, r.page, r.cos, r.lex,
-       1.0 / (%(k)s + r.sem_rank) + CASE WHEN r.lex > 0 THEN 1.0 / (%(k)s + r.lex_rank)
-                                         ELSE 0 END AS fused,
+SELECT c.id, c.document_id, c.text, c.heading, c.page,
+       1 - (c.embedding <=> %(vec)s) AS cos, {lex_rank("c.tsv")} AS lex, f.fused,
        d.title, d.source_uri
-  FROM ranked r JOIN documents d ON d.id = r.document_id
- ORDER BY fused DESC
+  FROM fused f JOIN chunks c ON c.id = f.id JOIN documents d ON d.id = c.document_id, q
+ ORDER BY f.fused DESC, c.id
  LIMIT %(limit)s
 """
+_EXACT = sql.SQL(_RETRIEVE).format(
+    distance=sql.SQL("c.embedding <=> %(vec)s"), bot=sql.Placeholder("bot")
+)
+
+
+def retrieve_query(bot_id: UUID, dim: int, *, indexed: bool) -> sql.Composed:
+    """The retrieval statement: by exact scan, or through the bot's own indexes."""
+    if not indexed:
+        return _EXACT
+    width = sql.Literal(dim)
+    distance = sql.SQL("c.embedding::vector({w}) <=> %(vec)s::vector({w})").format(w=width)
+    return sql.SQL(_RETRIEVE).format(distance=distance, bot=sql.Literal(bot_id))
 
 
 async def search(
-    conn: Conn, *, bot_id: UUID, text: str, vector: npt.NDArray[np.float32], limit: int
+    conn: Conn,
+    *,
+    bot_id: UUID,
+    text: str,
+    vector: npt.NDArray[np.float32],
+    limit: int,
+    indexed: bool = False,
 ) -> list[dict[str, Any]]:
-    cur = await conn.execute(
-        _RETRIEVE, {"bot": bot_id, "text": text, "vec": vector, "k": RRF_K, "limit": limit}
-    )
+    """The bot's best chunks for the question; ``indexed``: through the bot's own indexes
+    (``bots.chunks_indexed``), else by an exact scan."""
+    params = {"bot": bot_id, "text": text, "vec": vector, "k": RRF_K, "limit": limit}
+    cur = await conn.execute(retrieve_query(bot_id, len(vector), indexed=indexed), params)
     return await cur.fetchall()

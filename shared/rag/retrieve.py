@@ -1,5 +1,6 @@
 """Hybrid retrieval of document chunks for RAG: cosine similarity plus full-text rank,
-fused by reciprocal rank, over an exact scan of the bot's own chunks."""
+fused by reciprocal rank, over an exact scan of the bot's own chunks (or, for a bot with
+many, over the candidates its own indexes give: shared.db.bot_indexes)."""
 
 from __future__ import annotations
 
@@ -45,10 +46,15 @@ async def retrieve(
     vector: npt.NDArray[np.float32],
     limit: int = 4,
     min_relevance: float = MIN_RELEVANCE,
+    indexed: bool = False,
 ) -> list[Passage]:
-    """The most relevant passages, best first; none when nothing is relevant enough."""
+    """The most relevant passages, best first; none when nothing is relevant enough.
+    ``indexed``: the bot has indexes of its own (``bots.chunks_indexed``)."""
     passages = []
-    for row in await chunks.search(conn, bot_id=bot_id, text=text, vector=vector, limit=limit):
+    found = await chunks.search(
+        conn, bot_id=bot_id, text=text, vector=vector, limit=limit, indexed=indexed
+    )
+    for row in found:
         if float(row["cos"]) < min_relevance:
             continue
         uri = row["source_uri"] or ""
