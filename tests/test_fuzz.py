@@ -19,7 +19,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 
 from tests.utils.servers import ParleyProcess
@@ -62,19 +62,19 @@ def credentials(server) -> tuple[str, str, str]:
     """A dashboard session of the admin, a secret key of the demo tenant and its bot's id
     (made before any fuzzing: the fuzzer's wrong passwords soon rate-limit logging in)."""
     url = server.url
-    login = httpx.post(
+    login = httpx2.post(
         f"{url}/v1/admin/login", json={"username": "fuzzer", "password": PASSWORD}
     ).raise_for_status()
     session = login.json()["token"]
     headers = {"Authorization": f"Bearer {session}"}
-    tenants = httpx.get(f"{url}/v1/admin/tenants", headers=headers).raise_for_status()
+    tenants = httpx2.get(f"{url}/v1/admin/tenants", headers=headers).raise_for_status()
     tenant_id = tenants.json()["items"][0]["id"]
-    created = httpx.post(
+    created = httpx2.post(
         f"{url}/v1/admin/api-keys",
         headers=headers,
         json={"tenant_id": tenant_id, "kind": "secret", "role": "saas_user", "name": "fuzz"},
     ).raise_for_status()
-    bots = httpx.get(f"{url}/v1/admin/bots", headers=headers).raise_for_status()
+    bots = httpx2.get(f"{url}/v1/admin/bots", headers=headers).raise_for_status()
     return session, created.json()["key"], bots.json()["items"][0]["id"]
 
 
