@@ -433,6 +433,15 @@ def _bench(args: argparse.Namespace) -> int:
         from parley.bench import ttft
 
         ttft.run(runs=args.runs)
+    elif args.what == "scale":
+        from parley.bench import scale
+
+        if args.chunks < 1000 or not 1 <= args.bots <= args.chunks // 10 or args.queries < 1:
+            raise CommandError(
+                "--chunks must be at least 1000, --bots from 1 to a tenth of --chunks,"
+                " --queries at least 1"
+            )
+        scale.run(chunks=args.chunks, bots=args.bots, queries=args.queries)
     elif args.what == "handoff":
         from parley.bench import handoff
 
@@ -533,7 +542,18 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="print performance figures")
     bench.add_argument(
         "what",
-        choices=["startup", "faq", "ttft", "ingest", "widget", "load", "soak", "gdpr", "handoff"],
+        choices=[
+            "startup",
+            "faq",
+            "ttft",
+            "ingest",
+            "widget",
+            "load",
+            "soak",
+            "gdpr",
+            "handoff",
+            "scale",
+        ],
     )
     bench.add_argument("--docs", type=int, default=200, help="ingest: corpus size")
     bench.add_argument(
@@ -552,6 +572,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--levels", default="1,4,16,64", help="load: visitors at each level")
     bench.add_argument("--seconds", type=float, default=6.0, help="load: seconds per level")
     bench.add_argument("--rounds", type=int, default=12, help="soak: rounds of traffic")
+    bench.add_argument("--chunks", type=int, default=1_000_000, help="scale: chunks over all bots")
+    bench.add_argument("--bots", type=int, default=1000, help="scale: how many bots")
+    bench.add_argument(
+        "--queries", type=int, default=200, help="scale: questions asked of each bot measured"
+    )
     bench.set_defaults(func=cmd_bench)
     return parser
 

@@ -10,7 +10,6 @@ import numpy as np
 import numpy.typing as npt
 from psycopg import sql
 
-from shared.db.bot_indexes import EF_SEARCH
 from shared.db.pool import Conn
 from shared.db.text_search import QUESTION_QUERY, lex_rank
 from shared.rag.chunk import Chunk
@@ -56,8 +55,9 @@ async def replace_chunks(
 
 
 RRF_K = 60
+CANDIDATES = 100  # each list's length (nearest chunks; best full-text matches)
 # Hybrid retrieval: the bot's nearest chunks by cosine and its best full-text matches (each
-# list EF_SEARCH long), fused by reciprocal rank. For most bots both lists come from an
+# list CANDIDATES long), fused by reciprocal rank. For most bots both lists come from an
 # exact scan of the bot's own rows (through the btree on bot_id); a bot with indexes of its
 # own (shared.db.bot_indexes) takes them from its HNSW and GIN indexes instead, the same
 # query otherwise, so both give the same answer wherever the index finds the true nearest
@@ -70,16 +70,16 @@ near AS (
       FROM (SELECT c.id, {{distance}} AS distance
               FROM chunks c
              WHERE c.bot_id = {{bot}} AND c.embedding IS NOT NULL
-             ORDER BY {{distance}}
-             LIMIT {EF_SEARCH}) nearest
+             ORDER BY {{distance}}  -- by distance alone, or no index can give the order
+             LIMIT {CANDIDATES}) nearest
 ),
 words AS (
     SELECT id, rank() OVER (ORDER BY lex DESC) AS lex_rank
       FROM (SELECT c.id, ts_rank_cd(c.tsv, q.query) AS lex
               FROM chunks c, q
              WHERE c.bot_id = {{bot}} AND c.tsv @@ q.query AND c.embedding IS NOT NULL
-             ORDER BY lex DESC
-             LIMIT {EF_SEARCH}) best
+             ORDER BY lex DESC, c.id
+             LIMIT {CANDIDATES}) best
 ),
 fused AS (
     SELECT coalesce(n.id, w.id) AS id,

@@ -1,0 +1,253 @@
+"""``parley bench scale [--chunks 1000000] [--bots 1000]``: retrieval over many bots' chunks.
+
+The run, on an embedded PostgreSQL of its own in a temporary folder (removed at the end):
+
+1. builds one tenant's ``--bots`` bots holding ``--chunks`` chunks between them, skewed as
+   a SaaS grows: three bots with 10%, 7.5% and 5% of all chunks (100k, 75k and 50k of a
+   million), the rest spread log-normally over the others (most hold hundreds). Each bot's
+   chunks lie in topics of its own: vectors near the topic's centre, texts using the
+   topic's words, so both halves of hybrid retrieval have something to find;
+2. runs the scheduler's ``indexes`` job (``shared.db.bot_indexes.sync``), timed: the bots
+   past its size get their HNSW and GIN indexes;
+3. asks each of the three largest bots and five of the smallest ``--queries`` questions
+   near one of their chunks, through the retrieval statement the chat path runs; for an
+   indexed bot also through the exact scan, which is the baseline for both time and
+   recall@10 (the share of the exact top 10 that the indexed statement returns).
+
+Figures are medians of the per-question times, p50 and p99, in milliseconds.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import psycopg
+from pgvector.psycopg import register_vector
+
+DIM = 384
+TOPICS = 24  # per bot
+WORDS_PER_TOPIC = 6
+
+
+@dataclass
+class Bot:
+    id: uuid.UUID
+    chunks: int
+    rng_seed: int
+
+
+def _sizes(chunks: int, bots: int, rng: np.random.Generator) -> list[int]:
+    big = [int(chunks * share) for share in (0.10, 0.075, 0.05)][: min(3, bots)]
+    rest = chunks - sum(big)
+    weights = rng.lognormal(mean=0.0, sigma=1.0, size=bots - len(big))
+    small = np.maximum(1, np.floor(rest * weights / weights.sum())).astype(int)
+    return big + [int(n) for n in small]
+
+
+def _topic_vectors(seed: int) -> tuple[npt.NDArray[np.float32], list[list[str]]]:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(TOPICS, DIM)).astype(np.float32)
+    words = [[f"t{seed}w{t}x{k}" for k in range(WORDS_PER_TOPIC)] for t in range(TOPICS)]
+    return centres, words
+
+
+def _bot_rows(
+    bot: Bot, start: int, count: int
+) -> tuple[npt.NDArray[np.float32], list[str], npt.NDArray[np.int64]]:
+    """Chunks ``start`` .. ``start + count`` of ``bot``: (vectors, texts, topics)."""
+    centres, words = _topic_vectors(bot.rng_seed)
+    rng = np.random.default_rng([bot.rng_seed, start])
+    topics = rng.integers(0, TOPICS, size=count)
+    # A topic's chunks fall into sub-topics, as real passages do (a model's embeddings have
+    # far fewer dimensions of variation than 384): nearest neighbours are meaningful.
+    subtopics = np.random.default_rng([bot.rng_seed, 7]).normal(size=(TOPICS * 40, DIM))
+    picked = topics * 40 + rng.integers(0, 40, size=count)
+    vectors = (
+        centres[topics] + 0.7 * subtopics[picked] + 0.35 * rng.normal(size=(count, DIM))
+    ).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    texts = [
+        " ".join(rng.choice(words[t], size=4)) + f" note {start + n} of the handbook"
+        for n, t in enumerate(topics)
+    ]
+    return vectors.astype(np.float32), texts, topics
+
+
+def _load(conn: psycopg.Connection[tuple[object, ...]], bots: list[Bot], tenant: uuid.UUID) -> None:
+    conn.execute(
+        "CREATE UNLOGGED TABLE scale_staging (document_id uuid, bot_id uuid, ord int,"
+        " text text, embedding vector)"
+    )
+    batch = 20_000
+    for bot in bots:
+        document = conn.execute(
+            "INSERT INTO documents (tenant_id, bot_id, source_uri, title, mime, size_bytes,"
+            " etag, status) VALUES (%s, %s, %s, 'Handbook', 'text/markdown', 1, '1', 'ready')"
+            " RETURNING id",
+            (tenant, bot.id, f"s3://scale/{bot.id}.md"),
+        ).fetchone()
+        assert document is not None
+        for start in range(0, bot.chunks, batch):
+            vectors, texts, _ = _bot_rows(bot, start, min(batch, bot.chunks - start))
+            with conn.cursor().copy("COPY scale_staging FROM STDIN WITH (FORMAT BINARY)") as copy:
+                copy.set_types(["uuid", "uuid", "int4", "text", "vector"])
+                for n, (text, vector) in enumerate(zip(texts, vectors, strict=True)):
+                    copy.write_row((document[0], bot.id, start + n, text, vector))
+    conn.execute(
+        "INSERT INTO chunks (document_id, bot_id, ord, text, embedding, tsv)"
+        " SELECT document_id, bot_id, ord, text, embedding, to_tsvector('english', text)"
+        " FROM scale_staging"
+    )
+    conn.execute("DROP TABLE scale_staging")
+    conn.execute("VACUUM ANALYZE chunks")
+
+
+def _question(bot: Bot, n: int) -> tuple[str, npt.NDArray[np.float32]]:
+    """A question near chunk ``k`` of the bot, naming two of its topic's words."""
+    rng = np.random.default_rng([bot.rng_seed, 10**9 + n])
+    k = int(rng.integers(0, bot.chunks))
+    vectors, texts, _ = _bot_rows(bot, k, 1)
+    vector = vectors[0] + 0.02 * rng.normal(size=DIM).astype(np.float32)
+    vector /= np.linalg.norm(vector)
+    return " ".join(texts[0].split()[:2]) + "?", vector.astype(np.float32)
+
+
+def _timed(
+    conn: psycopg.Connection[tuple[object, ...]], bot: Bot, text: str, vector: object, indexed: bool
+) -> tuple[float, list[int]]:
+    from shared.db.chunks import RRF_K, retrieve_query
+
+    query = retrieve_query(bot.id, DIM, indexed=indexed)
+    params = {"bot": bot.id, "text": text, "vec": vector, "k": RRF_K, "limit": 10}
+    begin = time.perf_counter()
+    rows = conn.execute(query, params).fetchall()
+    return (time.perf_counter() - begin) * 1000, [int(str(r[0])) for r in rows]
+
+
+def _uses_index(conn: psycopg.Connection[tuple[object, ...]], bot: Bot, vector: object) -> bool:
+    from shared.db.bot_indexes import index_name
+    from shared.db.chunks import RRF_K, retrieve_query
+
+    query = psycopg.sql.SQL("EXPLAIN ") + retrieve_query(bot.id, DIM, indexed=True)
+    params = {"bot": bot.id, "text": "note", "vec": vector, "k": RRF_K, "limit": 10}
+    plan = "\n".join(str(r[0]) for r in conn.execute(query, params).fetchall())
+    return index_name("hnsw", bot.id) in plan
+
+
+def _percentiles(values: list[float]) -> str:
+    return f"{np.percentile(values, 50):7.2f} {np.percentile(values, 99):7.2f}"
+
+
+def run(*, chunks: int = 1_000_000, bots: int = 1000, queries: int = 200) -> None:
+    import asyncio
+
+    from shared.db import bot_indexes
+    from shared.db.embedded import EmbeddedPostgres
+    from shared.db.migrate import migrate
+    from shared.db.pool import SESSION_SETTINGS, Database
+
+    rng = np.random.default_rng(20261202)
+    sizes = _sizes(chunks, bots, rng)
+    print(
+        f"parley bench scale: {sum(sizes):,} chunks over {len(sizes):,} bots"
+        f" (largest {sizes[0]:,}, median {int(statistics.median(sizes)):,},"
+        f" smallest {min(sizes):,}); {queries} questions per bot measured"
+    )
+    with tempfile.TemporaryDirectory(prefix="parley-scale-") as tmp:
+        server = EmbeddedPostgres(Path(tmp) / "pg", delete_on_stop=True)
+        url = server.start()
+        try:
+            database = Database(url)
+
+            async def prepare() -> None:
+                async with database.connection() as conn:
+                    await migrate(conn)
+                await database.close()
+
+            asyncio.run(prepare())
+            with psycopg.connect(url, autocommit=True) as conn:
+                register_vector(conn)
+                tenant = conn.execute(
+                    "INSERT INTO tenants (slug, name) VALUES ('scale', 'Scale') RETURNING id"
+                ).fetchone()
+                assert tenant is not None
+                population = []
+                for n, size in enumerate(sizes):
+                    row = conn.execute(
+                        "INSERT INTO bots (tenant_id, slug, name) VALUES (%s, %s, %s) RETURNING id",
+                        (tenant[0], f"bot-{n}", f"Bot {n}"),
+                    ).fetchone()
+                    assert row is not None
+                    population.append(Bot(row[0], size, n + 1))
+                begin = time.perf_counter()
+                _load(conn, population, tenant[0])
+                loaded = time.perf_counter() - begin
+                size_mb = conn.execute("SELECT pg_total_relation_size('chunks') / 1e6").fetchone()
+                print(
+                    f"  loaded in {loaded:.0f} s; chunks table {size_mb[0]:,.0f} MB"
+                    if size_mb
+                    else ""
+                )
+
+            async def index() -> tuple[list[bot_indexes.Change], float]:
+                async with database.connection() as conn:
+                    await conn.execute("SET maintenance_work_mem = '1GB'")
+                    began = time.perf_counter()
+                    changes = await bot_indexes.sync(conn, dim=DIM)
+                    took = time.perf_counter() - began
+                await database.close()
+                return changes, took
+
+            changes, took = asyncio.run(index())
+            indexed = {c.bot_id for c in changes if c.action == "ready"}
+            print(
+                f"  indexes job: {len(indexed)} bots past {bot_indexes.INDEX_FROM:,} chunks"
+                f" indexed in {took:.0f} s"
+            )
+            with psycopg.connect(url, autocommit=True) as conn:
+                register_vector(conn)
+                conn.execute(SESSION_SETTINGS)  # as on the chat path's pooled connections
+                names = [bot_indexes.index_name(k, b) for b in indexed for k in ("hnsw", "fts")]
+                index_mb = conn.execute(
+                    "SELECT coalesce(sum(pg_relation_size(n::regclass)), 0) / 1e6"
+                    " FROM unnest(%s::text[]) n",
+                    (names,),
+                ).fetchone()
+                assert index_mb is not None
+                print(f"  their indexes: {index_mb[0]:,.0f} MB")
+                print(
+                    f"\n  {'bot':>16s} {'chunks':>8s} {'path':>8s}  {'p50 ms':>7s} {'p99 ms':>7s}"
+                    f"  {'exact p50':>9s} {'exact p99':>9s}  {'recall@10':>9s}  index used"
+                )
+                ranked = sorted(population, key=lambda b: -b.chunks)
+                for bot in [*ranked[:3], *ranked[-5:]]:
+                    is_indexed = bot.id in indexed
+                    ours, exact, recall = [], [], []
+                    for n in range(queries + 3):
+                        text, vector = _question(bot, n)
+                        ms, got = _timed(conn, bot, text, vector, is_indexed)
+                        if is_indexed:
+                            base_ms, want = _timed(conn, bot, text, vector, False)
+                        else:
+                            base_ms, want = ms, got
+                        if n < 3:
+                            continue  # warm-up
+                        ours.append(ms)
+                        exact.append(base_ms)
+                        recall.append(len(set(got) & set(want)) / max(len(want), 1))
+                    used = _uses_index(conn, bot, _question(bot, 0)[1]) if is_indexed else False
+                    print(
+                        f"  {str(bot.id)[:16]:>16s} {bot.chunks:8,d}"
+                        f" {'indexed' if is_indexed else 'exact':>8s}  {_percentiles(ours)}"
+                        f"  {np.percentile(exact, 50):9.2f} {np.percentile(exact, 99):9.2f}"
+                        f"  {statistics.mean(recall):9.3f}  {'yes' if used else '-'}"
+                    )
+        finally:
+            server.stop()
