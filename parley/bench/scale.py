@@ -12,7 +12,12 @@ The run, on an embedded PostgreSQL of its own in a temporary folder (removed at 
 3. asks each of the three largest bots and five of the smallest ``--queries`` questions
    near one of their chunks, through the retrieval statement the chat path runs; for an
    indexed bot also through the exact scan, which is the baseline for both time and
-   recall@10 (the share of the exact top 10 that the indexed statement returns).
+   recall@10 (the share of the exact top 10 that the indexed statement returns);
+4. FAQ matching (the statement the chat path runs) for a bot with 50 FAQs and one with
+   5,000, three phrasings each;
+5. times the statements that authenticate a caller and count its request (a widget's
+   publishable key; an admin's session) with 10 tenants, then again with 10,000, each with
+   a bot, a key, a user with a session and rate-limit rows.
 
 Figures are medians of the per-question times, p50 and p99, in milliseconds.
 """
@@ -141,6 +146,179 @@ def _uses_index(conn: psycopg.Connection[tuple[object, ...]], bot: Bot, vector: 
     return index_name("hnsw", bot.id) in plan
 
 
+def _add_tenants(conn: psycopg.Connection[tuple[object, ...]], first: int, last: int) -> None:
+    """Tenants ``first`` .. ``last - 1``: each with a bot, a publishable key (prefix
+    ``pk_scale<n>``, hash of the same text), a user with a live session and three
+    rate-limit rows (its key, a visitor, its address)."""
+    conn.execute(
+        """
+        WITH t AS (
+            INSERT INTO tenants (slug, name)
+            SELECT 'tenant-' || n, 'Tenant ' || n FROM generate_series(%(a)s, %(b)s - 1) n
+            RETURNING id, slug
+        ), b AS (
+            INSERT INTO bots (tenant_id, slug, name, allowed_origins)
+            SELECT id, 'shop', 'Shop', ARRAY['https://' || slug || '.example'] FROM t
+            RETURNING id, tenant_id
+        ), k AS (
+            INSERT INTO api_keys (tenant_id, bot_id, kind, role, prefix, key_hash)
+            SELECT b.tenant_id, b.id, 'publishable', 'guest',
+                   'pk_scale' || substr(t.slug, 8), sha256(convert_to(t.slug, 'UTF8'))
+              FROM b JOIN t ON t.id = b.tenant_id
+        ), u AS (
+            INSERT INTO users (username, password_hash, role, tenant_id)
+            SELECT 'owner-' || slug, 'x', 'saas_user', id FROM t
+            RETURNING id, username
+        ), s AS (
+            INSERT INTO sessions (token_hash, user_id, expires_at)
+            SELECT sha256(convert_to(username, 'UTF8')), id, now() + interval '1 day' FROM u
+        )
+        INSERT INTO rate_limits (bucket, tat, expires_at)
+        SELECT 'chat:pk_scale' || substr(t.slug, 8) || part, now(), now() + interval '1 hour'
+          FROM t, unnest(ARRAY['', ':v:visitor', ':127.0.0.1']) part
+        """,
+        {"a": first, "b": last},
+    )
+    conn.execute("ANALYZE")
+
+
+async def _caller_times(url: str, tenant: int, runs: int) -> tuple[list[float], list[float]]:
+    """Milliseconds of the key and the session statement for tenant ``tenant``."""
+    import hashlib
+
+    from shared.db import callers
+    from shared.db.pool import Database
+
+    database = Database(url)
+    key_ms, session_ms = [], []
+    try:
+        async with database.connection() as conn:
+            for n in range(runs + 5):
+                begin = time.perf_counter()
+                row = await callers.key_caller(
+                    conn,
+                    prefix=f"pk_scale{tenant}",
+                    key_hash=hashlib.sha256(f"tenant-{tenant}".encode()).digest(),
+                    kinds=frozenset({"publishable_key"}),
+                    roles=frozenset({"guest"}),
+                    origin=f"https://tenant-{tenant}.example",
+                    bucket=f"chat:pk_scale{tenant}:v:visitor-{n}",
+                    per_minute=1_000_000,
+                    default_per_minute=20,
+                    period=60.0,
+                    ceiling=f"chat:pk_scale{tenant}:127.0.0.1",
+                    ceiling_factor=10,
+                )
+                middle = time.perf_counter()
+                user = await callers.session_caller(
+                    conn,
+                    token_hash=hashlib.sha256(f"owner-tenant-{tenant}".encode()).digest(),
+                    kinds=frozenset({"session"}),
+                    roles=frozenset({"saas_user"}),
+                    bucket=f"admin:user:{tenant}",
+                    per_minute=1_000_000,
+                    period=60.0,
+                )
+                end = time.perf_counter()
+                if row is None or row["wait"] != 0 or user is None or not user["live"]:
+                    raise RuntimeError(f"the synthetic tenant was refused: {row} {user}")
+                if n >= 5:  # warm-up
+                    key_ms.append((middle - begin) * 1000)
+                    session_ms.append((end - middle) * 1000)
+    finally:
+        await database.close()
+    return key_ms, session_ms
+
+
+def _tenants_phase(url: str, runs: int) -> None:
+    import asyncio
+
+    rows = []
+    with psycopg.connect(url, autocommit=True) as conn:
+        for count in (10, 10_000):
+            done = conn.execute("SELECT count(*) FROM tenants WHERE slug LIKE 'tenant-%'")
+            have = int(done.fetchone()[0])  # type: ignore[index]
+            _add_tenants(conn, have, count)
+            rounds = [asyncio.run(_caller_times(url, count // 2, runs)) for _ in range(3)]
+            key = statistics.median(statistics.median(r[0]) for r in rounds)
+            session = statistics.median(statistics.median(r[1]) for r in rounds)
+            rows.append((count, key, session))
+    print(f"\n  callers: {'tenants':>8s} {'key + limit p50':>16s} {'session + limit p50':>20s}")
+    for count, key, session in rows:
+        print(
+            f"  {'':9s}{count:8,d} {key:13.3f} ms {session:17.3f} ms"
+            f"   (x{key / rows[0][1]:.2f}, x{session / rows[0][2]:.2f} of 10 tenants)"
+        )
+
+
+def _faq_bot(conn: psycopg.Connection[tuple[object, ...]], tenant: object, faqs: int) -> Bot:
+    row = conn.execute(
+        "INSERT INTO bots (tenant_id, slug, name) VALUES (%s, %s, 'FAQ bot') RETURNING id",
+        (tenant, f"faq-{faqs}"),
+    ).fetchone()
+    assert row is not None
+    bot = Bot(uuid.UUID(str(row[0])), faqs * 3, 10**6 + faqs)
+    vectors, texts, _ = _bot_rows(bot, 0, faqs * 3)
+    ids = [
+        r[0]
+        for r in conn.execute(
+            "INSERT INTO faqs (tenant_id, bot_id, question, alternatives, answer)"
+            " SELECT %s, %s, 'Question ' || n, '{}', 'Answer ' || n"
+            " FROM generate_series(1, %s) n RETURNING id",
+            (tenant, bot.id, faqs),
+        ).fetchall()
+    ]
+    conn.execute(
+        "CREATE UNLOGGED TABLE faq_staging (faq_id uuid, bot_id uuid, ord int, text text,"
+        " embedding vector)"
+    )
+    with conn.cursor().copy("COPY faq_staging FROM STDIN WITH (FORMAT BINARY)") as copy:
+        copy.set_types(["uuid", "uuid", "int4", "text", "vector"])
+        for n, (text, vector) in enumerate(zip(texts, vectors, strict=True)):
+            copy.write_row((ids[n // 3], bot.id, n % 3, text, vector))
+    conn.execute(
+        "INSERT INTO faq_phrasings (faq_id, bot_id, ord, text, embedding, tsv)"
+        " SELECT faq_id, bot_id, ord, text, embedding, to_tsvector('english', text)"
+        " FROM faq_staging"
+    )
+    conn.execute("DROP TABLE faq_staging")
+    return bot
+
+
+def _faq_phase(url: str, tenant: object, runs: int) -> None:
+    import asyncio
+
+    from shared.db import faqs as faq_db
+    from shared.db.pool import Database
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        register_vector(conn)
+        bots = [_faq_bot(conn, tenant, n) for n in (50, 5000)]
+        conn.execute("VACUUM ANALYZE faq_phrasings")
+
+    async def timed(bot: Bot) -> list[float]:
+        database = Database(url)
+        times = []
+        try:
+            async with database.connection() as conn:
+                for n in range(runs + 3):
+                    text, vector = _question(bot, n)
+                    begin = time.perf_counter()
+                    await faq_db.match_rows(conn, bot_id=bot.id, text=text, vector=vector)
+                    if n >= 3:
+                        times.append((time.perf_counter() - begin) * 1000)
+        finally:
+            await database.close()
+        return times
+
+    small, large = (asyncio.run(timed(bot)) for bot in bots)
+    print(f"\n  FAQ match: {'FAQs':>8s} {'p50 ms':>7s} {'p99 ms':>7s}")
+    for count, values in ((50, small), (5000, large)):
+        print(f"  {'':10s} {count:8,d} {_percentiles(values)}")
+    ratio = statistics.median(large) / statistics.median(small)
+    print(f"  {'':10s} 5,000 / 50 FAQs, p50: x{ratio:.2f}")
+
+
 def _percentiles(values: list[float]) -> str:
     return f"{np.percentile(values, 50):7.2f} {np.percentile(values, 99):7.2f}"
 
@@ -187,7 +365,8 @@ def run(*, chunks: int = 1_000_000, bots: int = 1000, queries: int = 200) -> Non
                     assert row is not None
                     population.append(Bot(row[0], size, n + 1))
                 begin = time.perf_counter()
-                _load(conn, population, tenant[0])
+                tenant_id = tenant[0]
+                _load(conn, population, tenant_id)
                 loaded = time.perf_counter() - begin
                 size_mb = conn.execute("SELECT pg_total_relation_size('chunks') / 1e6").fetchone()
                 print(
@@ -249,5 +428,7 @@ def run(*, chunks: int = 1_000_000, bots: int = 1000, queries: int = 200) -> Non
                         f"  {np.percentile(exact, 50):9.2f} {np.percentile(exact, 99):9.2f}"
                         f"  {statistics.mean(recall):9.3f}  {'yes' if used else '-'}"
                     )
+            _faq_phase(url, tenant_id, queries)
+            _tenants_phase(url, queries)
         finally:
             server.stop()
