@@ -18,7 +18,9 @@ from shared.rag.retrieve import retrieve
 
 async def preview(conn: Conn, embedder: Embedder, bot: dict[str, Any], text: str) -> dict[str, Any]:
     vector = await embedder.embed_one(text)
-    match = await match_faq(conn, bot_id=bot["id"], text=text, vector=vector)
+    match = await match_faq(
+        conn, bot_id=bot["id"], text=text, vector=vector, indexed=bot["faqs_indexed"]
+    )
     calibration = embedder.calibration
     threshold = threshold_for(bot["faq_threshold"], calibration)
     candidates = [

@@ -157,7 +157,9 @@ class ChatService:
         if cached is not None:
             return Lookup(_from_cache(cached))
         vector = await self.embedder.embed_one(text)
-        match = await match_faq(conn, bot_id=bot_id, text=text, vector=vector)
+        match = await match_faq(
+            conn, bot_id=bot_id, text=text, vector=vector, indexed=bot["faqs_indexed"]
+        )
         best = match.best
         calibration = self.embedder.calibration
         if best is not None and match.confidence >= _threshold(bot, calibration):

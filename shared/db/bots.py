@@ -15,7 +15,7 @@ COLUMNS = (
     "id, tenant_id, slug, name, allowed_origins, language, instructions, llm_chain, llm_model,"
     " faq_threshold, rate_limit_per_minute, daily_token_budget, retention_days, display,"
     " kb_version, created_at, updated_at, handoff_enabled, business_hours, handoff_webhook_url,"
-    " handoff_webhook_secret_enc, handoff_email, chunks_indexed"
+    " handoff_webhook_secret_enc, handoff_email, chunks_indexed, faqs_indexed"
 )
 # Settings a caller may change, besides name and slug.
 SETTINGS = (

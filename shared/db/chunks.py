@@ -10,8 +10,9 @@ import numpy as np
 import numpy.typing as npt
 from psycopg import sql
 
+from shared.db.pool import SEARCH_CANDIDATES as CANDIDATES
 from shared.db.pool import Conn
-from shared.db.text_search import QUESTION_QUERY, lex_rank
+from shared.db.text_search import QUESTION_QUERY, lex_rank, per_bot
 from shared.rag.chunk import Chunk
 
 
@@ -55,7 +56,6 @@ async def replace_chunks(
 
 
 RRF_K = 60
-CANDIDATES = 100  # each list's length (nearest chunks; best full-text matches)
 # Hybrid retrieval: the bot's nearest chunks by cosine and its best full-text matches (each
 # list CANDIDATES long), fused by reciprocal rank. For most bots both lists come from an
 # exact scan of the bot's own rows (through the btree on bot_id); a bot with indexes of its
@@ -94,18 +94,11 @@ SELECT c.id, c.document_id, c.text, c.heading, c.page,
  ORDER BY f.fused DESC, c.id
  LIMIT %(limit)s
 """
-_EXACT = sql.SQL(_RETRIEVE).format(
-    distance=sql.SQL("c.embedding <=> %(vec)s"), bot=sql.Placeholder("bot")
-)
 
 
 def retrieve_query(bot_id: UUID, dim: int, *, indexed: bool) -> sql.Composed:
     """The retrieval statement: by exact scan, or through the bot's own indexes."""
-    if not indexed:
-        return _EXACT
-    width = sql.Literal(dim)
-    distance = sql.SQL("c.embedding::vector({w}) <=> %(vec)s::vector({w})").format(w=width)
-    return sql.SQL(_RETRIEVE).format(distance=distance, bot=sql.Literal(bot_id))
+    return per_bot(_RETRIEVE, "c", bot_id, dim, indexed=indexed)
 
 
 async def search(

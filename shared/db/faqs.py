@@ -8,9 +8,11 @@ from uuid import UUID
 
 import numpy as np
 import numpy.typing as npt
+from psycopg import sql
 
+from shared.db.pool import SEARCH_CANDIDATES as CANDIDATES
 from shared.db.pool import Conn
-from shared.db.text_search import QUESTION_QUERY, lex_rank
+from shared.db.text_search import QUESTION_QUERY, lex_rank, per_bot
 from shared.errors import NotFoundError
 from shared.faq_import import FaqEntry
 
@@ -179,15 +181,34 @@ async def delete_faq(conn: Conn, *, tenant_id: UUID, bot_id: UUID, faq_id: UUID)
         raise NotFoundError("FAQ", faq_id)
 
 
-# Each FAQ scored from all its phrasings (see shared.rag.faq_match for how and why).
+# Each FAQ scored from all its phrasings (see shared.rag.faq_match for how and why), over
+# the candidates: the FAQs owning the bot's phrasings nearest to the question and those
+# sharing its best full-text matches (each list SEARCH_CANDIDATES long). A bot with up to
+# that many phrasings has every FAQ a candidate; for a larger one, a FAQ outside both lists
+# would score below the best anyway. The lists come from an exact scan of the bot's
+# phrasings, or for a bot with indexes of its own (shared.db.bot_indexes) from its HNSW and
+# GIN indexes, which apply only when the query names the bot as a constant.
 _MATCH = f"""
 WITH {QUESTION_QUERY},
+candidates AS (
+    (SELECT p.faq_id
+       FROM faq_phrasings p
+      WHERE p.bot_id = {{bot}} AND p.embedding IS NOT NULL
+      ORDER BY {{distance}}
+      LIMIT {CANDIDATES})
+    UNION
+    (SELECT p.faq_id
+       FROM faq_phrasings p, q
+      WHERE p.bot_id = {{bot}} AND p.tsv @@ q.query AND p.embedding IS NOT NULL
+      ORDER BY ts_rank_cd(p.tsv, q.query) DESC, p.id
+      LIMIT {CANDIDATES})
+),
 scored AS (
     SELECT p.faq_id,
            1 - (p.embedding <=> %(vec)s) AS cos,
            {lex_rank("p.tsv")} AS lex
-      FROM faq_phrasings p, q
-     WHERE p.bot_id = %(bot)s AND p.embedding IS NOT NULL
+      FROM candidates c JOIN faq_phrasings p ON p.faq_id = c.faq_id, q
+     WHERE p.embedding IS NOT NULL
 ),
 per_faq AS (
     SELECT faq_id, 0.5 * max(cos) + 0.5 * avg(cos) AS semantic, max(lex) AS lexical
@@ -199,11 +220,23 @@ SELECT f.id, f.question, f.answer, s.semantic, s.lexical
 """
 
 
+def match_query(bot_id: UUID, dim: int, *, indexed: bool) -> sql.Composed:
+    """The FAQ match statement: by exact scan, or through the bot's own indexes."""
+    return per_bot(_MATCH, "p", bot_id, dim, indexed=indexed)
+
+
 async def match_rows(
-    conn: Conn, *, bot_id: UUID, text: str, vector: npt.NDArray[np.float32]
+    conn: Conn,
+    *,
+    bot_id: UUID,
+    text: str,
+    vector: npt.NDArray[np.float32],
+    indexed: bool = False,
 ) -> list[dict[str, Any]]:
-    """Every enabled FAQ of the bot with its semantic and lexical score."""
-    cur = await conn.execute(_MATCH, {"bot": bot_id, "text": text, "vec": vector})
+    """The candidate FAQs of the bot (enabled ones) with their semantic and lexical score;
+    ``indexed``: through the bot's own indexes (``bots.faqs_indexed``)."""
+    query = match_query(bot_id, len(vector), indexed=indexed)
+    cur = await conn.execute(query, {"bot": bot_id, "text": text, "vec": vector})
     return await cur.fetchall()
 
 

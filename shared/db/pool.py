@@ -29,10 +29,12 @@ log = get_logger("parley.db")
 Conn = psycopg.AsyncConnection[dict[str, Any]]
 # Connections idle longer than this are checked with a round trip before use.
 IDLE_CHECK_AFTER = 2.0
-# Candidates an HNSW index scan considers (pgvector's ef_search), three times the nearest
-# chunks retrieval keeps (shared.db.chunks.CANDIDATES), so the index finds nearly all of
-# those (parley bench scale measures recall against the exact scan).
-HNSW_EF_SEARCH = 300
+# How many nearest rows (and best full-text matches) a per-bot search keeps as candidates
+# (shared.db.chunks, shared.db.faqs), and how many an HNSW index scan considers for them
+# (pgvector's ef_search): three times as many, so the index finds nearly all of the exact
+# top (parley bench scale measures recall against the exact scan).
+SEARCH_CANDIDATES = 100
+HNSW_EF_SEARCH = 3 * SEARCH_CANDIDATES
 SESSION_SETTINGS = f"SET hnsw.ef_search = {HNSW_EF_SEARCH}"
 
 

@@ -1,4 +1,6 @@
-"""The question as a full-text query, in the bot's language: any of its words (an OR of
+"""What the per-bot searches (FAQ matching, retrieval) share.
+
+The question as a full-text query, in the bot's language: any of its words (an OR of
 its lexemes), so a paraphrase sharing one rare word still ranks.
 
 ``QUESTION_QUERY`` is a CTE named ``q`` with one column, ``query`` (NULL when the question
@@ -9,6 +11,11 @@ row's tsvector against it, 0 for rows that share no word.
 """
 
 from __future__ import annotations
+
+import functools
+from uuid import UUID
+
+from psycopg import sql
 
 QUESTION_QUERY = """
 q AS MATERIALIZED (
@@ -23,3 +30,23 @@ q AS MATERIALIZED (
 def lex_rank(column: str) -> str:
     """SQL: ``column``'s full-text rank against ``q.query`` (0 without a shared word)."""
     return f"CASE WHEN {column} @@ q.query THEN ts_rank_cd({column}, q.query) ELSE 0 END"
+
+
+def per_bot(template: str, alias: str, bot_id: UUID, dim: int, *, indexed: bool) -> sql.Composed:
+    """A search ``template`` (with ``{bot}`` and ``{distance}`` for table alias ``alias``)
+    as an exact scan (the bot as a parameter, prepared once for every bot) or through the
+    bot's own partial indexes (shared.db.bot_indexes), which apply only when the query
+    names the bot as a constant and orders by the indexed expression."""
+    if not indexed:
+        return _exact(template, alias)
+    column = sql.SQL("{}.embedding").format(sql.Identifier(alias))
+    width = sql.Literal(dim)
+    distance = sql.SQL("{}::vector({w}) <=> %(vec)s::vector({w})").format(column, w=width)
+    return sql.SQL(template).format(distance=distance, bot=sql.Literal(bot_id))
+
+
+@functools.cache
+def _exact(template: str, alias: str) -> sql.Composed:
+    column = sql.SQL("{}.embedding").format(sql.Identifier(alias))
+    distance = sql.SQL("{} <=> %(vec)s").format(column)
+    return sql.SQL(template).format(distance=distance, bot=sql.Placeholder("bot"))

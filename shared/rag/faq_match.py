@@ -6,8 +6,10 @@ each FAQ is scored from all its phrasings (the question and every alternative) a
 ``ts_rank_cd`` in the bot's language, normalised by the best rank among the candidates,
 weight 0.05) that breaks ties on rare words such as product names. The confidence is the
 best score plus a quarter of its margin over the runner-up (the margin capped at 0.2),
-within [0, 1]; the default threshold is 0.75. The search is an exact scan
-of the bot's own phrasings.
+within [0, 1]; the default threshold is 0.75. The FAQs scored are the candidates that own the
+bot's phrasings nearest to the question or its best full-text matches (every FAQ of a bot
+with up to 100 phrasings), found by an exact scan or, for a bot with thousands, through
+indexes of its own (shared.db.bot_indexes).
 """
 
 from __future__ import annotations
@@ -50,9 +52,17 @@ class FaqMatch:
 
 
 async def match_faq(
-    conn: Conn, *, bot_id: UUID, text: str, vector: npt.NDArray[np.float32], limit: int = 5
+    conn: Conn,
+    *,
+    bot_id: UUID,
+    text: str,
+    vector: npt.NDArray[np.float32],
+    limit: int = 5,
+    indexed: bool = False,
 ) -> FaqMatch:
-    rows = await faqs.match_rows(conn, bot_id=bot_id, text=text, vector=vector)
+    """The best FAQs for the question; ``indexed``: the bot has indexes of its own for its
+    phrasings (``bots.faqs_indexed``)."""
+    rows = await faqs.match_rows(conn, bot_id=bot_id, text=text, vector=vector, indexed=indexed)
     if not rows:
         return FaqMatch([], 0.0)
     best_lexical = max(float(r["lexical"] or 0) for r in rows) or 1.0
