@@ -405,7 +405,7 @@ def _bench(args: argparse.Namespace) -> int:
     elif args.what == "ingest":
         from parley.bench import ingest
 
-        ingest.run(docs=args.docs)
+        ingest.run(docs=args.docs, small=args.small)
     elif args.what == "widget":
         from parley.bench import widget
 
@@ -556,6 +556,9 @@ def build_parser() -> argparse.ArgumentParser:
         ],
     )
     bench.add_argument("--docs", type=int, default=200, help="ingest: corpus size")
+    bench.add_argument(
+        "--small", action="store_true", help="ingest: documents of one short paragraph each"
+    )
     bench.add_argument(
         "--runs", type=int, default=5, help="startup, ttft, gdpr, handoff: how many runs"
     )

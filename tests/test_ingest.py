@@ -189,6 +189,37 @@ async def test_changes_and_deletions_are_found_by_polling(bucket_runtime):
     assert "changed" in (await state(runtime))["a.md"]["text"]
 
 
+async def test_a_bulk_upload_is_taken_in_several_at_a_time_sharing_forward_passes(
+    bucket_runtime, embedder
+):
+    runtime, client, name, bot = bucket_runtime
+    for n in range(24):
+        body = f"# Guide {n}\n\nParcel {n} ships within {n + 1} working days.".encode()
+        client.put_object(Bucket=name, Key=f"shop/help/guide-{n:02d}.md", Body=body)
+    local = embedder.inner
+    batches: list[int] = []
+    encode = local.encode
+
+    def counting(texts):
+        batches.append(len(texts))
+        return encode(texts)
+
+    local.encode = counting
+    try:
+        assert await poll(runtime, runtime.get_storage()) == {"ingested": 24}
+    finally:
+        del local.encode
+    docs = await state(runtime)
+    assert len(docs) == 24
+    assert all(d["status"] == "ready" and d["chunks"] == 1 for d in docs.values())
+    assert "within 8 working days" in docs["guide-07.md"]["text"]
+    assert max(batches) > 1  # documents waiting together were embedded in one batch
+    assert sum(batches) == 24
+    async with runtime.db.connection() as conn:
+        current = await bots.get_bot(conn, scope=None, bot_id=bot["id"])
+    assert current["kb_version"] == bot["kb_version"] + 24  # every document counted once
+
+
 class Flaky(S3Storage):
     """Real S3 calls, with the first ``failures`` reads failing as an outage would."""
 

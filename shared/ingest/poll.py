@@ -1,7 +1,16 @@
-"""For stores that send no events (Hetzner Object Storage): list, compare, reconcile."""
+"""For stores that send no events (Hetzner Object Storage): list, compare, reconcile.
+
+Also the durable retry of ingestion and how a bulk upload (thousands of files at once) is
+taken in. Objects are reconciled ``CONCURRENCY`` (8) at a time: while one document is parsed
+or written, another's chunks are embedded, and the local model embeds the chunks of
+documents waiting together in one batch (parley bench ingest shows the share of time the
+model works). Each reconcile holds one pooled connection, so the rest of the pool stays
+for the chat path.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 
 from shared.db import documents
@@ -9,6 +18,8 @@ from shared.ingest.pipeline import Outcome, reconcile
 from shared.runtime import Runtime
 from shared.storage import keys
 from shared.storage.base import Storage
+
+CONCURRENCY = 8
 
 
 async def poll(runtime: Runtime, storage: Storage) -> dict[str, int]:
@@ -18,6 +29,7 @@ async def poll(runtime: Runtime, storage: Storage) -> dict[str, int]:
         known = await documents.known_under(conn, prefix=prefix)
     counts: Counter[str] = Counter()
     seen: set[str] = set()
+    todo: list[str] = []
     async for obj in storage.list():
         if keys.is_internal(obj.key):
             continue  # Parley's own archives and bookkeeping are not knowledge
@@ -30,9 +42,27 @@ async def poll(runtime: Runtime, storage: Storage) -> dict[str, int]:
         if etag == obj.etag and status in ("ready", "failed"):
             counts["unchanged"] += 1
             continue
-        outcome: Outcome = await reconcile(runtime, storage, obj.key)
-        counts[outcome.action] += 1
-    for uri in known.keys() - seen:
-        outcome = await reconcile(runtime, storage, uri.removeprefix(prefix))
-        counts[outcome.action] += 1
+        todo.append(obj.key)
+    todo += [uri.removeprefix(prefix) for uri in known.keys() - seen]
+    await _reconcile_all(runtime, storage, todo, counts)
     return dict(counts)
+
+
+async def _reconcile_all(
+    runtime: Runtime, storage: Storage, todo: list[str], counts: Counter[str]
+) -> None:
+    """Reconcile every key, ``CONCURRENCY`` at a time; the first failure stops the rest."""
+    pending = iter(todo)
+
+    async def worker() -> None:
+        for key in pending:  # one iterator: each key is taken by one worker
+            outcome: Outcome = await reconcile(runtime, storage, key)
+            counts[outcome.action] += 1
+
+    workers = [asyncio.create_task(worker()) for _ in range(min(CONCURRENCY, len(todo)))]
+    try:
+        await asyncio.gather(*workers)
+    finally:
+        for task in workers:
+            task.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
