@@ -58,7 +58,7 @@ async def _bot_with_chunks(conn, tenant_id, slug: str, n: int, rng) -> dict[str,
     await chunks.replace_chunks(
         conn, document_id=document, bot_id=bot["id"], chunks=rows, vectors=vectors
     )
-    return {"bot": bot, "document": document, "vectors": vectors, "rng": rng}
+    return {"bot": bot, "document": document, "vectors": vectors}
 
 
 async def _flag(conn, bot_id) -> bool:

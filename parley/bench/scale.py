@@ -10,9 +10,10 @@ The run, on an embedded PostgreSQL of its own in a temporary folder (removed at 
 2. runs the scheduler's ``indexes`` job (``shared.db.bot_indexes.sync``), timed: the bots
    past its size get their HNSW and GIN indexes;
 3. asks each of the three largest bots and five of the smallest ``--queries`` questions
-   near one of their chunks, through the retrieval statement the chat path runs; for an
-   indexed bot also through the exact scan, which is the baseline for both time and
-   recall@10 (the share of the exact top 10 that the indexed statement returns);
+   drawn as their chunks are (in one of the bot's sub-topics), through the retrieval
+   statement the chat path runs; for an indexed bot also through the exact scan, which is
+   the baseline for both time and recall@10 (the share of the exact top 10 that the
+   indexed statement returns);
 4. FAQ matching (the statement the chat path runs) for a bot with 50 FAQs and one with
    5,000, three phrasings each;
 5. times the statements that authenticate a caller and count its request (a widget's
@@ -28,6 +29,7 @@ import statistics
 import tempfile
 import time
 import uuid
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,12 +87,39 @@ def _bot_rows(
     return vectors.astype(np.float32), texts, topics
 
 
-def _load(conn: psycopg.Connection[tuple[object, ...]], bots: list[Bot], tenant: uuid.UUID) -> None:
+Row = tuple[uuid.UUID, uuid.UUID, int, str, npt.NDArray[np.float32]]
+
+
+def _insert_with_tsv(
+    conn: psycopg.Connection[tuple[object, ...]], table: str, owner: str, rows: Iterable[Row]
+) -> None:
+    """Insert ``(owner id, bot id, ord, text, embedding)`` rows into ``table``, each with
+    its English tsvector: a binary COPY into a staging table (a tsvector has no binary form
+    psycopg writes), then one INSERT that computes them all."""
+    table_id, owner_id = psycopg.sql.Identifier(table), psycopg.sql.Identifier(owner)
     conn.execute(
-        "CREATE UNLOGGED TABLE scale_staging (document_id uuid, bot_id uuid, ord int,"
-        " text text, embedding vector)"
+        psycopg.sql.SQL(
+            "CREATE UNLOGGED TABLE scale_staging ({} uuid, bot_id uuid, ord int, text text,"
+            " embedding vector)"
+        ).format(owner_id)
     )
-    batch = 20_000
+    with conn.cursor().copy("COPY scale_staging FROM STDIN WITH (FORMAT BINARY)") as copy:
+        copy.set_types(["uuid", "uuid", "int4", "text", "vector"])
+        for row in rows:
+            copy.write_row(row)
+    conn.execute(
+        psycopg.sql.SQL(
+            "INSERT INTO {table} ({owner}, bot_id, ord, text, embedding, tsv)"
+            " SELECT {owner}, bot_id, ord, text, embedding, to_tsvector('english', text)"
+            " FROM scale_staging"
+        ).format(table=table_id, owner=owner_id)
+    )
+    conn.execute("DROP TABLE scale_staging")
+    conn.execute(psycopg.sql.SQL("VACUUM ANALYZE {}").format(table_id))
+
+
+def _load(conn: psycopg.Connection[tuple[object, ...]], bots: list[Bot], tenant: uuid.UUID) -> None:
+    documents = []
     for bot in bots:
         document = conn.execute(
             "INSERT INTO documents (tenant_id, bot_id, source_uri, title, mime, size_bytes,"
@@ -99,23 +128,22 @@ def _load(conn: psycopg.Connection[tuple[object, ...]], bots: list[Bot], tenant:
             (tenant, bot.id, f"s3://scale/{bot.id}.md"),
         ).fetchone()
         assert document is not None
-        for start in range(0, bot.chunks, batch):
-            vectors, texts, _ = _bot_rows(bot, start, min(batch, bot.chunks - start))
-            with conn.cursor().copy("COPY scale_staging FROM STDIN WITH (FORMAT BINARY)") as copy:
-                copy.set_types(["uuid", "uuid", "int4", "text", "vector"])
+        documents.append(uuid.UUID(str(document[0])))
+
+    def rows() -> Iterator[Row]:
+        batch = 20_000  # generated a batch at a time: a million vectors at once are 1.5 GB
+        for bot, document in zip(bots, documents, strict=True):
+            for start in range(0, bot.chunks, batch):
+                vectors, texts, _ = _bot_rows(bot, start, min(batch, bot.chunks - start))
                 for n, (text, vector) in enumerate(zip(texts, vectors, strict=True)):
-                    copy.write_row((document[0], bot.id, start + n, text, vector))
-    conn.execute(
-        "INSERT INTO chunks (document_id, bot_id, ord, text, embedding, tsv)"
-        " SELECT document_id, bot_id, ord, text, embedding, to_tsvector('english', text)"
-        " FROM scale_staging"
-    )
-    conn.execute("DROP TABLE scale_staging")
-    conn.execute("VACUUM ANALYZE chunks")
+                    yield document, bot.id, start + n, text, vector
+
+    _insert_with_tsv(conn, "chunks", "document_id", rows())
 
 
 def _question(bot: Bot, n: int) -> tuple[str, npt.NDArray[np.float32]]:
-    """A question near chunk ``k`` of the bot, naming two of its topic's words."""
+    """Question ``n`` to the bot: drawn as one more of its chunks would be (a topic and
+    sub-topic of its own), then nudged, and naming two of that topic's words."""
     rng = np.random.default_rng([bot.rng_seed, 10**9 + n])
     k = int(rng.integers(0, bot.chunks))
     vectors, texts, _ = _bot_rows(bot, k, 1)
@@ -260,7 +288,7 @@ def _faq_bot(conn: psycopg.Connection[tuple[object, ...]], tenant: object, faqs:
     bot = Bot(uuid.UUID(str(row[0])), faqs * 3, 10**6 + faqs)
     vectors, texts, _ = _bot_rows(bot, 0, faqs * 3)
     ids = [
-        r[0]
+        uuid.UUID(str(r[0]))
         for r in conn.execute(
             "INSERT INTO faqs (tenant_id, bot_id, question, alternatives, answer)"
             " SELECT %s, %s, 'Question ' || n, '{}', 'Answer ' || n"
@@ -268,20 +296,11 @@ def _faq_bot(conn: psycopg.Connection[tuple[object, ...]], tenant: object, faqs:
             (tenant, bot.id, faqs),
         ).fetchall()
     ]
-    conn.execute(
-        "CREATE UNLOGGED TABLE faq_staging (faq_id uuid, bot_id uuid, ord int, text text,"
-        " embedding vector)"
+    rows = (
+        (ids[n // 3], bot.id, n % 3, text, vector)
+        for n, (text, vector) in enumerate(zip(texts, vectors, strict=True))
     )
-    with conn.cursor().copy("COPY faq_staging FROM STDIN WITH (FORMAT BINARY)") as copy:
-        copy.set_types(["uuid", "uuid", "int4", "text", "vector"])
-        for n, (text, vector) in enumerate(zip(texts, vectors, strict=True)):
-            copy.write_row((ids[n // 3], bot.id, n % 3, text, vector))
-    conn.execute(
-        "INSERT INTO faq_phrasings (faq_id, bot_id, ord, text, embedding, tsv)"
-        " SELECT faq_id, bot_id, ord, text, embedding, to_tsvector('english', text)"
-        " FROM faq_staging"
-    )
-    conn.execute("DROP TABLE faq_staging")
+    _insert_with_tsv(conn, "faq_phrasings", "faq_id", rows)
     return bot
 
 
@@ -295,7 +314,6 @@ def _faq_phase(url: str, tenant: object, runs: int) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         register_vector(conn)
         small, large = (_faq_bot(conn, tenant, n) for n in (50, 5000))
-        conn.execute("VACUUM ANALYZE faq_phrasings")
 
     async def index() -> float:
         database = Database(url)
