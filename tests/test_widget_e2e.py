@@ -79,6 +79,162 @@ def page(browser: Browser):
     context.close()
 
 
+def _page(**attributes: str) -> str:
+    """A shop page embedding the demo bot's widget with these script-tag attributes
+    (``data_open="true"`` -> ``data-open="true"``)."""
+    key = demo_publishable_key(Keyring(MASTER))
+    extra = " ".join(f'{name.replace("_", "-")}="{value}"' for name, value in attributes.items())
+    return (
+        "<!doctype html><title>Shop</title><body><h1>Shop</h1>"
+        f'<script src="/widget.js" data-key="{key}" {extra} async></script></body>'
+    )
+
+
+# Counts every storage and cookie write the page makes, before any script of it runs.
+_COUNT_WRITES = """
+window.__writes = [];
+for (const name of ["setItem", "removeItem", "clear"]) {
+  const original = Storage.prototype[name];
+  Storage.prototype[name] = function (...args) {
+    window.__writes.push((this === window.localStorage ? "local" : "session") + ":" + name);
+    return original.apply(this, args);
+  };
+}
+const cookie = Object.getOwnPropertyDescriptor(Document.prototype, "cookie");
+Object.defineProperty(document, "cookie", {
+  get() { return cookie.get.call(document); },
+  set(value) { window.__writes.push("cookie"); cookie.set.call(document, value); },
+});
+"""
+
+
+class Traffic:
+    """What the page asked of the Parley server: API requests and WebSockets."""
+
+    def __init__(self, page: Page, server: str) -> None:
+        self.requests: list[str] = []
+        self.sockets: list[Any] = []
+        page.on(
+            "request",
+            lambda r: self.requests.append(r.url) if r.url.startswith(server + "/v1/") else None,
+        )
+        page.on("websocket", lambda ws: self.sockets.append(ws))
+
+
+def _writes(page: Page) -> list[str]:
+    writes: list[str] = page.evaluate("window.__writes")
+    return writes
+
+
+def test_nothing_is_asked_or_stored_until_the_visitor_opens_the_chat(demo, page):
+    page.add_init_script(_COUNT_WRITES)
+    traffic = Traffic(page, demo.url)
+    page.goto(demo.url)
+    launcher = page.get_by_role("button", name="Open chat")
+    expect(launcher).to_be_visible()
+    page.wait_for_timeout(1_500)  # long enough for anything the widget would do by itself
+    assert (traffic.requests, traffic.sockets, _writes(page)) == ([], [], [])
+    assert page.context.cookies() == []
+
+    # WHEN the visitor opens the chat THEN it loads the bot's settings, and stores nothing yet
+    launcher.click()
+    expect(page.locator(".head h2")).to_have_text("Fernwood Outfitters")
+    assert [url.split("?")[0] for url in traffic.requests] == [f"{demo.url}/v1/widget/config"]
+    assert (traffic.sockets, _writes(page)) == ([], [])
+
+    # WHEN they ask THEN the answer streams over a socket and the tab keeps the conversation
+    ask(page, "Do you sell gift cards?")
+    expect(page.get_by_role("button", name="Helpful", exact=True)).to_be_visible(timeout=30_000)
+    assert len(traffic.sockets) == 1
+    assert set(_writes(page)) == {"session:setItem"}  # the tab's storage only: no localStorage
+    assert _stored(page, "localStorage") is None
+    assert page.context.cookies() == []
+
+
+def test_with_consent_required_the_widget_waits_for_the_page_and_forgets_on_refusal(demo, page):
+    page.add_init_script(_COUNT_WRITES)
+    traffic = Traffic(page, demo.url)
+    with shop_site(demo, 'data-consent="required"') as shop:
+        _consent_flow(page, traffic, shop)
+
+
+def _consent_flow(page: Page, traffic: Traffic, shop: str) -> None:
+    page.goto(shop + "/")
+    page.wait_for_function("window.Parley !== undefined")
+    page.wait_for_timeout(500)
+    assert page.locator("[data-parley]").count() == 0  # not even the launcher
+    assert (traffic.requests, traffic.sockets, _writes(page)) == ([], [], [])
+
+    # WHEN the consent banner says yes THEN the launcher appears, still asking nothing
+    page.evaluate("Parley.consent(true)")
+    launcher = page.get_by_role("button", name="Open chat")
+    expect(launcher).to_be_visible()
+    page.wait_for_timeout(500)
+    assert (traffic.requests, traffic.sockets, _writes(page)) == ([], [], [])
+    launcher.click()
+    ask(page, "Do you sell gift cards?")
+    expect(page.get_by_role("button", name="Helpful", exact=True)).to_be_visible(timeout=30_000)
+    assert _stored(page) is not None
+    assert len(traffic.sockets) == 1
+    socket = traffic.sockets[0]
+    assert not socket.is_closed()
+
+    # WHEN the visitor withdraws consent THEN the socket closes and nothing stays stored
+    asked = len(traffic.requests)
+    page.evaluate("Parley.consent(false)")
+    expect(page.locator("[data-parley]")).to_have_count(0)
+    page.wait_for_function("!Object.keys(sessionStorage).some(k => k.startsWith('parley:'))")
+    for _ in range(100):  # the close reaches this process a moment after the page's call
+        if socket.is_closed():
+            break
+        page.wait_for_timeout(50)
+    assert socket.is_closed()
+    assert _stored(page) is None
+    assert _stored(page, "localStorage") is None
+    page.wait_for_timeout(500)
+    assert len(traffic.requests) == asked
+    assert len(traffic.sockets) == 1
+
+    # AND consenting again starts afresh
+    page.evaluate("Parley.consent(true)")
+    page.get_by_role("button", name="Open chat").click()
+    expect(page.get_by_role("button", name="How much does shipping cost?")).to_be_visible()
+    expect(page.locator(".msg.user")).to_have_count(0)
+
+
+def _remember(demo, setting: str | None) -> None:
+    with httpx2.Client(base_url=demo.url) as client:
+        auth = admin_auth(client)
+        bot = client.get("/v1/admin/bots", headers=auth).json()["items"][0]
+        display = {"remember_conversation": setting or "tab"}
+        client.patch(
+            f"/v1/admin/bots/{bot['id']}", headers=auth, json={"display": display}
+        ).raise_for_status()
+
+
+@pytest.mark.parametrize("setting", ["browser", "off"])
+def test_the_bot_decides_where_the_conversation_is_remembered(demo, page, setting):
+    _remember(demo, setting)
+    try:
+        open_chat(page, demo.url)
+        ask(page, "Do you sell gift cards?")
+        expect(page.get_by_role("button", name="Helpful", exact=True)).to_be_visible(timeout=30_000)
+        kept = {store: _stored(page, store) for store in ("localStorage", "sessionStorage")}
+        page.reload()
+        page.get_by_role("button", name="Open chat").click()
+        expect(page.locator(".head h2")).to_have_text("Fernwood Outfitters")
+        if setting == "browser":
+            assert kept["localStorage"] is not None
+            assert kept["sessionStorage"] is None
+            expect(page.locator(".msg.user")).to_have_text(["Do you sell gift cards?"])
+        else:  # nowhere: a reload starts afresh
+            assert kept == {"localStorage": None, "sessionStorage": None}
+            expect(page.get_by_role("button", name="How much does shipping cost?")).to_be_visible()
+            expect(page.locator(".msg.user")).to_have_count(0)
+    finally:
+        _remember(demo, None)
+
+
 def open_chat(page: Page, url: str) -> None:
     page.goto(url)
     page.get_by_role("button", name="Open chat").click()
@@ -218,8 +374,8 @@ def test_a_conversation_that_is_gone_starts_afresh(demo, page):
         "visitor_token": "vt_forged",
         "conversation_id": "00000000-0000-0000-0000-000000000000",
     }
-    page.evaluate(
-        "([k, v]) => localStorage.setItem(k, v)", [f"parley:{key[:15]}", json.dumps(stale)]
+    page.evaluate(  # where the widget keeps a conversation by default: the tab's storage
+        "([k, v]) => sessionStorage.setItem(k, v)", [f"parley:{key[:15]}", json.dumps(stale)]
     )
     page.reload()
     page.get_by_role("button", name="Open chat").click()
@@ -244,20 +400,23 @@ def test_the_greeting_bubble_opens_after_the_bots_delay(demo, page):
 
         set_delay(1)
         try:
-            page.goto(demo.url)
-            bubble = page.locator(".bubble")
-            expect(bubble).to_contain_text("Fernwood's assistant", timeout=10_000)
-            bubble.click()
-            expect(page.locator(".panel")).to_be_visible()
-            expect(bubble).to_be_hidden()
+            # the bubble needs the bot's settings before the visitor opens: data-preload
+            with shop_site(demo, 'data-preload="true"') as shop:
+                page.goto(shop + "/")
+                bubble = page.locator(".bubble")
+                expect(bubble).to_contain_text("Fernwood's assistant", timeout=10_000)
+                bubble.click()
+                expect(page.locator(".panel")).to_be_visible()
+                expect(bubble).to_be_hidden()
         finally:
             set_delay(None)
 
 
-def _stored(page: Page) -> dict[str, Any] | None:
+def _stored(page: Page, store: str = "sessionStorage") -> dict[str, Any] | None:
+    """What the widget keeps in ``store`` (by default the tab's storage)."""
     stored: dict[str, Any] | None = page.evaluate(
-        "(() => { const k = Object.keys(localStorage).find(k => k.startsWith('parley:'));"
-        " return k ? JSON.parse(localStorage.getItem(k)) : null; })()"
+        f"(() => {{ const k = Object.keys({store}).find(k => k.startsWith('parley:'));"
+        f" return k ? JSON.parse({store}.getItem(k)) : null; }})()"
     )
     return stored
 
@@ -306,12 +465,7 @@ def test_a_visitor_downloads_then_deletes_their_data(demo, page):
 
 
 def test_the_data_menu_speaks_german(demo, page):
-    key = demo_publishable_key(Keyring(MASTER))
-    html = (
-        "<!doctype html><title>Shop</title><body>"
-        f'<script src="/widget.js" data-key="{key}" data-lang="de" data-open="true" async>'
-        "</script></body>"
-    )
+    html = _page(data_lang="de", data_open="true")
     page.route(f"{demo.url}/de", lambda route: route.fulfill(body=html, content_type="text/html"))
     page.goto(f"{demo.url}/de")
     ask(page, "Verkaufen Sie Geschenkgutscheine?")
@@ -325,7 +479,7 @@ def test_the_data_menu_speaks_german(demo, page):
 
 
 @contextlib.contextmanager
-def shop_site(demo, attributes: str = "") -> Iterator[str]:
+def shop_site(demo, attributes: str = 'data-open="true"') -> Iterator[str]:
     """The shop's own site on another origin, embedding the demo bot's widget (with extra
     script-tag ``attributes``), allowed for the bot; its address."""
     key = demo_publishable_key(Keyring(MASTER))
@@ -334,7 +488,7 @@ def shop_site(demo, attributes: str = "") -> Iterator[str]:
         return HTMLResponse(
             "<!doctype html><title>Shop</title><body>"
             f'<script src="{demo.url}/widget.js" data-key="{key}" {attributes}'
-            ' data-open="true" async></script></body>'
+            " async></script></body>"
         )
 
     with ThreadServer(Starlette(routes=[Route("/", shop_page)])) as shop:
@@ -371,7 +525,7 @@ def test_data_transport_http_never_opens_a_websocket(demo, page):
     sockets, posts = [], []
     page.on("websocket", lambda ws: sockets.append(ws.url))
     page.on("request", lambda r: posts.append(r) if r.url.endswith("/v1/chat") else None)
-    with shop_site(demo, 'data-transport="http"') as shop:
+    with shop_site(demo, 'data-transport="http" data-open="true"') as shop:
         page.goto(shop + "/")
         ask(page, "Can I pick up my order in the store?")
         expect(page.locator(".msg.bot").last).to_contain_text("Pick up in Berlin", timeout=30_000)
@@ -446,7 +600,7 @@ def test_a_visitor_talks_to_a_person_and_back_to_the_bot(demo, page):
 def test_without_a_websocket_the_widget_polls_for_the_persons_replies(demo, page):
     sockets: list[str] = []
     page.on("websocket", lambda ws: sockets.append(ws.url))
-    with shop_site(demo, 'data-transport="http"') as shop:
+    with shop_site(demo, 'data-transport="http" data-open="true"') as shop:
         page.goto(shop + "/")
         ask(page, "Who won the football world cup in 1990?")
         answer = page.locator(".msg.bot").last

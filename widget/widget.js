@@ -1,6 +1,10 @@
 /*! Parley chat widget — one file, no framework.
  * <script src="https://HOST/widget.js" data-key="pk_…" async></script>
- * Optional: data-position="left|right", data-lang="en|de", data-open="true".
+ * Optional: data-position="left|right", data-lang="en|de", data-open="true",
+ * data-consent="required" (nothing is drawn until the page calls Parley.consent(true)),
+ * data-preload="true" (the bot's settings load with the page, for the greeting bubble).
+ * Until the visitor opens the chat (or the page opens it), the widget draws its launcher
+ * and nothing else: no request, no cookie, no storage, no WebSocket.
  * Everything renders inside one shadow root; text is always inserted as text nodes.
  */
 (function () {
@@ -214,6 +218,10 @@
       position: script.getAttribute("data-position") === "left" ? "left" : "right",
       lang: script.getAttribute("data-lang"),
       open: script.getAttribute("data-open") === "true",
+      // "required": draw nothing until the page's consent banner calls Parley.consent(true).
+      consent: script.getAttribute("data-consent") === "required" ? "required" : "open",
+      // "true": fetch the bot's settings as the page loads, not when the chat is opened.
+      preload: script.getAttribute("data-preload") === "true",
       // "http": never open a WebSocket (AWS Lambda behind an HTTP API has none).
       transport: script.getAttribute("data-transport") === "http" ? "http" : "auto"
     };
@@ -221,19 +229,41 @@
     // serving widget.js in front of the Lambda deployment's HTTP API).
     var api = new URL(script.getAttribute("data-api") || script.src, doc.baseURI).origin;
     var storeKey = "parley:" + opts.key.slice(0, 15);
-    var state = load();
+    // In memory until the bot's settings say where the conversation may be kept.
+    var state = { transcript: [] }, storage = null;
     var t = STRINGS[opts.lang] || STRINGS.en;
-    var config = null, socket = null, attempt = 0, wsFailures = 0, closed = false;
+    var config = null, loading = null, socket = null, attempt = 0, wsFailures = 0, closed = false;
+    var granted = opts.consent !== "required" || win.parleyConsent === true;
     var useSse = opts.transport === "http";
     var pending = [], current = null, timers = [];
 
-    function load() {
-      try { return JSON.parse(win.localStorage.getItem(storeKey)) || { transcript: [] }; }
-      catch (e) { return { transcript: [] }; }
+    function stores() {
+      var found = [];
+      // Reading a store can throw (a sandboxed frame, storage blocked by the browser).
+      ["localStorage", "sessionStorage"].forEach(function (name) { try { found.push([name, win[name]]); } catch (e) { /* none */ } });
+      return found;
+    }
+    /** The store the bot's remember_conversation setting names ("browser": localStorage,
+     * "tab": sessionStorage, "off": none); what another store kept is forgotten. */
+    function restore() {
+      var wanted = { browser: "localStorage", tab: "sessionStorage" }[config.remember_conversation];
+      storage = null;
+      stores().forEach(function (pair) {
+        try {
+          if (pair[0] === wanted) storage = pair[1];
+          else if (pair[1].getItem(storeKey) !== null) pair[1].removeItem(storeKey);
+        } catch (e) { /* blocked */ }
+      });
+      if (state.transcript.length || state.visitor_id) return save();  // written before the settings came
+      try { state = JSON.parse(storage.getItem(storeKey)) || state; } catch (e) { /* none kept */ }
     }
     function save() {
       state.transcript = state.transcript.slice(-50);
-      try { win.localStorage.setItem(storeKey, JSON.stringify(state)); } catch (e) { /* private mode */ }
+      if (!storage) return;
+      try { storage.setItem(storeKey, JSON.stringify(state)); } catch (e) { /* private mode */ }
+    }
+    function forgetStored() {
+      stores().forEach(function (pair) { try { pair[1].removeItem(storeKey); } catch (e) { /* blocked */ } });
     }
 
     var host = el(doc, "div", { "data-position": opts.position, "data-parley": "" });
@@ -364,6 +394,7 @@
         });
         log.appendChild(chips);
       }
+      if (current) log.appendChild(current.node);  // an answer still arriving stays in view
     }
 
     // ----- conversation -----------------------------------------------------------------
@@ -478,10 +509,7 @@
       var opened = false;
       ws.onopen = function () {
         opened = true; attempt = 0; wsFailures = 0; clearNotice();
-        if (state.conversation_id && state.visitor_token) {
-          // What the team said while this page was away, then the conversation's state.
-          ws.send(JSON.stringify({ type: "resume", conversation_id: state.conversation_id, visitor_token: state.visitor_token, after: state.last_id }));
-        }
+        resume(ws);
         flush();
       };
       ws.onmessage = function (ev) {
@@ -508,6 +536,11 @@
         if (pending.length || withPerson()) say("reconnecting");
         schedule();
       };
+    }
+    function resume(ws) {
+      if (!state.conversation_id || !state.visitor_token) return;
+      // What the team said while this page was away, then the conversation's state.
+      ws.send(JSON.stringify({ type: "resume", conversation_id: state.conversation_id, visitor_token: state.visitor_token, after: state.last_id }));
     }
     function schedule() {
       var delay = backoffDelay(attempt++);
@@ -654,7 +687,7 @@
         if (!r.ok) return failed(r);
         // Forget everything this browser kept: the transcript, the visitor id and its token.
         state = { transcript: [] };
-        try { win.localStorage.removeItem(storeKey); } catch (e) { /* private mode */ }
+        forgetStored();
         renderAll();
         tell(t.erased);
         input.focus();
@@ -669,14 +702,24 @@
       launcher.setAttribute("aria-expanded", "true");
       launcher.setAttribute("aria-label", t.close);
       input.focus();
-      if (!config) loadConfig();
-      if (withPerson()) { if (useSse) poll(); else connect(); }
+      // Opening is the visitor's request: only now does the widget talk to the server.
+      if (config) follow(); else loadConfig();
+    }
+    /** With a person on the conversation, follow their replies. */
+    function follow() {
+      if (!withPerson()) return;
+      if (useSse) poll();
+      else if (socket && socket.readyState === 1) resume(socket);
+      else connect();
     }
     function close() {
-      panel.hidden = true;
+      shut();
+      launcher.focus();
+    }
+    function shut() {
+      panel.hidden = bubble.hidden = true;
       launcher.setAttribute("aria-expanded", "false");
       launcher.setAttribute("aria-label", t.open);
-      launcher.focus();
     }
     launcher.addEventListener("click", function () { if (panel.hidden) open(); else close(); });
     bubble.addEventListener("click", open);
@@ -705,11 +748,15 @@
     });
 
     function loadConfig() {
-      return request("/v1/widget/config", { headers: authHeaders() }, 10000)
+      if (loading) return loading;
+      var epoch = forgotten;
+      loading = request("/v1/widget/config", { headers: authHeaders() }, 10000)
         .then(function (r) { return r.json().then(function (b) { return [r.ok, b]; }); })
         .then(function (res) {
+          if (epoch !== forgotten) return;  // consent was withdrawn meanwhile
           if (!res[0]) { say((res[1].error || {}).code); return; }
           config = res[1];
+          restore();
           t = STRINGS[opts.lang] || STRINGS[config.language] || STRINGS.en;
           input.setAttribute("placeholder", t.placeholder);
           [[nameIn, t.name], [emailIn, t.email]].forEach(function (pair) {
@@ -723,6 +770,7 @@
           title.textContent = config.title || "Chat";
           if (/^#[0-9a-fA-F]{6}$/.test(config.primary_color)) host.style.setProperty("--p-accent", config.primary_color);
           renderAll();
+          if (!panel.hidden) follow();
           if (config.greeting && config.greeting_delay_seconds != null && panel.hidden && !state.transcript.length) {
             timers.push(setTimeout(function () {
               if (!panel.hidden) return;
@@ -731,21 +779,50 @@
             }, config.greeting_delay_seconds * 1000));
           }
         })
-        .catch(function () { say("offline"); });
+        .catch(function () { say("offline"); })
+        .finally(function () { loading = null; });
+      return loading;
     }
 
-    doc.body.appendChild(host);
-    renderAll();
-    loadConfig();
-    if (opts.open) open();
+    // ----- consent ----------------------------------------------------------------------
+    var forgotten = 0;
+    function start() {
+      if (host.isConnected) return;
+      doc.body.appendChild(host);
+      renderAll();
+      if (opts.preload) loadConfig();
+      if (opts.open) open();
+    }
+    /** Stop talking to the server and forget everything this browser kept. */
+    function forget() {
+      forgotten += 1;
+      timers.forEach(clearTimeout);
+      timers = [];
+      stopPolling();
+      if (socket) { socket.onclose = null; socket.close(); socket = null; }
+      forgetStored();
+      state = { transcript: [] };
+      storage = config = loading = current = null;
+      pending = [];
+      shut();
+      clearNotice();
+    }
+    function consent(yes) {
+      granted = !!yes;
+      if (granted) return start();
+      forget();
+      host.remove();
+    }
+
+    if (granted) start();
 
     return {
-      open: open,
+      open: function () { if (granted) open(); },
       close: close,
+      consent: consent,
       remove: function () {
         closed = true;
-        timers.forEach(clearTimeout);
-        if (socket) socket.close();
+        forget();
         host.remove();
       }
     };
@@ -759,7 +836,9 @@
   if (!script || window.Parley) return;
   var start = function () {
     try { window.Parley = boot(script); }
-    catch (e) { console.error("[Parley] widget failed to start:", e); }
+    catch (e) { console.error("[Parley] widget failed to start:", e); return; }
+    // A consent banner that loads first listens for this before calling Parley.consent.
+    window.dispatchEvent(new CustomEvent("parley:ready"));
   };
   if (document.body) start(); else document.addEventListener("DOMContentLoaded", start);
 })();

@@ -12,6 +12,12 @@ from dashboard.context import Context
 from dashboard.views.common import attempt, lines
 
 PROVIDERS = ["mistral", "openai", "extractive"]
+# Where the widget keeps a conversation across page loads (display.remember_conversation).
+REMEMBER = {
+    "tab": "In the browser tab, until it closes",
+    "browser": "In the browser, until the visitor deletes it",
+    "off": "Nowhere: a reload starts afresh",
+}
 
 
 def _settings_form(ctx: Context, bot: dict[str, Any]) -> None:
@@ -42,6 +48,13 @@ def _settings_form(ctx: Context, bot: dict[str, Any]) -> None:
         )
         contact = st.text_input("Contact link", display.get("contact_url") or "")
         handoff = st.text_area("Handoff text", display.get("handoff_text", ""))
+        remembered = display.get("remember_conversation", "tab")
+        remember = st.selectbox(
+            "Remember the conversation",
+            list(REMEMBER),
+            index=list(REMEMBER).index(remembered),
+            format_func=REMEMBER.__getitem__,
+        )
         saved = st.form_submit_button("Save settings")
     if saved:
         changes: dict[str, Any] = {
@@ -59,6 +72,7 @@ def _settings_form(ctx: Context, bot: dict[str, Any]) -> None:
                 "starter_questions": lines(starters),
                 "contact_url": contact or None,
                 "handoff_text": handoff,
+                "remember_conversation": remember,
             },
         }
         if threshold:

@@ -97,6 +97,12 @@ class BotDisplay(RequestModel):
     contact_url: (
         Annotated[str, Field(max_length=500, pattern=r"^(https?://|mailto:)\S+$")] | None
     ) = None
+    remember_conversation: Literal["off", "tab", "browser"] = Field(
+        "tab",
+        description="Where the widget keeps the conversation across page loads: 'tab'"
+        " (sessionStorage, gone when the tab closes), 'browser' (localStorage, until the"
+        " visitor deletes it), 'off' (nowhere: a reload starts afresh)",
+    )
 
 
 def _six_places(value: float) -> float:

@@ -130,6 +130,7 @@ class WidgetConfig(BaseModel):
     handoff_available: bool
     handoff_opens_at: datetime | None
     handoff_hours: str | None
+    remember_conversation: str
 
 
 def widget_config(bot: dict[str, Any], handoff: str) -> WidgetConfig:
@@ -151,4 +152,5 @@ def widget_config(bot: dict[str, Any], handoff: str) -> WidgetConfig:
         handoff_available=hours["available"],
         handoff_opens_at=hours["opens_at"],
         handoff_hours=hours["hours"],
+        remember_conversation=display.get("remember_conversation") or "tab",
     )

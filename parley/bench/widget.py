@@ -1,9 +1,15 @@
-"""``parley bench widget``: the widget's size, and time to first token on the demo page.
+"""``parley bench widget``: the widget's size, time to first token on the demo page, and
+what waiting for the visitor to open the chat costs.
 
 Starts ``parley serve`` with the demo, opens the demo page in Debian's headless Chromium
 (Playwright, a dev dependency), asks FAQ and document questions, and times from pressing
 Enter to the first answer text appearing. Baseline in the same run: a bare WebSocket
 round trip (``/v1/chat/ws`` with an invalid frame, answered by an error frame).
+
+Then, on a fresh page each time, it clicks the launcher and asks at once, timing until the
+bot's settings are shown and until the first answer text: by default the widget fetches
+its settings only now; the baseline is the same widget with ``data-preload="true"``, which
+fetched them with the page.
 """
 
 from __future__ import annotations
@@ -49,6 +55,44 @@ _FIRST_ANSWER_JS = """async (question) => {
     return (await done) - t0;
 }"""
 
+# The demo page's widget, replaced by one with data-preload="true".
+_PRELOAD_JS = """(key) => {
+    window.Parley.remove();
+    delete window.Parley;
+    const tag = document.createElement("script");
+    tag.src = "/widget.js";
+    tag.setAttribute("data-key", key);
+    tag.setAttribute("data-preload", "true");
+    document.body.appendChild(tag);
+}"""
+
+# Click the launcher and ask at once: ms until the bot's settings show (its title), and
+# until the first answer text.
+_OPEN_AND_ASK_JS = """async (question) => {
+    const root = document.querySelector("[data-parley]").shadowRoot;
+    const log = root.querySelector(".log"), title = root.querySelector(".head h2");
+    const t0 = performance.now();
+    let ready = title.textContent !== "Chat" ? 0 : null;
+    const answered = new Promise((resolve) => {
+        const seen = new MutationObserver(() => {
+            if (ready === null && title.textContent !== "Chat") ready = performance.now() - t0;
+            const bot = log.querySelector(".msg.user ~ .msg.bot");
+            if (ready !== null && bot && bot.textContent) {
+                seen.disconnect();
+                resolve(performance.now() - t0);
+            }
+        });
+        seen.observe(root, {childList: true, subtree: true, characterData: true,
+                            attributes: true});
+    });
+    root.querySelector(".launcher").click();
+    const box = root.querySelector("textarea");
+    box.value = question;
+    box.dispatchEvent(new KeyboardEvent("keydown", {key: "Enter", bubbles: true}));
+    const answer = await answered;
+    return [ready, answer];
+}"""
+
 _ROUND_TRIP_JS = """async (url) => {
     const ws = new WebSocket(url);
     await new Promise((r) => ws.onopen = r);
@@ -81,6 +125,7 @@ def run(runs: int = 8) -> None:
             key = page.locator("script[data-key]").get_attribute("data-key") or ""
             ws_url = server.url.replace("http", "ws") + "/v1/chat/ws?key=" + key
             firsts, rounds = [], []
+            opening: dict[str, list[tuple[float, float]]] = {"on open": [], "preload": []}
             for n in range(runs + 1):
                 question = f"{QUESTIONS[n % len(QUESTIONS)]} ({n})"
                 # Timed inside the page: from the Enter key to the first answer text.
@@ -90,9 +135,33 @@ def run(runs: int = 8) -> None:
                 if n:  # the first one warms up
                     firsts.append(first)
                     rounds.append(echo)
+            for n in range(runs + 1):
+                for mode, times in opening.items():
+                    fresh = browser.new_page()
+                    fresh.goto(server.url)
+                    fresh.get_by_role("button", name="Open chat").wait_for()
+                    if mode == "preload":
+                        fresh.evaluate(_PRELOAD_JS, key)
+                        fresh.locator(".head h2").filter(has_text="Fernwood").wait_for(
+                            state="attached"
+                        )
+                    question = f"{QUESTIONS[n % len(QUESTIONS)]} [{mode} {n}]"  # never cached
+                    ready, answered = fresh.evaluate(_OPEN_AND_ASK_JS, question)
+                    fresh.close()
+                    if n:
+                        times.append((ready, answered))
         finally:
             browser.close()
             server.stop()
     base, first = statistics.median(rounds), statistics.median(firsts)
     print(f"  time to first token on the demo page (median of {runs}) {first:7.1f} ms")
     print(f"  baseline: WebSocket round trip, same page            {base:7.1f} ms")
+    lazy, eager = opening["on open"], opening["preload"]
+    ready = statistics.median(r for r, _ in lazy), statistics.median(r for r, _ in eager)
+    answer = statistics.median(a for _, a in lazy), statistics.median(a for _, a in eager)
+    print(f"  opening the chat and asking at once (fresh page, median of {runs}):")
+    print(f"    settings shown   {ready[0]:7.1f} ms   (preloaded: {ready[1]:6.1f} ms)")
+    print(
+        f"    first answer     {answer[0]:7.1f} ms   (preloaded: {answer[1]:6.1f} ms,"
+        f" added {answer[0] - answer[1]:+.1f} ms, x{answer[0] / answer[1]:.2f})"
+    )
