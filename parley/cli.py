@@ -442,6 +442,12 @@ def _bench(args: argparse.Namespace) -> int:
                 " --queries at least 1"
             )
         scale.run(chunks=args.chunks, bots=args.bots, queries=args.queries)
+    elif args.what == "pii":
+        from parley.bench import pii
+
+        if args.dataset is not None and not (Path(args.dataset) / "queries.jsonl").is_file():
+            raise CommandError("--dataset must name a folder with queries.jsonl")
+        pii.run(Path(args.dataset) if args.dataset else None)
     elif args.what == "handoff":
         from parley.bench import handoff
 
@@ -553,6 +559,7 @@ def build_parser() -> argparse.ArgumentParser:
             "gdpr",
             "handoff",
             "scale",
+            "pii",
         ],
     )
     bench.add_argument("--docs", type=int, default=200, help="ingest: corpus size")
@@ -565,7 +572,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--archived", type=int, default=1000, help="gdpr: archived conversations in the tenant"
     )
-    bench.add_argument("--dataset", help="faq: folder with faqs.jsonl and queries.jsonl")
+    bench.add_argument("--dataset", help="faq, pii: folder with faqs.jsonl (faq) and queries.jsonl")
     bench.add_argument("--concurrency", type=int, default=16, help="faq: concurrent visitors")
     bench.add_argument(
         "--out-of-scope",
