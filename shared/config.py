@@ -49,6 +49,8 @@ DOCUMENTED: dict[str, str] = {
     "MISTRAL_API_KEY": "key for Mistral's API",
     "PARLEY_MISTRAL_BASE_URL": "Mistral-compatible endpoint",
     "PARLEY_LLM": "default provider chain, e.g. mistral,openai",
+    "PARLEY_LLM_PRICES": "model prices over the built-in table: model=in/out USD per 1M tokens,…",
+    "PARLEY_CURRENCY_RATES": "currency rates over the built-in ones: EUR=0.86,… per US dollar",
     "PARLEY_EMBEDDINGS": "embedding provider: local, multilingual (German...), openai or mistral",
     "PARLEY_S3_BUCKET": "bucket for documents and archives; unset = <data-dir>/files",
     "PARLEY_S3_ENDPOINT_URL": "S3-compatible endpoint (MinIO, Hetzner)",
@@ -108,6 +110,9 @@ class Settings(BaseModel):
     mistral_api_key: SecretStr | None = Field(None, alias="MISTRAL_API_KEY")
     mistral_base_url: str | None = Field(None, alias="PARLEY_MISTRAL_BASE_URL")
     llm: tuple[str, ...] | None = Field(None, alias="PARLEY_LLM")
+    # Spending caps: what tokens cost, and what a dollar is in a bot's currency.
+    llm_prices: dict[str, tuple[float, float]] = Field({}, alias="PARLEY_LLM_PRICES")
+    currency_rates: dict[str, float] = Field({}, alias="PARLEY_CURRENCY_RATES")
     embeddings: Literal["local", "multilingual", "openai", "mistral"] = Field(
         "local", alias="PARLEY_EMBEDDINGS"
     )
@@ -182,6 +187,39 @@ class Settings(BaseModel):
         if text in _FALSE:
             return False
         raise ValueError("must be one of 1/0, true/false, yes/no, on/off")
+
+    @field_validator("llm_prices", mode="before")
+    @classmethod
+    def _parse_prices(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return value
+        prices: dict[str, tuple[float, float]] = {}
+        for item in _comma_list(value):
+            model, _, price = item.rpartition("=")
+            price_in, _, price_out = price.partition("/")
+            try:
+                prices[model.strip()] = (float(price_in), float(price_out))
+            except ValueError:
+                raise ValueError(f"{item!r} is not model=in/out (US dollars per 1M)") from None
+            if not model.strip() or min(prices[model.strip()]) < 0:
+                raise ValueError(f"{item!r} is not model=in/out (US dollars per 1M)")
+        return prices
+
+    @field_validator("currency_rates", mode="before")
+    @classmethod
+    def _parse_rates(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return value
+        rates: dict[str, float] = {}
+        for item in _comma_list(value):
+            code, _, rate = item.partition("=")
+            try:
+                rates[code.strip().upper()] = float(rate)
+            except ValueError:
+                raise ValueError(f"{item!r} is not CODE=units per US dollar") from None
+            if len(code.strip()) != 3 or not rates[code.strip().upper()] > 0:
+                raise ValueError(f"{item!r} is not CODE=units per US dollar")
+        return rates
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -23,8 +23,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.llm.pricing import cost_usd
-
 _FAST = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 _SLOW = (0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60)
 
@@ -60,7 +58,7 @@ RATE_LIMITED = Counter("parley_rate_limited", "Requests refused by a rate limit"
 
 
 def record_generation(
-    provider: str, model: str, *, seconds: float, ttft_ms: int | None, tokens: tuple[int, int]
+    provider: str, *, seconds: float, ttft_ms: int | None, tokens: tuple[int, int], cost_usd: float
 ) -> None:
     tokens_in, tokens_out = tokens
     LLM_SECONDS.labels(provider).observe(seconds)
@@ -68,7 +66,7 @@ def record_generation(
         LLM_TTFT.labels(provider).observe(ttft_ms / 1000)
     LLM_TOKENS.labels(provider, "in").inc(tokens_in)
     LLM_TOKENS.labels(provider, "out").inc(tokens_out)
-    LLM_COST.labels(provider).inc(cost_usd(model, tokens_in, tokens_out))
+    LLM_COST.labels(provider).inc(cost_usd)
 
 
 def _route_template(scope: Scope) -> str:

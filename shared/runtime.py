@@ -8,6 +8,7 @@ required to survive between requests: a Runtime can be rebuilt at any time.
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass, field
 from uuid import UUID
@@ -24,6 +25,7 @@ from shared.handoff.bus import ConversationBus
 from shared.llm.base import DEFAULT_DEADLINES, Deadlines
 from shared.llm.chain import ProviderChain
 from shared.llm.factory import Providers
+from shared.llm.pricing import PriceTable
 from shared.masterkey import resolve_keyring
 from shared.storage.base import Storage
 from shared.storage.factory import make_storage
@@ -96,6 +98,11 @@ class Runtime:
             self.answer_cache = AnswerCache(self.settings.data_dir / "cache")
         return self.answer_cache
 
+    @functools.cached_property
+    def prices(self) -> PriceTable:
+        """What tokens cost and what a dollar is worth: built in, then the deployment's."""
+        return PriceTable.with_overrides(self.settings.llm_prices, self.settings.currency_rates)
+
     def get_chain(self) -> ProviderChain:
         """The LLM providers (created on first use) with their breaker and deadlines."""
         if self._chain is None:
@@ -103,6 +110,7 @@ class Runtime:
                 Providers(self.settings),
                 default_chain=self.settings.llm_chain,
                 deadlines=self.deadlines,
+                prices=self.prices,
             )
         return self._chain
 

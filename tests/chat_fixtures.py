@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 import pytest
@@ -113,6 +115,19 @@ async def shop(chat_runtime):
 @pytest.fixture
 def chat_client(make_client, chat_runtime):
     return make_client(create_app(chat_runtime))
+
+
+def read_sse(body: str) -> tuple[str, dict[str, Any]]:
+    """An SSE chat answer: the text its token events streamed, and its last event's data
+    (the done object)."""
+    events = [block.split("\n", 1) for block in body.strip().split("\n\n")]
+    streamed = "".join(
+        json.loads(data.removeprefix("data: ")).get("text", "")
+        for name, data in events
+        if name == "event: token"
+    )
+    last: dict[str, Any] = json.loads(events[-1][1].removeprefix("data: "))
+    return streamed, last
 
 
 async def set_bot(runtime: Runtime, bot_id: UUID, **columns: object) -> None:

@@ -408,3 +408,40 @@ def test_the_inbox_takes_answers_and_hands_back_a_waiting_visitor(api, parley, a
     assert not at.exception, at.exception
     inbox = api.get("/v1/admin/inbox", headers=admin_headers(admin_session)).json()["items"]
     assert first["conversation_id"] not in [i["id"] for i in inbox]
+
+
+def test_privacy_and_spending_settings_are_saved_and_the_overview_shows_the_cap(
+    api, parley, admin_session
+):
+    at = open_page(as_admin(admin_session), "Bots")
+    [cap] = [n for n in at.number_input if n.label == "Monthly spending cap (empty: none)"]
+    cap.set_value(25.0)
+    [currency] = [s for s in at.selectbox if s.label == "Currency of the cap"]
+    currency.set_value("CHF")
+    [withhold] = [c for c in at.checkbox if c.label.startswith("Keep visitors' personal data")]
+    assert withhold.value is True  # on by default
+    withhold.uncheck()
+    [remember] = [s for s in at.selectbox if s.label == "Remember the conversation"]
+    assert remember.value == "tab"
+    remember.set_value("off")
+    [save] = [b for b in at.button if b.label == "Save settings"]
+    save.click().run()
+    assert [s.value for s in at.success] == ["Settings saved."]
+    bot = api.get("/v1/admin/bots", headers=admin_headers(admin_session)).json()["items"][0]
+    try:
+        assert bot["monthly_spend_cap"] == 25.0
+        assert bot["currency"] == "CHF"
+        assert bot["withhold_personal_data"] is False
+        assert bot["display"]["remember_conversation"] == "off"
+        overview = shown(open_page(at, "Overview"))
+        assert "LLM spending this month: 0.00 of 25.00 CHF" in overview
+    finally:
+        api.patch(
+            f"/v1/admin/bots/{bot['id']}",
+            headers=admin_headers(admin_session),
+            json={
+                "monthly_spend_cap": None,
+                "withhold_personal_data": True,
+                "display": {"remember_conversation": "tab"},
+            },
+        ).raise_for_status()

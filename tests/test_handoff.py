@@ -231,7 +231,9 @@ async def test_a_visitor_reaches_a_person_and_the_bot_steps_back_and_returns(
     assert after.status_code == 200
     assert after.json()["source"] == "rag"
     sent = json.dumps(fake_openai.requests[-1]["messages"])
-    assert "checking order 4711 with the warehouse" in sent
+    # the operator's reply is context; its order number, like the visitor's, is withheld
+    assert "checking order [ORDER_1] with the warehouse" in sent
+    assert "4711" not in sent
 
     # AND the transcript shows visitor, bot and operator messages in order
     transcript = (await admin.get(path, headers=_secret(shop))).json()

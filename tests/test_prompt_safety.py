@@ -14,7 +14,7 @@ from shared.llm.base import Generation
 from shared.llm.leak import REFUSAL, WORDS
 from shared.llm.prompt import RULES, build_messages
 from shared.rag.retrieve import Passage
-from tests.chat_fixtures import MISTRAL_KEY, OPENAI_KEY, set_bot
+from tests.chat_fixtures import MISTRAL_KEY, OPENAI_KEY, read_sse, set_bot
 from tests.test_chat import ask
 
 pytest_plugins = ["tests.chat_fixtures"]
@@ -81,13 +81,7 @@ async def test_an_answer_that_repeats_the_prompt_never_reaches_the_visitor(
         },
         headers={**shop.headers(), "Accept": "text/event-stream"},
     )
-    events = [block.split("\n", 1) for block in response.text.strip().split("\n\n")]
-    shown = "".join(
-        json.loads(data.removeprefix("data: ")).get("text", "")
-        for name, data in events
-        if name == "event: token"
-    )
-    done = json.loads(events[-1][1].removeprefix("data: "))
+    shown, done = read_sse(response.text)
     assert done["answer"] == REFUSAL
     words = re.findall(r"\w+", shown.lower())
     prompt = " ".join(re.findall(r"\w+", (RULES + " " + instructions).lower()))

@@ -365,6 +365,33 @@ def test_an_unknown_question_offers_the_handoff_and_contact(demo, page):
     expect(contact).to_have_attribute("rel", "noopener noreferrer")
 
 
+def test_an_answer_given_without_the_llm_at_the_spending_cap_offers_a_person(demo, page):
+    """The bot's monthly cap is reached: the server answers extractively with why.rule
+    spending_cap (tests/test_spending_cap.py); the widget offers the team under it."""
+    done = {
+        "type": "done",
+        "answer": "Personalised items cannot be returned [1].",
+        "source": "rag",
+        "sources": [],
+        "conversation_id": "00000000-0000-0000-0000-000000000001",
+        "message_id": "00000000-0000-0000-0000-000000000002",
+        "visitor_id": "v_capped",
+        "visitor_token": "vt_capped",
+        "why": {"rule": "spending_cap"},
+    }
+
+    def server(ws):
+        ws.on_message(lambda message: ws.send(json.dumps(done)))
+
+    page.route_web_socket("**/v1/chat/ws*", server)
+    open_chat(page, demo.url)
+    ask(page, "Which items can't be returned?")
+    answer = page.locator(".msg.bot").last
+    expect(answer).to_contain_text("Personalised items", timeout=10_000)
+    expect(answer.get_by_role("button", name="Talk to a person")).to_be_visible()
+    expect(answer).not_to_contain_text("I'm not sure")  # not the handoff text: it answered
+
+
 def test_a_conversation_that_is_gone_starts_afresh(demo, page):
     key = demo_publishable_key(Keyring(MASTER))
     page.goto(demo.url)

@@ -346,8 +346,10 @@
         });
         node.appendChild(src);
       }
-      if (entry.source === "fallback" && config) {
-        if (config.handoff_text && entry.text !== config.handoff_text) {
+      // An answer the bot could not give, or one given without its LLM (the bot's spending
+      // cap is reached): the visitor is offered the team.
+      if ((entry.source === "fallback" || entry.offer) && config) {
+        if (entry.source === "fallback" && config.handoff_text && entry.text !== config.handoff_text) {
           node.appendChild(el(doc, "p", { "class": "src" }, [config.handoff_text]));
         }
         if (config.contact_url && SAFE_URL.test(config.contact_url)) {
@@ -469,6 +471,7 @@
       remember(result);
       if (result.state && result.state !== state.handoff) onStatus(result, true);
       var entry = { role: "bot", text: result.answer, sources: result.sources || [], source: result.source, message_id: result.message_id };
+      if ((result.why || {}).rule === "spending_cap") entry.offer = true;
       state.transcript.push(entry);
       save();
       if (current) { current.node.className = "msg bot"; fillBot(current.node, entry); }

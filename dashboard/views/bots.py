@@ -12,6 +12,7 @@ from dashboard.context import Context
 from dashboard.views.common import attempt, lines
 
 PROVIDERS = ["mistral", "openai", "extractive"]
+CURRENCIES = ["EUR", "USD", "GBP", "CHF"]
 # Where the widget keeps a conversation across page loads (display.remember_conversation).
 REMEMBER = {
     "tab": "In the browser tab, until it closes",
@@ -40,6 +41,25 @@ def _settings_form(ctx: Context, bot: dict[str, Any]) -> None:
         retention = st.number_input(
             "Keep conversations (days, 0: forever)", 0, 3650, int(bot["retention_days"] or 0)
         )
+        cap = st.number_input(
+            "Monthly spending cap (empty: none)",
+            min_value=0.0,
+            value=bot["monthly_spend_cap"],
+            step=1.0,
+            help="At the cap the bot answers without its LLM until the month turns;"
+            " its team is told at 80% (handoff webhook or e-mail).",
+        )
+        currency = st.selectbox(
+            "Currency of the cap",
+            CURRENCIES,
+            index=CURRENCIES.index(bot["currency"]) if bot["currency"] in CURRENCIES else 0,
+        )
+        withhold = st.checkbox(
+            "Keep visitors' personal data out of the LLM call",
+            bool(bot["withhold_personal_data"]),
+            help="E-mail addresses, phone numbers, IBANs, card and order numbers go to the"
+            " provider as placeholders; turn off only for your own self-hosted endpoint.",
+        )
         title = st.text_input("Title", display.get("title", ""))
         greeting = st.text_area("Greeting", display.get("greeting", ""))
         color = st.color_picker("Colour", display.get("primary_color", "#2f6b4f"))
@@ -64,6 +84,9 @@ def _settings_form(ctx: Context, bot: dict[str, Any]) -> None:
             "llm_chain": chain or None,
             "llm_model": model or None,
             "rate_limit_per_minute": int(rate),
+            "monthly_spend_cap": cap,
+            "currency": currency,
+            "withhold_personal_data": withhold,
             "display": {
                 **display,
                 "title": title,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import streamlit as st
 
@@ -10,6 +11,21 @@ from dashboard.context import Context
 from dashboard.views.common import need_bot
 
 SOURCES = {"faq": "FAQ", "rag": "documents", "cache": "cache", "fallback": "not answered"}
+
+
+def _spending(spend: dict[str, Any]) -> None:
+    """This month's LLM spending against the bot's cap."""
+    currency, spent, cap = spend["currency"], spend["spent"], spend["cap"]
+    if cap is None:
+        st.caption(f"LLM spending this month: {spent:.2f} {currency} (no monthly cap)")
+        return
+    st.caption(f"LLM spending this month: {spent:.2f} of {cap:.2f} {currency}")
+    st.progress(min(spend["share"] or 0.0, 1.0))
+    if spend["capped"]:
+        st.warning(
+            "The monthly spending cap is reached: the bot answers from its FAQ and documents"
+            " without the LLM, and offers a person, until next month or a higher cap."
+        )
 
 
 def render(ctx: Context) -> None:
@@ -43,6 +59,7 @@ def render(ctx: Context) -> None:
             f"{data['shares'][source]:.0%}",
         )
     shares[-1].metric("LLM tokens", f"{tokens:,}", help=f"cost: ${cost:.4f}")
+    _spending(data["spend"])
 
     by_day = {d["day"]: d for d in data["daily"]}
     days_shown = [(since + timedelta(days=i + 1)).date().isoformat() for i in range(days)]

@@ -14,6 +14,7 @@ from shared.config import LLM_PROVIDERS
 from shared.handoff.hours import BusinessHours
 from shared.http.endpoints import RequestModel
 from shared.languages import TEXT_SEARCH
+from shared.privacy.detectors import KIND, pattern_error
 
 T = TypeVar("T")
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
@@ -105,6 +106,22 @@ class BotDisplay(RequestModel):
     )
 
 
+class PersonalDataPattern(RequestModel):
+    kind: Annotated[
+        str,
+        Field(pattern=KIND.pattern, description="Its placeholder's name: CUSTOMER -> [CUSTOMER_1]"),
+    ]
+    pattern: Annotated[str, Field(min_length=1, max_length=200, description="A regular expression")]
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        problem = pattern_error(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+
 def _six_places(value: float) -> float:
     return round(value, 6)
 
@@ -113,7 +130,17 @@ class BotSettings(RequestModel):
     """Every setting is optional: omitted ones keep their current value (or the default);
     null clears the ones that have a default (threshold, provider chain, limits...)."""
 
-    not_null = frozenset({"allowed_origins", "language", "instructions", "handoff_enabled"})
+    not_null = frozenset(
+        {
+            "allowed_origins",
+            "language",
+            "instructions",
+            "handoff_enabled",
+            "withhold_personal_data",
+            "personal_data_patterns",
+            "currency",
+        }
+    )
     allowed_origins: Annotated[list[str], Field(max_length=50)] | None = None
     language: str | None = None
     instructions: Annotated[str, Field(max_length=4000)] | None = None
@@ -141,6 +168,23 @@ class BotSettings(RequestModel):
     handoff_email: (
         Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None
     ) = Field(None, description="E-mailed when a visitor waits for a person")
+    withhold_personal_data: bool | None = Field(
+        None,
+        description="Send remote LLM providers placeholders for the visitor's e-mail"
+        " addresses, phone numbers, IBANs, card and order numbers (default on; turn off only"
+        " for a self-hosted endpoint)",
+    )
+    personal_data_patterns: Annotated[list[PersonalDataPattern], Field(max_length=20)] | None = (
+        Field(None, description="The bot's own kinds of personal data, withheld likewise")
+    )
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] | None = Field(
+        None, description="ISO 4217 code the spending cap is in (default EUR)"
+    )
+    monthly_spend_cap: Annotated[float, Field(ge=0, le=10**9)] | None = Field(
+        None,
+        description="Most the bot may spend on LLM calls a calendar month (UTC), in its"
+        " currency; then it answers extractively. null: no cap",
+    )
 
     @field_validator("allowed_origins")
     @classmethod
@@ -226,6 +270,10 @@ class Bot(BaseModel):
     handoff_webhook_url: str | None
     handoff_webhook_secret_set: bool = False
     handoff_email: str | None
+    withhold_personal_data: bool
+    personal_data_patterns: list[dict[str, str]]
+    currency: str
+    monthly_spend_cap: float | None
 
     @model_validator(mode="before")
     @classmethod
@@ -443,6 +491,17 @@ class Analytics(BaseModel):
     top_questions: list[QuestionCount]
     # Per UTC day with messages: answers (and by source), tokens, cost_usd, feedback.
     daily: list[dict[str, Any]]
+    spend: MonthSpending
+
+
+class MonthSpending(BaseModel):
+    """This calendar month (UTC), whatever the period asked for."""
+
+    currency: str
+    spent: float
+    cap: float | None = Field(description="The bot's monthly_spend_cap; null: none")
+    share: float | None = Field(description="spent / cap")
+    capped: bool = Field(description="At the cap: the bot answers without an LLM")
 
 
 class Unanswered(BaseModel):

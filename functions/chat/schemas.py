@@ -51,8 +51,9 @@ class ChatResponse(BaseModel):
     why: dict[str, Any] | None = Field(
         None,
         description="What chose the source: rule (faq_above_threshold, faq_grey_zone,"
-        " documents, no_answer, answer_cache), faq_confidence, threshold, threshold_from"
-        " (bot or default), closest_passage",
+        " documents, no_answer, answer_cache, spending_cap), faq_confidence, threshold,"
+        " threshold_from (bot or default), closest_passage, personal_data_withheld (kinds"
+        " counted, never values)",
     )
 
 

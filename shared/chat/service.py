@@ -20,7 +20,7 @@ from uuid import UUID
 
 from shared import metrics
 from shared.cache import AnswerCache, CachedAnswer
-from shared.chat import store, visitors
+from shared.chat import spending, store, visitors
 from shared.chat.sharing import shareable
 from shared.chat.turn import Answer, ChatOutcome, Question, handoff_text
 from shared.crypto import DecryptionError, TenantCipher
@@ -32,6 +32,7 @@ from shared.llm.base import ChatMessage, Generation
 from shared.llm.chain import AllProvidersFailedError, OnToken, ProviderChain
 from shared.llm.prompt import MAX_HISTORY_MESSAGES
 from shared.logging import get_logger
+from shared.privacy.detectors import BotPattern
 from shared.rag.faq_match import (
     FaqCandidate,
     FaqMatch,
@@ -115,6 +116,7 @@ class ChatService:
         await lease.release()  # no connection is held while a model writes
 
         closest = [p.similarity for p in passages]
+        admission: spending.Admission | None = None
         grey = grey_zone_pick(lookup.match, _threshold(bot, calibration), closest, calibration)
         if grey is not None:  # the FAQ fits better than anything the documents hold
             answer = _faq_answer(grey, lookup.match.confidence)
@@ -128,21 +130,26 @@ class ChatService:
             await _emit(answer.text, on_token)
         else:
             history = _decrypt(cipher, context.history)
-            answer = await self._generate(
-                bot, question.text, history, passages, lookup.match, context, on_token
+            answer, admission = await self._generate(
+                lease, bot, question.text, history, passages, lookup.match, context, on_token
             )
             rule = "documents" if answer.source == "rag" else "no_answer"
             answer.why = _why(
-                rule,
+                "spending_cap" if admission is not None and admission.capped else rule,
                 bot,
                 calibration,
                 lookup.match.confidence if lookup.match.best else None,
                 closest_passage=max(closest) if closest else None,
                 error="providers_failed" if answer.error else None,
+                **(answer.why or {}),  # what the generation adds (personal data withheld)
             )
         answer.vector = lookup.vector
         latency_ms = turn.elapsed_ms()
         stored = await store.save(await lease.conn(), turn, answer, latency_ms, streamed=True)
+        if admission is not None:  # the real cost is stored: what was held is released
+            await spending.settle(
+                await lease.conn(), bot_id=bot["id"], admission=admission, cost_usd=answer.cost_usd
+            )
         self._share(turn, answer, stored, passages)
         metrics.ANSWERS.labels(answer.source).inc()
         return store.outcome(turn, stored, answer, latency_ms)
@@ -178,6 +185,7 @@ class ChatService:
 
     async def _generate(
         self,
+        lease: Lease,
         bot: Bot,
         text: str,
         history: list[ChatMessage],
@@ -185,7 +193,8 @@ class ChatService:
         match: FaqMatch,
         context: conversations.TurnContext,
         on_token: OnToken | None,
-    ) -> Answer:
+    ) -> tuple[Answer, spending.Admission | None]:
+        """The generated answer, and what was held against the bot's spending cap."""
         best = match.best
         confidence = match.confidence if best else None
         if not passages:
@@ -196,25 +205,30 @@ class ChatService:
                 matched_question=best.question if best else None,
             )
             await _emit(answer.text, on_token)
-            return answer
+            return answer, None
         budget = bot["daily_token_budget"]
         over_budget = budget is not None and context.tokens_today >= budget
         if over_budget:
             log.warning("daily token budget reached; answering extractively", bot_id=str(bot["id"]))
         request = Generation(text, passages, history, bot["instructions"])
+        names = self.chain.names(bot["llm_chain"], over_budget=over_budget)
+        admission = await self._admit(lease, bot, request, names)
+        if admission is not None and admission.capped:
+            names = self.chain.names(bot["llm_chain"], over_budget=True)
         try:
             generated = await self.chain.generate(
                 request,
-                names=self.chain.names(bot["llm_chain"], over_budget=over_budget),
+                names=names,
                 first_model=bot["llm_model"],
                 on_token=on_token,
+                withhold=_withheld(bot),
             )
         except AllProvidersFailedError as failed:
             log.error("every llm provider failed", bot_id=str(bot["id"]), errors=len(failed.errors))
             answer = Answer(handoff_text(bot), "fallback", error=str(failed))
             await _emit(answer.text, on_token)
-            return answer
-        return Answer(
+            return answer, admission
+        answer = Answer(
             generated.text,
             "rag",
             confidence=confidence,
@@ -224,7 +238,30 @@ class ChatService:
             usage=generated.usage,
             ttft_ms=generated.ttft_ms,
             error="; ".join(generated.errors) or None,
+            cost_usd=generated.cost_usd,
+            personal=generated.personal,
         )
+        if generated.withheld:
+            answer.why = {"personal_data_withheld": generated.withheld}
+        return answer, admission
+
+    async def _admit(
+        self, lease: Lease, bot: Bot, request: Generation, names: list[str]
+    ) -> spending.Admission | None:
+        """Hold the most this answer can cost against the bot's monthly cap (None: no cap,
+        or nothing to pay for); the connection goes back before the model writes."""
+        cap = spending.cap_of(bot, self.chain.prices)
+        if cap is None:
+            return None
+        worst = self.chain.worst_cost_usd(request, names=names, first_model=bot["llm_model"])
+        if worst <= 0:
+            return None
+        try:
+            return await spending.admit(
+                await lease.conn(), bot_id=bot["id"], worst_usd=worst, cap=cap
+            )
+        finally:
+            await lease.release()
 
     def _share(
         self,
@@ -238,6 +275,7 @@ class ChatService:
         if (
             stored.prior is not None
             or answer.error
+            or answer.personal  # it holds a value of this visitor's, put back
             or not shareable(
                 source=answer.source,
                 question=question.text,
@@ -277,6 +315,14 @@ def _why(
     }
     why.update({k: round(v, 3) if isinstance(v, float) else v for k, v in extra.items() if v})
     return why
+
+
+def _withheld(bot: Bot) -> list[BotPattern] | None:
+    """The bot's own kinds of personal data, when it withholds personal data from remote
+    providers (the built-in kinds always count); None when it does not."""
+    if not bot.get("withhold_personal_data", True):
+        return None
+    return [BotPattern(p["kind"], p["pattern"]) for p in bot.get("personal_data_patterns") or []]
 
 
 def _threshold(bot: Bot, calibration: Calibration) -> float:

@@ -11,7 +11,6 @@ from shared.chat.turn import Answer, ChatOutcome, Question
 from shared.crypto import TenantCipher
 from shared.db import conversations
 from shared.db.pool import Conn
-from shared.llm.pricing import cost_usd
 
 
 @dataclass(frozen=True)
@@ -52,7 +51,7 @@ async def save(
         ttft_ms=answer.ttft_ms if answer.ttft_ms is not None else 0,
         tokens_in=answer.usage.tokens_in,
         tokens_out=answer.usage.tokens_out,
-        cost_usd=cost_usd(answer.model or "", answer.usage.tokens_in, answer.usage.tokens_out),
+        cost_usd=answer.cost_usd,
         sources=answer.sources,
         error=answer.error,
         why=answer.why,

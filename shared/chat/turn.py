@@ -68,6 +68,8 @@ class Answer:
     usage: Usage = field(default_factory=lambda: Usage(0, 0))
     ttft_ms: int | None = None
     error: str | None = None
+    cost_usd: float = 0.0
+    personal: bool = False  # holds a value of the visitor's (put back after the LLM call)
     # The question's embedding, when it was computed (the meaning cache keeps it).
     vector: Vector | None = None
     # Why this source answered: the rule, the FAQ match's confidence and threshold, ...

@@ -15,7 +15,8 @@ COLUMNS = (
     "id, tenant_id, slug, name, allowed_origins, language, instructions, llm_chain, llm_model,"
     " faq_threshold, rate_limit_per_minute, daily_token_budget, retention_days, display,"
     " kb_version, created_at, updated_at, handoff_enabled, business_hours, handoff_webhook_url,"
-    " handoff_webhook_secret_enc, handoff_email, chunks_indexed, faqs_indexed"
+    " handoff_webhook_secret_enc, handoff_email, chunks_indexed, faqs_indexed,"
+    " withhold_personal_data, personal_data_patterns, currency, monthly_spend_cap"
 )
 # Settings a caller may change, besides name and slug.
 SETTINGS = (
@@ -34,6 +35,10 @@ SETTINGS = (
     "handoff_webhook_url",
     "handoff_webhook_secret_enc",  # encrypted by the caller; never returned by the API
     "handoff_email",
+    "withhold_personal_data",
+    "personal_data_patterns",
+    "currency",
+    "monthly_spend_cap",
 )
 
 _ENSURE = """
@@ -58,6 +63,8 @@ def _params(values: dict[str, Any]) -> dict[str, Any]:
         params["display"] = Jsonb(params["display"] or {})
     if params.get("business_hours") is not None:
         params["business_hours"] = Jsonb(params["business_hours"])
+    if "personal_data_patterns" in params:
+        params["personal_data_patterns"] = Jsonb(params["personal_data_patterns"] or [])
     return params
 
 

@@ -294,10 +294,10 @@ async def due_notifications(conn: Conn, *, ids: list[UUID] | None, limit: int = 
     """Notifications to send now (these ``ids``, or every due one), locked so two
     processes do not send the same one; with what sending needs."""
     cur = await conn.execute(
-        "SELECT n.id, n.channel, n.attempts, n.conversation_id, c.tenant_id, c.bot_id,"
-        " b.name AS bot_name, b.handoff_webhook_url, b.handoff_webhook_secret_enc,"
-        " b.handoff_email, c.waiting_since, c.state"
-        " FROM handoff_notifications n JOIN conversations c ON c.id = n.conversation_id"
+        "SELECT n.id, n.channel, n.attempts, n.conversation_id, n.event, n.details,"
+        " b.tenant_id, n.bot_id, b.name AS bot_name, b.handoff_webhook_url,"
+        " b.handoff_webhook_secret_enc, b.handoff_email, c.waiting_since, c.state"
+        " FROM handoff_notifications n LEFT JOIN conversations c ON c.id = n.conversation_id"
         " JOIN bots b ON b.id = n.bot_id"
         " WHERE n.delivered_at IS NULL AND n.next_attempt_at <= now()"
         " AND (%(ids)s::uuid[] IS NULL OR n.id = ANY(%(ids)s))"

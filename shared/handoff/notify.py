@@ -1,4 +1,5 @@
-"""Telling a bot's team that a visitor waits: a signed webhook and/or an e-mail.
+"""Telling a bot's team that a visitor waits (``conversation.waiting``), or that the bot
+passed 80% of its monthly spending cap (``spend.alert``): a signed webhook and/or an e-mail.
 
 Notifications are rows written with the state change (``handoff_notifications``), sent
 right after it in the background and, when sending fails, retried with back-off by the
@@ -38,6 +39,7 @@ log = get_logger("parley.handoff")
 
 SIGNATURE_HEADER = "Parley-Signature"
 EVENT = "conversation.waiting"
+SPEND_ALERT = "spend.alert"
 TOLERANCE_SECONDS = 300
 # Seconds before each retry; after the last one the notification is given up.
 BACKOFF = (10, 30, 120, 600, 1800, 3600)
@@ -67,6 +69,16 @@ def verify_signature(secret: str, body: bytes, header: str, *, now: float | None
 
 
 def event_body(row: dict[str, Any], dashboard_url: str | None) -> dict[str, Any]:
+    if row.get("event") == SPEND_ALERT:
+        return {
+            "type": SPEND_ALERT,
+            "id": str(row["id"]),
+            "tenant_id": str(row["tenant_id"]),
+            "bot_id": str(row["bot_id"]),
+            "bot_name": row["bot_name"],
+            **(row["details"] or {}),  # cap, currency, spent, share
+            "dashboard_url": dashboard_url,
+        }
     return {
         "type": EVENT,
         "id": str(row["id"]),
@@ -98,7 +110,7 @@ async def send_webhook(
     if not settings.webhooks_private:
         await _public_address(parts.hostname)
     raw = json.dumps(body, separators=(",", ":")).encode()
-    headers = {"Content-Type": "application/json", "Parley-Event": EVENT}
+    headers = {"Content-Type": "application/json", "Parley-Event": body["type"]}
     if secret:
         headers[SIGNATURE_HEADER] = sign(secret, raw, int(time.time()))
     try:
@@ -116,16 +128,27 @@ def _send_email(settings: Settings, to: str, body: dict[str, Any]) -> None:
     message = EmailMessage()
     message["From"] = settings.smtp_from
     message["To"] = to
-    message["Subject"] = f"A visitor is waiting for a person: {body['bot_name']}"
-    where = (
-        f"Answer in the dashboard's Inbox: {body['inbox_url']}"
-        if body["inbox_url"]
-        else ("Answer in the dashboard's Inbox.")
-    )
-    message.set_content(
-        f"A visitor of {body['bot_name']} asked to talk to a person"
-        f" (since {body['waiting_since']}).\n\n{where}\n\nConversation: {body['conversation_id']}\n"
-    )
+    if body["type"] == SPEND_ALERT:
+        message["Subject"] = f"{body['bot_name']} has used 80% of its monthly LLM budget"
+        message.set_content(
+            f"{body['bot_name']} has spent {body['spent']:.2f} {body['currency']} of its"
+            f" monthly cap of {body['cap']:.2f} {body['currency']} on LLM answers this month."
+            " At the cap it answers from its FAQ and documents without an LLM (and offers"
+            " the handoff) until the month turns or the cap is raised in the bot's"
+            " settings.\n"
+        )
+    else:
+        where = (
+            f"Answer in the dashboard's Inbox: {body['inbox_url']}"
+            if body["inbox_url"]
+            else ("Answer in the dashboard's Inbox.")
+        )
+        message["Subject"] = f"A visitor is waiting for a person: {body['bot_name']}"
+        message.set_content(
+            f"A visitor of {body['bot_name']} asked to talk to a person"
+            f" (since {body['waiting_since']}).\n\n{where}\n\n"
+            f"Conversation: {body['conversation_id']}\n"
+        )
     try:
         with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=TIMEOUT_SECONDS) as smtp:
             if settings.smtp_starttls:

@@ -59,6 +59,9 @@ class LLMError(Exception):
 class LLMProvider(ABC):
     name: str
     default_model: str
+    # Whether what it is sent leaves Parley (a provider's API): the visitor's personal data
+    # is then withheld, where the bot says so (``shared.privacy``).
+    remote: bool = True
 
     @abstractmethod
     def stream(

@@ -2,8 +2,12 @@
 
 A provider is skipped while its circuit breaker is open or when it has no key; one that
 fails before anything was shown (timeout, 429, 5xx, network) hands over to the next. A
-failure after the first token keeps what was streamed. Over its daily token budget a bot
-answers extractively.
+failure after the first token keeps what was streamed. Over its daily token budget or its
+monthly spending cap a bot answers extractively.
+
+Where the bot withholds personal data, a remote provider is sent placeholders for the
+visitor's e-mail addresses, phone numbers, IBANs, cards and order numbers, and the answer
+streamed to the visitor has the values back (a card only masked).
 """
 
 from __future__ import annotations
@@ -19,8 +23,11 @@ from shared.llm.breaker import LASTING, CircuitBreaker
 from shared.llm.factory import Providers
 from shared.llm.leak import REFUSAL as LEAK_REFUSAL
 from shared.llm.leak import LeakGuard
-from shared.llm.prompt import cited, system_text
+from shared.llm.pricing import DEFAULT_PRICES, PriceTable
+from shared.llm.prompt import build_messages, cited, system_text
 from shared.logging import get_logger
+from shared.privacy.detectors import BotPattern
+from shared.privacy.placeholders import Placeholders
 from shared.rag.retrieve import Passage
 
 log = get_logger("parley.llm")
@@ -47,6 +54,9 @@ class Generated:
     usage: Usage
     ttft_ms: int | None
     errors: list[str] = field(default_factory=list)
+    cost_usd: float = 0.0
+    withheld: dict[str, int] = field(default_factory=dict)  # kinds of personal data, counted
+    personal: bool = False  # the answer holds a value of the visitor's, put back
 
 
 class AllProvidersFailedError(Exception):
@@ -63,14 +73,31 @@ class ProviderChain:
         default_chain: Sequence[str],
         deadlines: Deadlines,
         breaker: CircuitBreaker | None = None,
+        prices: PriceTable = DEFAULT_PRICES,
     ) -> None:
         self.providers = providers
         self.default_chain = list(default_chain)
         self.deadlines = deadlines
         self.breaker = breaker or CircuitBreaker()
+        self.prices = prices
 
     def names(self, bot_chain: Sequence[str] | None, *, over_budget: bool) -> list[str]:
         return ["extractive"] if over_budget else list(bot_chain or self.default_chain)
+
+    def worst_cost_usd(
+        self, request: Generation, *, names: Sequence[str], first_model: str | None
+    ) -> float:
+        """The most one answer to ``request`` can cost, whichever provider of ``names``
+        gives it: every character of the prompt a token, and the longest answer."""
+        tokens_in = sum(len(m.content) for m in build_messages(request))
+        most = 0.0
+        for position, name in enumerate(names):
+            provider = self.providers.get(name)
+            if provider is None or not provider.remote:
+                continue
+            model = first_model if position == 0 and first_model else provider.default_model
+            most = max(most, self.prices.cost_usd(model, tokens_in, MAX_ANSWER_TOKENS))
+        return most
 
     async def generate(
         self,
@@ -79,7 +106,11 @@ class ProviderChain:
         names: Sequence[str],
         first_model: str | None,
         on_token: OnToken | None,
+        withhold: Sequence[BotPattern] | None = None,
     ) -> Generated:
+        """The first answer a provider gives. ``withhold``: the bot's own personal-data
+        patterns (besides the built-in ones) when remote providers get placeholders; None
+        when they get the visitor's words as they are."""
         errors: list[str] = []
         for position, name in enumerate(names):
             provider = self.providers.get(name)
@@ -91,9 +122,12 @@ class ProviderChain:
             ttft: int | None = None
             used = Usage(0, 0)
             room = MAX_ANSWER_CHARS
-            guard = LeakGuard(system_text(request))
+            hidden = Placeholders(withhold) if withhold is not None and provider.remote else None
+            sent = hidden.hide_request(request) if hidden else request
+            revealer = hidden.revealing() if hidden else None
+            guard = LeakGuard(system_text(sent))
             stream = provider.stream(
-                request, model=model, max_tokens=MAX_ANSWER_TOKENS, deadlines=self.deadlines
+                sent, model=model, max_tokens=MAX_ANSWER_TOKENS, deadlines=self.deadlines
             )
             try:
                 async for item in stream:
@@ -111,6 +145,8 @@ class ProviderChain:
                     shown = guard.feed(piece)
                     if guard.leaked:
                         break
+                    if revealer is not None:
+                        shown = revealer.feed(shown)
                     if shown and on_token is not None:
                         await on_token(shown)
                     if room <= 0:
@@ -136,26 +172,42 @@ class ProviderChain:
             # The held tail goes out too when the stream broke after the first token: the
             # visitor is shown the same text that is stored.
             rest = guard.finish()
+            if revealer is not None and not guard.leaked:
+                rest = revealer.feed(rest) + revealer.finish()
             if rest and on_token is not None:
                 await on_token(rest)
+            cost = self.prices.cost_usd(model, used.tokens_in, used.tokens_out)
             metrics.record_generation(
                 name,
-                model,
                 seconds=time.perf_counter() - started,
                 ttft_ms=ttft,
                 tokens=(used.tokens_in, used.tokens_out),
+                cost_usd=cost,
             )
             if guard.leaked:  # nothing of the prompt was shown; the visitor gets a refusal
                 log.warning("llm answer repeated the prompt; withheld", provider=name)
                 withheld = [*errors, f"{name}: answer withheld (it repeated the prompt)"]
-                return Generated(LEAK_REFUSAL, [], name, model, used, ttft, withheld)
+                return Generated(LEAK_REFUSAL, [], name, model, used, ttft, withheld, cost)
             text = "".join(pieces).strip()
             if not text:
                 errors.append(f"{name}: empty answer")
                 continue
             passages = list(request.passages)
             used_passages = [passages[i] for i in cited(text, len(passages))] or passages
-            return Generated(text, used_passages, name, model, used, ttft, errors)
+            if hidden is None:
+                return Generated(text, used_passages, name, model, used, ttft, errors, cost)
+            return Generated(
+                hidden.reveal(text),  # what the visitor was shown
+                used_passages,
+                name,
+                model,
+                used,
+                ttft,
+                errors,
+                cost,
+                withheld=hidden.kinds,
+                personal=hidden.revealed,
+            )
         raise AllProvidersFailedError(errors)
 
     async def aclose(self) -> None:

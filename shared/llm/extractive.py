@@ -158,6 +158,7 @@ class ExtractiveProvider(LLMProvider):
 
     name = "extractive"
     default_model = "extractive"
+    remote = False
 
     async def stream(
         self,

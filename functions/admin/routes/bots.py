@@ -10,9 +10,11 @@ from functions.admin.schemas import Bot, BotCreate, BotUpdate, Ok, Page, slugify
 from shared.auth.access import TENANT_USER
 from shared.crypto import TenantCipher
 from shared.db import bots, tenants
+from shared.errors import ValidationError
 from shared.http.context import get_runtime
 from shared.http.endpoints import Endpoint, get_principal, read_json
 from shared.http.params import page_of, paging, path_uuid, query_uuid, respond
+from shared.runtime import Runtime
 
 
 async def list_bots(request: Request) -> Response:
@@ -32,6 +34,7 @@ async def create_bot(request: Request) -> Response:
     runtime = get_runtime(request)
     principal = get_principal(request)
     body = await read_json(request, BotCreate, max_bytes=runtime.settings.max_body_bytes)
+    _check_currency(runtime, body.currency)
     async with runtime.db.connection() as conn:
         await tenants.get_tenant(conn, scope=principal.scope, tenant_id=body.tenant_id)
         settings = body.changes(whole_display=True)
@@ -60,6 +63,7 @@ async def update_bot(request: Request) -> Response:
     runtime = get_runtime(request)
     bot_id = path_uuid(request, "bot_id")
     body = await read_json(request, BotUpdate, max_bytes=runtime.settings.max_body_bytes)
+    _check_currency(runtime, body.currency)
     scope = get_principal(request).scope
     async with runtime.db.connection() as conn, conn.transaction():
         changes = body.changes()
@@ -71,6 +75,14 @@ async def update_bot(request: Request) -> Response:
             )
         row = await bots.update_bot(conn, scope=scope, bot_id=bot_id, changes=changes)
     return respond(Bot.model_validate(row))
+
+
+def _check_currency(runtime: Runtime, currency: str | None) -> None:
+    if currency is not None and currency not in runtime.prices.rates:
+        known = ", ".join(sorted(runtime.prices.rates))
+        raise ValidationError(
+            f"currency: no rate for {currency} (known: {known}; add one with PARLEY_CURRENCY_RATES)"
+        )
 
 
 def _sealed(cipher: TenantCipher, secret: str | None) -> bytes | None:

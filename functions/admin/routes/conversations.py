@@ -12,6 +12,7 @@ from functions.admin.routes.scope import scoped_bot
 from functions.admin.schemas import Analytics, Conversation, Page, Transcript, Unanswered
 from shared.analytics import bot_analytics, unanswered_questions
 from shared.auth.access import TENANT_USER
+from shared.chat import spending
 from shared.conversation_search import SCAN, matching
 from shared.crypto import DecryptionError
 from shared.db import conversations
@@ -95,6 +96,7 @@ async def analytics(request: Request) -> Response:
         bot = await scoped_bot(conn, request)
         cipher = await runtime.cipher(conn, bot["tenant_id"])
         result = await bot_analytics(conn, cipher, bot_id=bot["id"], since=since, until=until)
+        result["spend"] = await spending.month_spending(conn, bot, runtime.prices)
     return respond(Analytics.model_validate(result).model_dump(mode="json", by_alias=True))
 
 
