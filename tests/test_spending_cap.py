@@ -5,13 +5,17 @@ until the owner raises it. Through the real OpenAI SDK against the stand-in serv
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
 
 from shared.llm.pricing import PriceTable
+from shared.scheduler import run_job
 from tests.chat_fixtures import set_bot
 from tests.test_chat import ask
+from tests.test_handoff import Receiver
+from tests.utils.servers import ThreadServer
 
 pytest_plugins = ["tests.chat_fixtures"]
 
@@ -21,7 +25,10 @@ PRICE = (1000.0, 1000.0)
 
 @pytest.fixture
 def llm_settings(llm_settings):
-    return llm_settings.model_copy(update={"llm_prices": {"gpt-4o-mini": PRICE}})
+    # and webhooks may reach loopback, where the test's receiver listens
+    return llm_settings.model_copy(
+        update={"llm_prices": {"gpt-4o-mini": PRICE}, "webhooks_private": True}
+    )
 
 
 def _answer_cost_usd(tokens_in: int, tokens_out: int) -> float:
@@ -113,3 +120,26 @@ async def test_no_cap_means_no_holds_and_a_zero_cap_never_calls_the_llm(
     assert body["why"]["rule"] == "spending_cap"
     assert len(fake_openai.requests) == 1
     assert await _alerts(chat_runtime, shop.bot_id) == []  # no channel configured: nobody told
+
+
+async def test_the_80_percent_alert_reaches_the_bots_webhook_once(chat_client, chat_runtime, shop):
+    hook = Receiver()
+    with ThreadServer(hook.app()) as server:
+        await set_bot(
+            chat_runtime,
+            shop.bot_id,
+            llm_chain=["openai"],
+            monthly_spend_cap=1.00,
+            handoff_webhook_url=server.url + "/hook",
+        )
+        for n in range(4):  # $0.33 each: past 80% of $1.16 at the third
+            await ask(chat_client, shop, f"Which items can't be returned? ({n})")
+            await run_job(chat_runtime, "notify")
+    [(body, headers)] = hook.received
+    event = json.loads(body)
+    assert headers["parley-event"] == "spend.alert"
+    assert event["type"] == "spend.alert"
+    assert event["bot_id"] == str(shop.bot_id)
+    assert (event["cap"], event["currency"]) == (1.0, "EUR")
+    assert 0.8 <= event["share"] < 1.2
+    assert event["spent"] == pytest.approx(event["share"] * 1.0, abs=0.01)
