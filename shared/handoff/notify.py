@@ -69,22 +69,18 @@ def verify_signature(secret: str, body: bytes, header: str, *, now: float | None
 
 
 def event_body(row: dict[str, Any], dashboard_url: str | None) -> dict[str, Any]:
-    if row.get("event") == SPEND_ALERT:
-        return {
-            "type": SPEND_ALERT,
-            "id": str(row["id"]),
-            "tenant_id": str(row["tenant_id"]),
-            "bot_id": str(row["bot_id"]),
-            "bot_name": row["bot_name"],
-            **(row["details"] or {}),  # cap, currency, spent, share
-            "dashboard_url": dashboard_url,
-        }
-    return {
-        "type": EVENT,
+    spend_alert = row.get("event") == SPEND_ALERT
+    common = {
+        "type": SPEND_ALERT if spend_alert else EVENT,
         "id": str(row["id"]),
         "tenant_id": str(row["tenant_id"]),
         "bot_id": str(row["bot_id"]),
         "bot_name": row["bot_name"],
+    }
+    if spend_alert:  # the details: cap, currency, spent, share
+        return {**common, **(row["details"] or {}), "dashboard_url": dashboard_url}
+    return {
+        **common,
         "conversation_id": str(row["conversation_id"]),
         "waiting_since": row["waiting_since"].isoformat() if row["waiting_since"] else None,
         "inbox_url": dashboard_url,
