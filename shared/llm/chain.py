@@ -194,10 +194,10 @@ class ProviderChain:
                 continue
             passages = list(request.passages)
             used_passages = [passages[i] for i in cited(text, len(passages))] or passages
-            if hidden is None:
-                return Generated(text, used_passages, name, model, used, ttft, errors, cost)
+            if hidden is not None:
+                text = hidden.reveal(text)  # what the visitor was shown
             return Generated(
-                hidden.reveal(text),  # what the visitor was shown
+                text,
                 used_passages,
                 name,
                 model,
@@ -205,8 +205,8 @@ class ProviderChain:
                 ttft,
                 errors,
                 cost,
-                withheld=hidden.kinds,
-                personal=hidden.revealed,
+                withheld=hidden.kinds if hidden else {},
+                personal=hidden is not None and hidden.revealed,
             )
         raise AllProvidersFailedError(errors)
 
