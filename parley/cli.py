@@ -441,7 +441,13 @@ def _bench(args: argparse.Namespace) -> int:
                 "--chunks must be at least 1000, --bots from 1 to a tenth of --chunks,"
                 " --queries at least 1"
             )
-        scale.run(chunks=args.chunks, bots=args.bots, queries=args.queries)
+        try:
+            ef_search = tuple(int(v) for v in args.ef_search.split(",")) if args.ef_search else ()
+        except ValueError:
+            ef_search = (0,)
+        if any(not 1 <= v <= 1000 for v in ef_search):
+            raise CommandError("--ef-search must be numbers from 1 to 1000, separated by commas")
+        scale.run(chunks=args.chunks, bots=args.bots, queries=args.queries, ef_search=ef_search)
     elif args.what == "pii":
         from parley.bench import pii
 
@@ -586,6 +592,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--bots", type=int, default=1000, help="scale: how many bots")
     bench.add_argument(
         "--queries", type=int, default=200, help="scale: questions asked of each bot measured"
+    )
+    bench.add_argument(
+        "--ef-search",
+        help="scale: HNSW ef_search values to measure side by side, e.g. 100,200"
+        " (default: the one Parley sets)",
     )
     bench.set_defaults(func=cmd_bench)
     return parser

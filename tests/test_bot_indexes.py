@@ -12,6 +12,7 @@ from psycopg import sql
 
 from shared.db import bot_indexes, bots, chunks, documents, faqs, tenants
 from shared.rag.chunk import Chunk
+from shared.rag.faq_match import LEXICAL_WEIGHT
 
 WORDS = [
     "parcel",
@@ -202,12 +203,18 @@ async def test_a_bot_with_many_faq_phrasings_is_indexed_and_matches_as_the_exact
     for n in range(10):
         vector = vectors[n * 17] + 0.3 * rng.normal(size=DIM).astype(np.float32)
         vector /= np.linalg.norm(vector)
-        args = {"bot_id": bot["id"], "text": f"A {WORDS[n]} question", "vector": vector}
+        args = {
+            "bot_id": bot["id"],
+            "text": f"A {WORDS[n]} question",
+            "vector": vector,
+            "lexical_weight": LEXICAL_WEIGHT,
+            "limit": 10_000,
+        }
         exact = await faqs.match_rows(conn, **args)
         indexed = await faqs.match_rows(conn, **args, indexed=True)
         key = lambda r: (r["id"], round(r["semantic"], 5), round(r["lexical"], 5))  # noqa: E731
         assert sorted(map(key, indexed)) == sorted(map(key, exact))
-        # 180 phrasings, 100 nearest: the candidates are a part of the FAQs, the best among them
+        # 180 phrasings, 50 nearest: the candidates are a part of the FAQs, the best among them
         assert 0 < len(exact) < 60
 
     await conn.execute("ANALYZE faq_phrasings")
@@ -215,7 +222,8 @@ async def test_a_bot_with_many_faq_phrasings_is_indexed_and_matches_as_the_exact
     for setting in ("seqscan", "bitmapscan", "sort"):
         await conn.execute(sql.SQL("SET {} = off").format(sql.Identifier(f"enable_{setting}")))
     try:
-        cur = await conn.execute(query, {"bot": bot["id"], "text": "refund", "vec": vectors[0]})
+        params = {"bot": bot["id"], "text": "refund", "vec": vectors[0]}
+        cur = await conn.execute(query, {**params, "lexical_weight": 0.05, "limit": 5})
         plan = "\n".join(r["QUERY PLAN"] for r in await cur.fetchall())
     finally:
         await conn.execute("RESET ALL")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import numpy as np
 import pytest
@@ -12,8 +13,11 @@ from shared.embeddings.base import Embedder
 from shared.embeddings.local import LocalEmbedder
 from shared.llm.extractive import extract_answer
 from shared.rag.chunk import chunk_markdown
-from shared.rag.faq_match import FaqCandidate, confidence
+from shared.rag.faq_match import LEXICAL_WEIGHT, FaqCandidate, confidence
 from shared.rag.index import EmbeddingModelMismatchError, check_embedding_model, reindex
+
+# A match_rows limit that returns every candidate FAQ, not only the best few
+EVERY_CANDIDATE = 10_000
 
 
 def test_local_embeddings_equal_sentence_transformers(embedder):
@@ -201,17 +205,67 @@ async def test_remote_embedding_providers_through_their_sdks(provider, fake_open
     )
 
 
+async def test_the_match_returns_the_best_enabled_faqs_in_order_of_their_score(
+    runtime, conn, embedder
+):
+    """The statement ranks every candidate (semantic score plus the weighted lexical rank,
+    normalised by the best one) and returns the best ``limit``; a disabled FAQ is no
+    candidate at all."""
+    from shared.db import faqs
+    from shared.rag.faq_match import match_faq
+    from tests.chat_fixtures import make_shop
+
+    shop = await make_shop(runtime)
+    text = "Do you ship to Canada?"
+    vector = (await embedder.embed([text]))[0]
+
+    async def rows(limit: int) -> list[dict[str, Any]]:
+        return await faqs.match_rows(
+            conn,
+            bot_id=shop.bot_id,
+            text=text,
+            vector=vector,
+            lexical_weight=LEXICAL_WEIGHT,
+            limit=limit,
+        )
+
+    every = await rows(EVERY_CANDIDATE)
+    best_lexical = max(r["lexical"] for r in every)
+    scores = [r["semantic"] + LEXICAL_WEIGHT * r["lexical"] / best_lexical for r in every]
+    assert [r["score"] for r in every] == pytest.approx(sorted(scores, reverse=True))
+    assert [r["score"] for r in every] == sorted((r["score"] for r in every), reverse=True)
+
+    top = await rows(3)
+    assert [r["id"] for r in top] == [r["id"] for r in every[:3]]
+    assert top[0]["question"] == "Which countries do you ship to?"
+    match = await match_faq(conn, bot_id=shop.bot_id, text=text, vector=vector, limit=3)
+    assert [c.faq_id for c in match.candidates] == [r["id"] for r in top]
+
+    await conn.execute("UPDATE faqs SET enabled = false WHERE id = %s", (top[0]["id"],))
+    after = await rows(EVERY_CANDIDATE)
+    assert top[0]["id"] not in {r["id"] for r in after}
+    assert len(after) == len(every) - 1
+    assert [r["id"] for r in after][:2] == [r["id"] for r in every[1:3]]
+
+
 async def test_full_text_ranks_the_rows_sharing_a_word_and_only_those(runtime, conn, embedder):
     """Both searches (FAQ phrasings, document chunks) rank by the question's words once per
     question: rows sharing a word get a rank, others 0, and a question of stop words only
-    still gets every FAQ scored (by meaning alone)."""
+    still gets FAQs scored (by meaning alone)."""
     from shared.db import chunks, faqs
     from tests.chat_fixtures import make_shop
 
     shop = await make_shop(runtime)
     text = "Do you ship to Canada?"
     vector = (await embedder.embed([text]))[0]
-    rows = await faqs.match_rows(conn, bot_id=shop.bot_id, text=text, vector=vector)
+    rows = await faqs.match_rows(
+        conn,
+        bot_id=shop.bot_id,
+        text=text,
+        vector=vector,
+        lexical_weight=LEXICAL_WEIGHT,
+        limit=EVERY_CANDIDATE,
+    )
     lexical = {r["question"]: r["lexical"] for r in rows}
     assert lexical["Which countries do you ship to?"] > 0
     assert lexical["How long do I have to return an item?"] == 0
@@ -229,8 +283,15 @@ async def test_full_text_ranks_the_rows_sharing_a_word_and_only_those(runtime, c
 
     quiet = "Is it what you do?"  # English stop words only: no full-text query at all
     vector = (await embedder.embed([quiet]))[0]
-    rows = await faqs.match_rows(conn, bot_id=shop.bot_id, text=quiet, vector=vector)
-    assert len(rows) == len(lexical)
+    rows = await faqs.match_rows(
+        conn,
+        bot_id=shop.bot_id,
+        text=quiet,
+        vector=vector,
+        lexical_weight=LEXICAL_WEIGHT,
+        limit=EVERY_CANDIDATE,
+    )
+    assert rows  # the FAQs of the nearest phrasings, by meaning alone
     assert all(r["lexical"] == 0 for r in rows)
     found = await chunks.search(conn, bot_id=shop.bot_id, text=quiet, vector=vector, limit=5)
     assert len(found) == 5

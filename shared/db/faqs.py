@@ -10,7 +10,6 @@ import numpy as np
 import numpy.typing as npt
 from psycopg import sql
 
-from shared.db.pool import SEARCH_CANDIDATES as CANDIDATES
 from shared.db.pool import Conn
 from shared.db.text_search import QUESTION_QUERY, lex_rank, per_bot
 from shared.errors import NotFoundError
@@ -182,12 +181,15 @@ async def delete_faq(conn: Conn, *, tenant_id: UUID, bot_id: UUID, faq_id: UUID)
 
 
 # Each FAQ scored from all its phrasings (see shared.rag.faq_match for how and why), over
-# the candidates: the FAQs owning the bot's phrasings nearest to the question and those
-# sharing its best full-text matches (each list SEARCH_CANDIDATES long). A bot with up to
-# that many phrasings has every FAQ a candidate; for a larger one, a FAQ outside both lists
-# would score below the best anyway. The lists come from an exact scan of the bot's
-# phrasings, or for a bot with indexes of its own (shared.db.bot_indexes) from its HNSW and
-# GIN indexes, which apply only when the query names the bot as a constant.
+# the candidates: the enabled FAQs owning the bot's FAQ_CANDIDATES phrasings nearest to the
+# question or its FAQ_CANDIDATES best full-text matches (every FAQ of a bot with up to that
+# many phrasings); a FAQ outside both lists would score below the best anyway. The lists
+# come from an exact scan of the bot's phrasings, or for a bot with indexes of its own
+# (shared.db.bot_indexes) from its HNSW and GIN indexes, which apply only when the query
+# names the bot as a constant. The statement ranks the candidates and returns the best
+# ``limit``; only those are looked up in ``faqs`` for their text (joining every candidate
+# made PostgreSQL scan the whole faqs table, every bot's, for each question).
+FAQ_CANDIDATES = 50  # parley bench scale / bench faq: 100 found the same best FAQ, slower
 _MATCH = f"""
 WITH {QUESTION_QUERY},
 candidates AS (
@@ -195,28 +197,36 @@ candidates AS (
        FROM faq_phrasings p
       WHERE p.bot_id = {{bot}} AND p.embedding IS NOT NULL
       ORDER BY {{distance}}
-      LIMIT {CANDIDATES})
+      LIMIT {FAQ_CANDIDATES})
     UNION
     (SELECT p.faq_id
        FROM faq_phrasings p, q
       WHERE p.bot_id = {{bot}} AND p.tsv @@ q.query AND p.embedding IS NOT NULL
       ORDER BY ts_rank_cd(p.tsv, q.query) DESC, p.id
-      LIMIT {CANDIDATES})
+      LIMIT {FAQ_CANDIDATES})
 ),
-scored AS (
+scored AS MATERIALIZED (
     SELECT p.faq_id,
            1 - (p.embedding <=> %(vec)s) AS cos,
            {lex_rank("p.tsv")} AS lex
       FROM candidates c JOIN faq_phrasings p ON p.faq_id = c.faq_id, q
      WHERE p.embedding IS NOT NULL
+       AND (SELECT f.enabled FROM faqs f WHERE f.id = c.faq_id)
 ),
 per_faq AS (
     SELECT faq_id, 0.5 * max(cos) + 0.5 * avg(cos) AS semantic, max(lex) AS lexical
       FROM scored GROUP BY faq_id
+),
+ranked AS (
+    SELECT faq_id, semantic, lexical,
+           semantic + %(lexical_weight)s
+               * lexical / coalesce(nullif(max(lexical) OVER (), 0), 1) AS score
+      FROM per_faq
+     ORDER BY score DESC, faq_id
 )
-SELECT f.id, f.question, f.answer, s.semantic, s.lexical
-  FROM per_faq s JOIN faqs f ON f.id = s.faq_id
- WHERE f.enabled
+SELECT f.id, f.question, f.answer, r.semantic, r.lexical, r.score
+  FROM (SELECT * FROM ranked LIMIT %(limit)s) r JOIN faqs f ON f.id = r.faq_id
+ ORDER BY r.score DESC, r.faq_id
 """
 
 
@@ -231,12 +241,23 @@ async def match_rows(
     bot_id: UUID,
     text: str,
     vector: npt.NDArray[np.float32],
+    lexical_weight: float,
+    limit: int,
     indexed: bool = False,
 ) -> list[dict[str, Any]]:
-    """The candidate FAQs of the bot (enabled ones) with their semantic and lexical score;
-    ``indexed``: through the bot's own indexes (``bots.faqs_indexed``)."""
+    """The bot's best ``limit`` enabled FAQs, best first, each with its ``semantic`` and
+    ``lexical`` score and the ``score`` they make: ``semantic + lexical_weight * lexical /
+    (the best lexical among the candidates)``. ``indexed``: through the bot's own indexes
+    (``bots.faqs_indexed``)."""
     query = match_query(bot_id, len(vector), indexed=indexed)
-    cur = await conn.execute(query, {"bot": bot_id, "text": text, "vec": vector})
+    params = {
+        "bot": bot_id,
+        "text": text,
+        "vec": vector,
+        "lexical_weight": lexical_weight,
+        "limit": limit,
+    }
+    cur = await conn.execute(query, params)
     return await cur.fetchall()
 
 

@@ -62,23 +62,18 @@ async def match_faq(
 ) -> FaqMatch:
     """The best FAQs for the question; ``indexed``: the bot has indexes of its own for its
     phrasings (``bots.faqs_indexed``)."""
-    rows = await faqs.match_rows(conn, bot_id=bot_id, text=text, vector=vector, indexed=indexed)
-    if not rows:
-        return FaqMatch([], 0.0)
-    best_lexical = max(float(r["lexical"] or 0) for r in rows) or 1.0
-    candidates = sorted(
-        (
-            FaqCandidate(
-                r["id"],
-                r["question"],
-                r["answer"],
-                float(r["semantic"]) + LEXICAL_WEIGHT * float(r["lexical"] or 0) / best_lexical,
-            )
-            for r in rows
-        ),
-        key=lambda c: c.score,
-        reverse=True,
-    )[:limit]
+    rows = await faqs.match_rows(
+        conn,
+        bot_id=bot_id,
+        text=text,
+        vector=vector,
+        lexical_weight=LEXICAL_WEIGHT,
+        limit=limit,
+        indexed=indexed,
+    )
+    candidates = [
+        FaqCandidate(r["id"], r["question"], r["answer"], float(r["score"])) for r in rows
+    ]
     return FaqMatch(candidates, confidence(candidates))
 
 
