@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from urllib.parse import quote_plus
 
 import pytest
 
 from functions.ingest.app import create_app as create_ingest
 from shared.db import bots, tenants
+from shared.db.pool import Database
 from shared.ingest.pipeline import reconcile
 from shared.ingest.poll import poll
 from shared.storage.base import StorageError
@@ -193,6 +195,8 @@ async def test_a_bulk_upload_is_taken_in_several_at_a_time_sharing_forward_passe
     bucket_runtime, embedder
 ):
     runtime, client, name, bot = bucket_runtime
+    await runtime.db.close()
+    runtime.db = Database(runtime.db.url, max_size=20)  # the default pool: 16 reconciles at once
     for n in range(24):
         body = f"# Guide {n}\n\nParcel {n} ships within {n + 1} working days.".encode()
         client.put_object(Bucket=name, Key=f"shop/help/guide-{n:02d}.md", Body=body)
@@ -218,6 +222,40 @@ async def test_a_bulk_upload_is_taken_in_several_at_a_time_sharing_forward_passe
     async with runtime.db.connection() as conn:
         current = await bots.get_bot(conn, scope=None, bot_id=bot["id"])
     assert current["kb_version"] == bot["kb_version"] + 24  # every document counted once
+
+
+async def test_a_bulk_upload_leaves_connections_for_the_rest_of_the_process(
+    bucket_runtime, embedder
+):
+    # GIVEN a bulk upload and a process whose pool (4 here) the chat path shares
+    runtime, client, name, _ = bucket_runtime
+    for n in range(12):
+        client.put_object(
+            Bucket=name, Key=f"shop/help/g{n}.md", Body=f"# G{n}\n\nText {n}.".encode()
+        )
+    local = embedder.inner
+    entered, release = threading.Event(), threading.Event()
+    encode = local.encode
+
+    def held(texts):
+        entered.set()
+        release.wait(30)  # every reconcile under way keeps its connection meanwhile
+        return encode(texts)
+
+    local.encode = held
+    try:
+        # WHEN the poll's reconciles are all inside the model
+        polling = asyncio.create_task(poll(runtime, runtime.get_storage()))
+        assert await asyncio.to_thread(entered.wait, 30)
+        await asyncio.sleep(0.2)  # let every worker that can take a connection take one
+        # THEN another request still gets a connection at once
+        async with runtime.db.connection(timeout=2) as conn:
+            assert await (await conn.execute("SELECT 1 AS one")).fetchone() == {"one": 1}
+        release.set()
+        assert await polling == {"ingested": 12}
+    finally:
+        release.set()
+        del local.encode
 
 
 class Flaky(S3Storage):

@@ -14,13 +14,16 @@ The run, on an embedded PostgreSQL of its own in a temporary folder (removed at 
    statement the chat path runs; for an indexed bot also through the exact scan, which is
    the baseline for both time and recall@10 (the share of the exact top 10 that the
    indexed statement returns);
-4. FAQ matching (the statement the chat path runs) for a bot with 50 FAQs and one with
-   5,000, three phrasings each;
+4. FAQ matching (the chat path's ``match_faq``) for a bot with 50 FAQs and one with 5,000,
+   three phrasings each, in three rounds; beside it, the time the local model takes to embed
+   a question, since a visitor's match is that embedding plus the statement;
 5. times the statements that authenticate a caller and count its request (a widget's
    publishable key; an admin's session) with 10 tenants, then again with 10,000, each with
    a bot, a key, a user with a session and rate-limit rows.
 
-Figures are medians of the per-question times, p50 and p99, in milliseconds.
+Figures are medians of the per-question times, p50 and p99, in milliseconds. With
+``--ef-search 100,200`` the HNSW searches (retrieval of the indexed bots, FAQ matching) are
+measured with each value of ``hnsw.ef_search`` in turn; by default with Parley's own.
 """
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
 """For stores that send no events (Hetzner Object Storage): list, compare, reconcile.
 
 Also the durable retry of ingestion and how a bulk upload (thousands of files at once) is
-taken in. Objects are reconciled ``CONCURRENCY`` (8) at a time: while one document is parsed
-or written, another's chunks are embedded, and the local model embeds the chunks of
+taken in. Objects are reconciled ``CONCURRENCY`` (16) at a time: while one document is
+parsed or written, another's chunks are embedded, and the local model embeds the chunks of
 documents waiting together in one batch (parley bench ingest shows the share of time the
-model works). Each reconcile holds one pooled connection, so the rest of the pool stays
-for the chat path.
+model works: 10,000 small documents, three runs each, 54.2 documents/s with 8 at a time and
+56.7 with 16). Each reconcile holds one pooled connection, so no more of them run at once
+than the pool less ``RESERVED_CONNECTIONS``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,11 @@ from shared.runtime import Runtime
 from shared.storage import keys
 from shared.storage.base import Storage
 
-CONCURRENCY = 8
+CONCURRENCY = 16
+# Connections a poll always leaves to the rest of its process (the chat path in `parley
+# serve`, the scheduler's other jobs): a reconcile holds its connection while its chunks are
+# embedded. With the default pool (20) the poll takes 16 and leaves 4.
+RESERVED_CONNECTIONS = 2
 
 
 async def poll(runtime: Runtime, storage: Storage) -> dict[str, int]:
@@ -51,7 +56,8 @@ async def poll(runtime: Runtime, storage: Storage) -> dict[str, int]:
 async def _reconcile_all(
     runtime: Runtime, storage: Storage, todo: list[str], counts: Counter[str]
 ) -> None:
-    """Reconcile every key, ``CONCURRENCY`` at a time; the first failure stops the rest."""
+    """Reconcile every key, ``CONCURRENCY`` at a time (fewer with a small pool); the first
+    failure stops the rest."""
     pending = iter(todo)
 
     async def worker() -> None:
@@ -59,7 +65,8 @@ async def _reconcile_all(
             outcome: Outcome = await reconcile(runtime, storage, key)
             counts[outcome.action] += 1
 
-    workers = [asyncio.create_task(worker()) for _ in range(min(CONCURRENCY, len(todo)))]
+    at_once = max(1, min(CONCURRENCY, runtime.db.max_size - RESERVED_CONNECTIONS, len(todo)))
+    workers = [asyncio.create_task(worker()) for _ in range(at_once)]
     try:
         await asyncio.gather(*workers)
     finally:

@@ -8,8 +8,8 @@ weight 0.05) that breaks ties on rare words such as product names. The confidenc
 best score plus a quarter of its margin over the runner-up (the margin capped at 0.2),
 within [0, 1]; the default threshold is 0.75. The FAQs scored are the candidates that own the
 bot's phrasings nearest to the question or its best full-text matches (every FAQ of a bot
-with up to 100 phrasings), found by an exact scan or, for a bot with thousands, through
-indexes of its own (shared.db.bot_indexes).
+with up to 50 phrasings), found by an exact scan or, for a bot with thousands, through
+indexes of its own (shared.db.bot_indexes); PostgreSQL scores and ranks them.
 """
 
 from __future__ import annotations
