@@ -32,9 +32,9 @@ IDLE_CHECK_AFTER = 2.0
 # How many nearest rows (and best full-text matches) retrieval keeps as candidates
 # (shared.db.chunks; FAQ matching keeps 50, shared.db.faqs), and how many an HNSW index scan
 # considers for them (pgvector's ef_search): twice as many, so the index finds nearly all of
-# the exact top (parley bench scale --ef-search 100,200,300 measures recall against the exact
-# scan: the largest bot's recall@10 0.97 with 100, 0.99 with 200 as with 300, and its p50
-# 18 ms with 200 against 23 with 300).
+# the exact top (parley bench scale --ef-search 100,200 measures recall against the exact
+# scan: a 50,000-chunk bot's recall@10 0.97 with 100 and 0.99 with 200 as with 300; the
+# largest bot's p50 18 ms with 200, 17 with 100, 23 with 300).
 SEARCH_CANDIDATES = 100
 HNSW_EF_SEARCH = 2 * SEARCH_CANDIDATES
 SESSION_SETTINGS = f"SET hnsw.ef_search = {HNSW_EF_SEARCH}"
