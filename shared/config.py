@@ -52,6 +52,7 @@ DOCUMENTED: dict[str, str] = {
     "PARLEY_LLM_PRICES": "model prices over the built-in table: model=in/out USD per 1M tokens,…",
     "PARLEY_CURRENCY_RATES": "currency rates over the built-in ones: EUR=0.86,… per US dollar",
     "PARLEY_EMBEDDINGS": "embedding provider: local, multilingual (German...), openai or mistral",
+    "PARLEY_LOCAL_RUNTIME": "what runs the local model: torch, or onnx (same vectors, faster)",
     "PARLEY_S3_BUCKET": "bucket for documents and archives; unset = <data-dir>/files",
     "PARLEY_S3_ENDPOINT_URL": "S3-compatible endpoint (MinIO, Hetzner)",
     "PARLEY_S3_REGION": "the bucket's region",
@@ -116,6 +117,7 @@ class Settings(BaseModel):
     embeddings: Literal["local", "multilingual", "openai", "mistral"] = Field(
         "local", alias="PARLEY_EMBEDDINGS"
     )
+    local_runtime: Literal["torch", "onnx"] = Field("torch", alias="PARLEY_LOCAL_RUNTIME")
     s3_bucket: str | None = Field(None, alias="PARLEY_S3_BUCKET")
     s3_endpoint_url: str | None = Field(None, alias="PARLEY_S3_ENDPOINT_URL")
     s3_region: str | None = Field(None, alias="PARLEY_S3_REGION")
@@ -241,7 +243,7 @@ class Settings(BaseModel):
             raise ValueError("names a provider twice")
         return chain or None
 
-    @field_validator("embeddings", mode="before")
+    @field_validator("embeddings", "local_runtime", mode="before")
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return str(value).strip().lower()

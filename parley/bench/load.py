@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import statistics
 import tempfile
 import time
@@ -33,6 +34,8 @@ import websockets
 from websockets.typing import Origin
 
 from parley.bench.servers import ParleyServer
+from shared.config import load_settings
+from shared.embeddings.factory import local_embedder
 
 
 def _questions() -> list[str]:
@@ -59,10 +62,9 @@ class Level:
         return self.answers / self.seconds
 
 
-def _model_rates(questions: list[str]) -> dict[str, float]:
-    from shared.embeddings.local import LocalEmbedder
-
-    model = LocalEmbedder()
+def _model_rates(questions: list[str], models: Path) -> dict[str, float]:
+    """The model's own rates, on the runner the server uses (PARLEY_LOCAL_RUNTIME)."""
+    model = local_embedder(_local_runtime(), models)
     model.encode(questions[:8])  # load and warm up
     salted = [f"{q} (#{n})" for n, q in enumerate(questions * 8)]
     single = []
@@ -186,14 +188,22 @@ async def _level(
     return level
 
 
+def _local_runtime() -> str:
+    return load_settings(dict(os.environ), env_file=None).local_runtime
+
+
 def run(levels: list[int], seconds: float = 6.0) -> None:
     questions = _questions()
-    rates = _model_rates(questions)
-    batch = rates["batches of 64"]
-    print(f"parley bench load: {len(questions)} demo FAQ phrasings, each asked made distinct")
-    print("  the model alone: " + ", ".join(f"{k} {v:.0f}/s" for k, v in rates.items()))
     with tempfile.TemporaryDirectory(prefix="parley-bench-") as tmp:
-        server = ParleyServer(Path(tmp) / "state", {"PARLEY_DEMO": "1"})
+        state = Path(tmp) / "state"
+        rates = _model_rates(questions, state / "models")
+        batch = rates["batches of 64"]
+        print(
+            f"parley bench load: {len(questions)} demo FAQ phrasings, each asked made distinct;"
+            f" the local model on {_local_runtime()}"
+        )
+        print("  the model alone: " + ", ".join(f"{k} {v:.0f}/s" for k, v in rates.items()))
+        server = ParleyServer(state, {"PARLEY_DEMO": "1"})
         try:
             key = server.demo_visitor_key()
             results = [

