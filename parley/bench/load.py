@@ -62,9 +62,9 @@ class Level:
         return self.answers / self.seconds
 
 
-def _model_rates(questions: list[str], models: Path) -> dict[str, float]:
+def _model_rates(questions: list[str], runner: str, models: Path) -> dict[str, float]:
     """The model's own rates, on the runner the server uses (PARLEY_LOCAL_RUNTIME)."""
-    model = local_embedder(_local_runtime(), models)
+    model = local_embedder(runner, models)
     model.encode(questions[:8])  # load and warm up
     salted = [f"{q} (#{n})" for n, q in enumerate(questions * 8)]
     single = []
@@ -188,19 +188,17 @@ async def _level(
     return level
 
 
-def _local_runtime() -> str:
-    return load_settings(dict(os.environ), env_file=None).local_runtime
-
-
 def run(levels: list[int], seconds: float = 6.0) -> None:
     questions = _questions()
+    # the server started below inherits this environment, so it uses the same runner
+    runner = load_settings(dict(os.environ), env_file=None).local_runtime
     with tempfile.TemporaryDirectory(prefix="parley-bench-") as tmp:
         state = Path(tmp) / "state"
-        rates = _model_rates(questions, state / "models")
+        rates = _model_rates(questions, runner, state / "models")
         batch = rates["batches of 64"]
         print(
             f"parley bench load: {len(questions)} demo FAQ phrasings, each asked made distinct;"
-            f" the local model on {_local_runtime()}"
+            f" the local model on {runner}"
         )
         print("  the model alone: " + ", ".join(f"{k} {v:.0f}/s" for k, v in rates.items()))
         server = ParleyServer(state, {"PARLEY_DEMO": "1"})
