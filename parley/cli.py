@@ -206,6 +206,22 @@ def cmd_reindex(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_prepare_model(args: argparse.Namespace) -> int:
+    """Export the local model to ONNX into PARLEY_MODEL_DIR now, not on the first start."""
+    settings = _settings(args)
+    if settings.embeddings != "local" or settings.local_runtime != "onnx":
+        print(
+            f"nothing to prepare: PARLEY_EMBEDDINGS={settings.embeddings},"
+            f" PARLEY_LOCAL_RUNTIME={settings.local_runtime}"
+        )
+        return 0
+    from shared.embeddings.onnx import model_file, prepare
+
+    path = model_file(settings.model_dir)
+    print(f"{'exported' if prepare(path) else 'already prepared:'} {path}")
+    return 0
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
     """Poll the bucket: ingest new or changed objects, remove what is gone."""
     from shared.ingest.poll import poll
@@ -494,6 +510,12 @@ def build_parser() -> argparse.ArgumentParser:
     reindex_cmd = sub.add_parser("reindex", help="re-embed everything with PARLEY_EMBEDDINGS")
     reindex_cmd.add_argument("--data-dir")
     reindex_cmd.set_defaults(func=cmd_reindex)
+
+    prepare = sub.add_parser(
+        "prepare-model", help="export the local model to ONNX now (image builds run it)"
+    )
+    prepare.add_argument("--data-dir")
+    prepare.set_defaults(func=cmd_prepare_model)
 
     ingest = sub.add_parser("ingest", help="ingestion jobs")
     ingest.add_argument("job", choices=["poll"])

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Known vulnerabilities in what Parley installs: its runtime dependency closure (with the
-dashboard, multilingual and onnx extras a deployment may add), pinned to the installed versions,
+dashboard and multilingual extras a deployment may add), pinned to the installed versions,
 checked by pip-audit against PyPI's advisory data. Fails when a vulnerability has a fixed
 release (upgrade, or pin past it); one without a fix yet is printed, not failed on. Run by
 scripts/test (the README's test command) after the install."""
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 
-EXTRAS = ("dashboard", "multilingual", "onnx")
+EXTRAS = ("dashboard", "multilingual")
 
 
 def _key(name: str) -> str:

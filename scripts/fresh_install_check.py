@@ -6,7 +6,8 @@ function image holds) and ``full`` (after ``pip install '.[dashboard]'``) check,
 as they go:
 
 1. every function app imports: ``functions.<name>.app:app`` and ``:handler``;
-2. functions: neither Streamlit (the dashboard's stack) nor pgserver is installed, and each
+2. functions: neither Streamlit (the dashboard's stack) nor pgserver is installed, the local
+   model exports to ONNX as the image's build does (``parley prepare-model``), and each
    function runs as its container runs it (uvicorn), answering ``/healthz`` and ``/metrics``;
 3. full: the dashboard renders its login form (Streamlit's AppTest);
 4. full: ``parley serve`` starts on a free port with a temporary data dir, ``/readyz``
@@ -132,6 +133,23 @@ def check_image_contents() -> None:
     print(f"  ok  none of {', '.join(unwanted)} in the function install")
 
 
+def check_model_prepares() -> None:
+    """The image's build step: the local model exported to ONNX into PARLEY_MODEL_DIR."""
+    with tempfile.TemporaryDirectory(prefix="parley-fresh-models-") as folder:
+        env = {**os.environ, "PARLEY_MODEL_DIR": folder}
+        command = [sys.executable, "-m", "parley", "prepare-model"]
+        started = time.monotonic()
+        done = subprocess.run(  # noqa: S603 (our own command)
+            command, env=env, capture_output=True, text=True, check=False
+        )
+        exported = list(Path(folder).glob("*.onnx"))
+        if done.returncode != 0 or len(exported) != 1:
+            raise SystemExit(f"parley prepare-model failed: {done.stdout}{done.stderr}")
+        took = time.monotonic() - started
+        size = exported[0].stat().st_size // 2**20
+        print(f"  ok  parley prepare-model exported {exported[0].name} ({size} MB) in {took:.1f} s")
+
+
 def check_containers_command() -> None:
     """Each function as its container starts it; /healthz needs no database."""
     for name in FUNCTIONS:
@@ -222,6 +240,7 @@ if __name__ == "__main__":
     check_imports()
     if shape == "functions":
         check_image_contents()
+        check_model_prepares()
         check_containers_command()
     else:
         check_dashboard_renders()

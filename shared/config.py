@@ -52,7 +52,8 @@ DOCUMENTED: dict[str, str] = {
     "PARLEY_LLM_PRICES": "model prices over the built-in table: model=in/out USD per 1M tokens,…",
     "PARLEY_CURRENCY_RATES": "currency rates over the built-in ones: EUR=0.86,… per US dollar",
     "PARLEY_EMBEDDINGS": "embedding provider: local, multilingual (German...), openai or mistral",
-    "PARLEY_LOCAL_RUNTIME": "what runs the local model: torch, or onnx (same vectors, faster)",
+    "PARLEY_LOCAL_RUNTIME": "what runs the local model: onnx (default), or torch (same vectors)",
+    "PARLEY_MODEL_DIR": "where the local model's ONNX file is kept; unset = <data-dir>/models",
     "PARLEY_S3_BUCKET": "bucket for documents and archives; unset = <data-dir>/files",
     "PARLEY_S3_ENDPOINT_URL": "S3-compatible endpoint (MinIO, Hetzner)",
     "PARLEY_S3_REGION": "the bucket's region",
@@ -117,7 +118,8 @@ class Settings(BaseModel):
     embeddings: Literal["local", "multilingual", "openai", "mistral"] = Field(
         "local", alias="PARLEY_EMBEDDINGS"
     )
-    local_runtime: Literal["torch", "onnx"] = Field("torch", alias="PARLEY_LOCAL_RUNTIME")
+    local_runtime: Literal["torch", "onnx"] = Field("onnx", alias="PARLEY_LOCAL_RUNTIME")
+    model_dir_: Path | None = Field(None, alias="PARLEY_MODEL_DIR")
     s3_bucket: str | None = Field(None, alias="PARLEY_S3_BUCKET")
     s3_endpoint_url: str | None = Field(None, alias="PARLEY_S3_ENDPOINT_URL")
     s3_region: str | None = Field(None, alias="PARLEY_S3_REGION")
@@ -150,6 +152,11 @@ class Settings(BaseModel):
         if not parts.path.strip("/"):
             raise ValueError("names no database")
         return value
+
+    @field_validator("model_dir_", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return None if value is None or not str(value).strip() else value
 
     @field_validator("master_key", mode="before")
     @classmethod
@@ -281,6 +288,12 @@ class Settings(BaseModel):
             if key is not None
         ]
         return (*chain, "extractive") if chain else ("extractive",)
+
+    @property
+    def model_dir(self) -> Path:
+        """Where the local model's exported ONNX file is kept (shared by every process
+        that points here; an image bakes it in at build time)."""
+        return self.model_dir_ or self.data_dir / "models"
 
     def previous_master_keys(self) -> list[bytes]:
         """Earlier master keys, still accepted for unwrapping during a rotation."""

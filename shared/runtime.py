@@ -81,7 +81,7 @@ class Runtime:
             self.embedder = make_embedder(
                 s.embeddings,
                 local_runtime=s.local_runtime,
-                model_dir=s.data_dir / "models",
+                model_dir=s.model_dir,
                 openai_key=s.openai_api_key.get_secret_value() if s.openai_api_key else None,
                 openai_base_url=s.openai_base_url,
                 mistral_key=s.mistral_api_key.get_secret_value() if s.mistral_api_key else None,

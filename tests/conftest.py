@@ -28,7 +28,7 @@ from shared.db.migrate import migrate
 from shared.db.pool import Database
 from shared.embeddings.base import Embedder
 from shared.embeddings.cached import CachedEmbedder
-from shared.embeddings.local import LocalEmbedder
+from shared.embeddings.factory import local_embedder
 from shared.runtime import Runtime
 
 pytest_plugins = ["tests.chat_fixtures", "tests.utils.browser"]
@@ -102,10 +102,29 @@ def db_url(make_database: Callable[..., str], template_db: str) -> str:
     return make_database(template_db)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One folder for the local model's ONNX file, exported once for the whole session:
+    every runtime and every ``parley serve`` the tests start (they inherit the environment)
+    uses it, instead of exporting into each one's data dir."""
+    folder = tmp_path_factory.mktemp("models")
+    before = os.environ.get("PARLEY_MODEL_DIR")
+    os.environ["PARLEY_MODEL_DIR"] = str(folder)
+    yield folder
+    if before is None:
+        os.environ.pop("PARLEY_MODEL_DIR", None)
+    else:
+        os.environ["PARLEY_MODEL_DIR"] = before
+
+
 @pytest.fixture
-def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+def make_settings(tmp_path: Path, model_dir: Path) -> Callable[..., Settings]:
     def make(**env: str) -> Settings:
-        base = {"PARLEY_DATA_DIR": str(tmp_path / "data"), "PARLEY_DEMO": "0"}
+        base = {
+            "PARLEY_DATA_DIR": str(tmp_path / "data"),
+            "PARLEY_DEMO": "0",
+            "PARLEY_MODEL_DIR": str(model_dir),
+        }
         return load_settings({**base, **env}, env_file=None)
 
     return make
@@ -117,9 +136,9 @@ def settings(make_settings: Callable[..., Settings], db_url: str) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def embedder() -> Embedder:
-    """The real local model, loaded once for the whole session."""
-    return CachedEmbedder(LocalEmbedder())
+def embedder(model_dir: Path) -> Embedder:
+    """The real local model on the default runner, loaded once for the whole session."""
+    return CachedEmbedder(local_embedder(model_dir=model_dir))
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
-"""The local model on ONNX Runtime (PARLEY_LOCAL_RUNTIME=onnx): exported once from the
-packaged weights by a child process, the same vectors as sentence-transformers, torch kept
-out of the serving process, and a clear error when the export fails."""
+"""The local model on ONNX Runtime (the default runner): exported once from the packaged
+weights by a child process (on first use, or by ``parley prepare-model``), the same vectors
+as sentence-transformers and as the PyTorch runner, torch kept out of the serving process,
+and a clear error when the export fails."""
 
 from __future__ import annotations
 
@@ -30,11 +31,10 @@ TEXTS = [
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A models folder with the exported file (one export for the module)."""
-    folder = tmp_path_factory.mktemp("models")
-    LocalEmbedder(OnnxMiniLM(folder)).encode(["warm up"])
-    return folder
+def exported(model_dir: Path) -> Path:
+    """The session's models folder, with the file exported on first use."""
+    LocalEmbedder(OnnxMiniLM(model_dir)).encode(["warm up"])
+    return model_dir
 
 
 def test_the_onnx_runner_gives_sentence_transformers_vectors(exported):
@@ -86,22 +86,54 @@ def test_a_failed_export_is_a_clear_error_and_leaves_nothing(tmp_path, monkeypat
     assert list((tmp_path / "models").iterdir()) == []
 
 
-async def test_the_runtime_runs_the_local_model_on_onnx_when_asked(
-    make_settings, db_url, exported, embedder
+async def test_the_runtime_runs_the_local_model_on_torch_when_asked(
+    make_settings, db_url, embedder
 ):
-    # GIVEN a deployment with PARLEY_LOCAL_RUNTIME=onnx whose data folder has the model
+    # GIVEN a deployment with PARLEY_LOCAL_RUNTIME=torch
     key = base64.b64encode(os.urandom(32)).decode()
     settings = make_settings(
-        DATABASE_URL=db_url, PARLEY_MASTER_KEY=key, PARLEY_LOCAL_RUNTIME="onnx"
+        DATABASE_URL=db_url, PARLEY_MASTER_KEY=key, PARLEY_LOCAL_RUNTIME="torch"
     )
-    shutil.copytree(exported, settings.data_dir / "models")
     runtime = Runtime.from_settings(settings)
     try:
         # WHEN it embeds a question
         ours = await runtime.get_embedder().embed(["Can I return a tent I have used?"])
     finally:
         await runtime.aclose()
-    # THEN it is the same model: the same name and the same vectors as the default runner
+    # THEN it is the same model as the default (ONNX) runner: the same name, the same vectors
     assert runtime.get_embedder().name == embedder.name
-    torch_vector = await embedder.embed(["Can I return a tent I have used?"])
-    assert np.allclose(ours, torch_vector, atol=1e-5)
+    default_vector = await embedder.embed(["Can I return a tent I have used?"])
+    assert np.allclose(ours, default_vector, atol=1e-5)
+    assert not (settings.data_dir / "models").exists()  # nothing exported for torch
+
+
+def test_the_model_folder_is_the_data_dirs_unless_set(make_settings, tmp_path):
+    assert make_settings(PARLEY_MODEL_DIR="").model_dir == tmp_path / "data" / "models"
+    assert make_settings(PARLEY_MODEL_DIR="/opt/parley/models").model_dir == Path(
+        "/opt/parley/models"
+    )
+
+
+def test_prepare_model_exports_into_the_model_dir_once(exported, tmp_path):
+    # GIVEN PARLEY_MODEL_DIR naming a folder that already holds the exported model
+    folder = tmp_path / "models"
+    shutil.copytree(exported, folder)
+    env = {**os.environ, "PARLEY_MODEL_DIR": str(folder)}
+    root = Path(__file__).resolve().parents[1]
+
+    def prepare(**extra: str) -> str:
+        command = [sys.executable, "-m", "parley", "prepare-model"]
+        done = subprocess.run(
+            command, env={**env, **extra}, cwd=tmp_path, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    # WHEN the image's build step runs; THEN it finds the file and exports nothing again
+    before = model_file(folder).stat().st_mtime_ns
+    assert prepare(PYTHONPATH=str(root)) == f"already prepared: {model_file(folder)}"
+    assert model_file(folder).stat().st_mtime_ns == before
+    # and with the PyTorch runner there is nothing to prepare
+    assert prepare(PYTHONPATH=str(root), PARLEY_LOCAL_RUNTIME="torch").startswith(
+        "nothing to prepare"
+    )

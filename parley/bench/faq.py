@@ -236,7 +236,7 @@ def run(
     throughput_queries: int = 600,
     out_of_scope: Path | None = None,
 ) -> None:
-    from shared.embeddings.local import LocalEmbedder
+    from parley.bench.model import local_model
 
     data = Dataset.load(dataset)
     extra = out_of_scope_queries(out_of_scope) if out_of_scope else []
@@ -248,7 +248,7 @@ def run(
         + (f" ({len(extra)} out of scope, from {out_of_scope})" if extra else "")
     )
 
-    embedder = LocalEmbedder()
+    embedder = local_model()
     phrasings = [
         (n, t) for n, f in enumerate(data.faqs) for t in [f["question"], *f["alternatives"]]
     ]

@@ -21,6 +21,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from parley.bench.model import local_model
 from shared.config import load_settings
 from shared.db import bots, tenants
 from shared.db.migrate import migrate
@@ -125,7 +126,7 @@ async def _run(docs: int, small: bool) -> None:
         )
         runtime = Runtime.from_settings(settings)
         try:
-            model = LocalEmbedder()
+            model = local_model()
             timed = TimedEmbedder(model)
             runtime.embedder = timed
             storage = LocalStorage(Path(tmp) / "files")

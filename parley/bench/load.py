@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import statistics
 import tempfile
 import time
@@ -33,9 +32,8 @@ import psycopg
 import websockets
 from websockets.typing import Origin
 
+from parley.bench import model
 from parley.bench.servers import ParleyServer
-from shared.config import load_settings
-from shared.embeddings.factory import local_embedder
 
 
 def _questions() -> list[str]:
@@ -62,15 +60,15 @@ class Level:
         return self.answers / self.seconds
 
 
-def _model_rates(questions: list[str], runner: str, models: Path) -> dict[str, float]:
+def _model_rates(questions: list[str]) -> dict[str, float]:
     """The model's own rates, on the runner the server uses (PARLEY_LOCAL_RUNTIME)."""
-    model = local_embedder(runner, models)
-    model.encode(questions[:8])  # load and warm up
+    embedder = model.local_model()
+    embedder.encode(questions[:8])  # load and warm up
     salted = [f"{q} (#{n})" for n, q in enumerate(questions * 8)]
     single = []
     for text in salted[:150]:
         begin = time.perf_counter()
-        model.encode([text])
+        embedder.encode([text])
         single.append(time.perf_counter() - begin)
     rates = {"one at a time": 1 / statistics.median(single)}
     for size in (16, 64):
@@ -78,7 +76,7 @@ def _model_rates(questions: list[str], runner: str, models: Path) -> dict[str, f
         for _ in range(3):
             begin = time.perf_counter()
             for start in range(0, 256, size):
-                model.encode(salted[start : start + size])
+                embedder.encode(salted[start : start + size])
             runs.append(256 / (time.perf_counter() - begin))
         rates[f"batches of {size}"] = statistics.median(runs)
     return rates
@@ -190,11 +188,10 @@ async def _level(
 
 def run(levels: list[int], seconds: float = 6.0) -> None:
     questions = _questions()
-    # the server started below inherits this environment, so it uses the same runner
-    runner = load_settings(dict(os.environ), env_file=None).local_runtime
     with tempfile.TemporaryDirectory(prefix="parley-bench-") as tmp:
         state = Path(tmp) / "state"
-        rates = _model_rates(questions, runner, state / "models")
+        runner = model.runner()  # the server below runs the same
+        rates = _model_rates(questions)
         batch = rates["batches of 64"]
         print(
             f"parley bench load: {len(questions)} demo FAQ phrasings, each asked made distinct;"

@@ -310,9 +310,9 @@ def _faq_bot(conn: psycopg.Connection[tuple[object, ...]], tenant: object, faqs:
 def _faq_phase(url: str, tenant: object, runs: int, ef_values: list[int]) -> None:
     import asyncio
 
+    from parley.bench.model import local_model
     from shared.db import bot_indexes
     from shared.db.pool import Database
-    from shared.embeddings.local import LocalEmbedder
     from shared.rag.faq_match import match_faq
 
     with psycopg.connect(url, autocommit=True) as conn:
@@ -352,7 +352,7 @@ def _faq_phase(url: str, tenant: object, runs: int, ef_values: list[int]) -> Non
 
     # What a visitor's question costs before the match: its embedding by the local model
     # (the synthetic vectors stand in for it in the match itself).
-    embedder = LocalEmbedder()
+    embedder = local_model()
     embed_ms = []
     for n in range(runs + 3):
         text = _question(large, n)[0]

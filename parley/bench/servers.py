@@ -18,6 +18,8 @@ import httpx2
 import uvicorn
 from starlette.types import ASGIApp
 
+from parley.bench.model import model_dir
+
 
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -92,6 +94,7 @@ class ParleyServer:
             "PARLEY_ADMIN_USERNAME": "bench",
             "PARLEY_ADMIN_PASSWORD": self.password,
             "PARLEY_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
+            "PARLEY_MODEL_DIR": str(model_dir()),
             **env,
         }
         self.proc = subprocess.Popen(

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 def make_embedder(
     provider: str,
     *,
-    local_runtime: str = "torch",
+    local_runtime: str = "onnx",
     model_dir: Path | None = None,
     openai_key: str | None = None,
     openai_base_url: str | None = None,
@@ -49,9 +49,9 @@ def make_embedder(
     return CachedEmbedder(inner)
 
 
-def local_embedder(runtime: str = "torch", model_dir: Path | None = None) -> LocalEmbedder:
-    """The local model on ``runtime`` (PARLEY_LOCAL_RUNTIME): PyTorch, or ONNX Runtime with
-    the exported model kept in ``model_dir``."""
+def local_embedder(runtime: str = "onnx", model_dir: Path | None = None) -> LocalEmbedder:
+    """The local model on ``runtime`` (PARLEY_LOCAL_RUNTIME): ONNX Runtime with the exported
+    model kept in ``model_dir``, or PyTorch."""
     from shared.embeddings.local import LocalEmbedder
 
     if runtime != "onnx":

