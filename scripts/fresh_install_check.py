@@ -6,8 +6,8 @@ function image holds) and ``full`` (after ``pip install '.[dashboard]'``) check,
 as they go:
 
 1. every function app imports: ``functions.<name>.app:app`` and ``:handler``;
-2. functions: neither Streamlit (the dashboard's stack) nor pgserver is installed, the local
-   model exports to ONNX as the image's build does (``parley prepare-model``), and each
+2. functions: neither Streamlit (the dashboard's stack), pgserver nor torch is installed,
+   the local model exports to ONNX as the image's build does (``parley prepare-model``), and each
    function runs as its container runs it (uvicorn), answering ``/healthz`` and ``/metrics``;
 3. full: the dashboard renders its login form (Streamlit's AppTest);
 4. full: ``parley serve`` starts on a free port with a temporary data dir, ``/readyz``
@@ -126,7 +126,10 @@ def wait_dashboard(url: str, timeout: float = 60.0) -> float:
 def check_image_contents() -> None:
     import importlib.util
 
-    unwanted = ("streamlit", "pandas", "pyarrow", "pgserver", "sentence_transformers", "scipy")
+    unwanted = (
+        *("streamlit", "pandas", "pyarrow", "pgserver"),
+        *("torch", "transformers", "sentence_transformers", "scipy"),
+    )
     present = [m for m in unwanted if importlib.util.find_spec(m)]
     if present:
         raise SystemExit(f"the function install holds what the image leaves out: {present}")

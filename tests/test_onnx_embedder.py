@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from shared.embeddings.base import EmbeddingError
-from shared.embeddings.local import LocalEmbedder
+from shared.embeddings.local import LocalEmbedder, TorchMiniLM
 from shared.embeddings.onnx import OnnxMiniLM, model_file
 from shared.runtime import Runtime
 
@@ -67,6 +67,32 @@ def test_a_serving_process_on_onnx_never_imports_torch(exported):
         [sys.executable, "-c", script], cwd=root, capture_output=True, text=True, check=True
     )
     assert done.stdout.split("\n")[0] == "(1, 384) False False"
+
+
+def test_the_model_is_written_without_torch_or_transformers(tmp_path):
+    # GIVEN a process where torch and transformers cannot be imported (as in the image)
+    path = tmp_path / "model.onnx"
+    script = (
+        "import sys; from pathlib import Path\n"
+        "sys.modules.update(torch=None, transformers=None)\n"
+        "from shared.embeddings.onnx import export\n"
+        f"export(Path({str(path)!r}))\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    # WHEN it writes the model; THEN it does, and ONNX Runtime runs it
+    subprocess.run([sys.executable, "-c", script], cwd=root, check=True, capture_output=True)
+    folder = tmp_path / "models"
+    folder.mkdir()
+    path.rename(model_file(folder))
+    vector = LocalEmbedder(OnnxMiniLM(folder)).encode(["Where is my parcel?"])
+    assert vector.shape == (1, 384)
+    assert np.isclose(np.linalg.norm(vector[0]), 1.0)
+
+
+def test_the_torch_runner_without_torch_is_a_clear_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)  # as in the function image
+    with pytest.raises(EmbeddingError, match="PARLEY_LOCAL_RUNTIME=torch needs torch"):
+        TorchMiniLM().forward(["hello"])
 
 
 def test_the_model_is_exported_once_per_folder(exported, tmp_path):

