@@ -417,7 +417,15 @@ def _bench(args: argparse.Namespace) -> int:
             (oos / "queries.jsonl").is_file() or (oos / "faqs.jsonl").is_file()
         ):
             raise CommandError("--out-of-scope must name a folder with queries.jsonl or faqs.jsonl")
-        faq.run(Path(args.dataset), concurrency=args.concurrency, out_of_scope=oos)
+        extra = args.extra_phrasings
+        if extra and not (Path(args.dataset) / "train.csv").is_file():
+            raise CommandError("--extra-phrasings needs the dataset's train.csv (text,category)")
+        faq.run(
+            Path(args.dataset),
+            concurrency=args.concurrency,
+            out_of_scope=oos,
+            extra_phrasings=extra,
+        )
     elif args.what == "ingest":
         from parley.bench import ingest
 
@@ -606,6 +614,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--out-of-scope",
         help="faq: a folder whose questions the FAQs must not answer (queries.jsonl, or the"
         " phrasings of its faqs.jsonl, e.g. shared/demo)",
+    )
+    bench.add_argument(
+        "--extra-phrasings",
+        type=int,
+        default=0,
+        help="faq: give each FAQ this many more phrasings from the dataset's train.csv"
+        " (a stand-in for generated paraphrases)",
     )
     bench.add_argument("--levels", default="1,4,16,64", help="load: visitors at each level")
     bench.add_argument("--seconds", type=float, default=6.0, help="load: seconds per level")

@@ -13,12 +13,19 @@ DIR holds ``faqs.jsonl`` and ``queries.jsonl`` (see the team's datasets README).
    MRR@5 independent of the threshold, and the same figures for three baselines computed
    in this run: BM25 over each FAQ's text, plain cosine (best phrasing), and their
    reciprocal-rank fusion.
+
+``--extra-phrasings K`` gives each FAQ K more phrasings from the dataset's ``train.csv``
+(``text,category``; a fixed random choice, none a query): a stand-in for paraphrases an LLM
+would write at import, to weigh what more phrasings per FAQ are worth. The queries are the
+test split's, so nothing is tuned on them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import csv
 import json
+import random
 import re
 import statistics
 import tempfile
@@ -50,6 +57,27 @@ class Dataset:
     @staticmethod
     def load_faqs(folder: Path) -> list[dict[str, Any]]:
         return _read_jsonl(folder / "faqs.jsonl")
+
+
+MOST_ALTERNATIVES = 20  # what the admin API accepts per FAQ
+
+
+def with_extra_phrasings(faqs: list[dict[str, Any]], train: Path, k: int) -> list[dict[str, Any]]:
+    """Each FAQ with ``k`` more alternatives (up to the API's 20): training phrasings of its
+    intent (its id), chosen at random with a fixed seed, never one it already has."""
+    by_intent: dict[str, list[str]] = {}
+    with train.open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            by_intent.setdefault(row["category"], []).append(row["text"])
+    chosen = random.Random(7)
+    out = []
+    for faq in faqs:
+        have = {faq["question"], *faq["alternatives"]}
+        pool = [t for t in by_intent.get(faq["id"], []) if t not in have]
+        room = MOST_ALTERNATIVES - len(faq["alternatives"])
+        extra = chosen.sample(pool, max(0, min(k, room, len(pool))))
+        out.append({**faq, "alternatives": [*faq["alternatives"], *extra]})
+    return out
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -235,10 +263,13 @@ def run(
     concurrency: int = 8,
     throughput_queries: int = 600,
     out_of_scope: Path | None = None,
+    extra_phrasings: int = 0,
 ) -> None:
     from parley.bench.model import local_model
 
     data = Dataset.load(dataset)
+    if extra_phrasings:
+        data.faqs = with_extra_phrasings(data.faqs, dataset / "train.csv", extra_phrasings)
     extra = out_of_scope_queries(out_of_scope) if out_of_scope else []
     data.queries = [*data.queries, *extra]
     expected = [q.get("expected_faq_id") for q in data.queries]
@@ -246,6 +277,7 @@ def run(
     print(
         f"parley bench faq: {dataset.name}: {len(data.faqs)} FAQs, {len(texts)} queries"
         + (f" ({len(extra)} out of scope, from {out_of_scope})" if extra else "")
+        + (f"; {extra_phrasings} more phrasings per FAQ from train.csv" if extra_phrasings else "")
     )
 
     embedder = local_model()
