@@ -63,7 +63,6 @@ class LLMProvider(ABC):
     # is then withheld, where the bot says so (``shared.privacy``).
     remote: bool = True
 
-    @abstractmethod
     def stream(
         self,
         request: Generation,
@@ -74,8 +73,26 @@ class LLMProvider(ABC):
     ) -> AsyncIterator[str | Usage]:
         """Yield text pieces as the model produces them, and a Usage at the end.
 
-        Raises LLMError; never an SDK exception.
+        Raises LLMError; never an SDK exception. A remote provider is sent the prompt of
+        ``shared.llm.prompt``; the extractive one reads the passages itself.
         """
+        from shared.llm.prompt import wire_messages  # it builds on this module's types
+
+        return self.stream_messages(
+            wire_messages(request), model=model, max_tokens=max_tokens, deadlines=deadlines
+        )
+
+    @abstractmethod
+    def stream_messages(
+        self,
+        messages: Sequence[dict[str, str]],
+        *,
+        model: str,
+        max_tokens: int,
+        deadlines: Deadlines,
+    ) -> AsyncIterator[str | Usage]:
+        """Like :meth:`stream`, for wire-format chat messages: the answer's prompt, or one of
+        Parley's own (``shared.faq_paraphrase``)."""
 
     async def aclose(self) -> None:  # noqa: B027  (providers without connections need nothing)
         """Close the provider's HTTP connections."""

@@ -59,6 +59,17 @@ class Generated:
     personal: bool = False  # the answer holds a value of the visitor's, put back
 
 
+@dataclass(frozen=True)
+class Asked:
+    """A remote provider's reply to a prompt of Parley's own."""
+
+    text: str
+    provider: str
+    model: str
+    usage: Usage
+    cost_usd: float
+
+
 class AllProvidersFailedError(Exception):
     def __init__(self, errors: list[str]) -> None:
         self.errors = errors
@@ -89,14 +100,29 @@ class ProviderChain:
     ) -> float:
         """The most one answer to ``request`` can cost, whichever provider of ``names``
         gives it: every character of the prompt a token, and the longest answer."""
-        tokens_in = sum(len(m.content) for m in build_messages(request))
+        prompt = [{"content": m.content} for m in build_messages(request)]
+        return self.worst_prompt_cost_usd(
+            prompt, MAX_ANSWER_TOKENS, names=names, first_model=first_model
+        )
+
+    def worst_prompt_cost_usd(
+        self,
+        messages: Sequence[dict[str, str]],
+        max_tokens: int,
+        *,
+        names: Sequence[str],
+        first_model: str | None,
+    ) -> float:
+        """The most a reply of up to ``max_tokens`` to ``messages`` can cost, whichever
+        remote provider of ``names`` gives it (every character of the prompt a token)."""
+        tokens_in = sum(len(m["content"]) for m in messages)
         most = 0.0
         for position, name in enumerate(names):
             provider = self.providers.get(name)
             if provider is None or not provider.remote:
                 continue
             model = first_model if position == 0 and first_model else provider.default_model
-            most = max(most, self.prices.cost_usd(model, tokens_in, MAX_ANSWER_TOKENS))
+            most = max(most, self.prices.cost_usd(model, tokens_in, max_tokens))
         return most
 
     async def generate(
@@ -208,6 +234,59 @@ class ProviderChain:
                 withheld=hidden.kinds if hidden else {},
                 personal=hidden is not None and hidden.revealed,
             )
+        raise AllProvidersFailedError(errors)
+
+    def remote(self, names: Sequence[str]) -> list[str]:
+        """Those of ``names`` that are remote providers configured here."""
+        return [n for n in names if (p := self.providers.get(n)) is not None and p.remote]
+
+    async def ask(
+        self,
+        messages: Sequence[dict[str, str]],
+        *,
+        names: Sequence[str],
+        first_model: str | None,
+        max_tokens: int,
+    ) -> Asked:
+        """The first reply a remote provider of ``names`` gives to a prompt of Parley's own
+        (no visitor's words in it, nothing streamed to anyone), with the same breakers and
+        fall-over as answers. Raises AllProvidersFailedError."""
+        errors: list[str] = []
+        for position, name in enumerate(names):
+            provider = self.providers.get(name)
+            if provider is None or not provider.remote or not self.breaker.available(name):
+                continue
+            model = first_model if position == 0 and first_model else provider.default_model
+            pieces: list[str] = []
+            used = Usage(0, 0)
+            started = time.perf_counter()
+            try:
+                async for item in provider.stream_messages(
+                    messages, model=model, max_tokens=max_tokens, deadlines=self.deadlines
+                ):
+                    if isinstance(item, Usage):
+                        used = item
+                    else:
+                        pieces.append(clean_text(item))
+            except LLMError as exc:
+                self.breaker.record_failure(name, exc.kind)
+                metrics.LLM_FAILURES.labels(name, exc.kind).inc()
+                log.warning("llm provider failed", provider=name, kind=exc.kind)
+                errors.append(str(exc))
+                continue
+            self.breaker.record_success(name)
+            cost = self.prices.cost_usd(model, used.tokens_in, used.tokens_out)
+            metrics.record_generation(
+                name,
+                seconds=time.perf_counter() - started,
+                ttft_ms=None,
+                tokens=(used.tokens_in, used.tokens_out),
+                cost_usd=cost,
+            )
+            text = "".join(pieces).strip()
+            if text:
+                return Asked(text, name, model, used, cost)
+            errors.append(f"{name}: empty answer")
         raise AllProvidersFailedError(errors)
 
     async def aclose(self) -> None:

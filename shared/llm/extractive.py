@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
-from shared.llm.base import Deadlines, Generation, LLMProvider, Usage
+from shared.llm.base import Deadlines, Generation, LLMError, LLMProvider, Usage
 
 MAX_WORDS = 70
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9*|])|\n+")
@@ -171,3 +171,13 @@ class ExtractiveProvider(LLMProvider):
         if request.passages:
             yield f"{extract_answer(request.question, request.passages[0].text)} [1]"
         yield Usage(0, 0)
+
+    def stream_messages(
+        self,
+        messages: Sequence[dict[str, str]],
+        *,
+        model: str,
+        max_tokens: int,
+        deadlines: Deadlines,
+    ) -> AsyncIterator[str | Usage]:
+        raise LLMError(self.name, "client", "it answers from passages, not from a prompt")

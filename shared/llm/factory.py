@@ -37,6 +37,11 @@ class Providers:
             return MistralProvider(s.mistral_api_key.get_secret_value(), s.mistral_base_url)
         return None
 
+    def remote_names(self) -> list[str]:
+        """The remote providers this deployment can call: those with a key, or registered."""
+        names = {"mistral", "openai", *self._made}
+        return sorted(n for n in names if (p := self.get(n)) is not None and p.remote)
+
     def register(self, provider: LLMProvider) -> None:
         """Use ``provider`` under its name (tests and benches bring their own)."""
         self._made[provider.name] = provider

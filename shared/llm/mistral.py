@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, cast
 
 import httpx2
@@ -14,13 +14,11 @@ from mistralai.client.utils.retries import BackoffStrategy, RetryConfig
 from shared.llm.base import (
     DEFAULT_DEADLINES,
     Deadlines,
-    Generation,
     LLMError,
     LLMProvider,
     Usage,
     classify_status,
 )
-from shared.llm.prompt import wire_messages
 from shared.llm.timing import pieces_and_usage
 
 _NO_RETRIES = RetryConfig("none", BackoffStrategy(1, 1, 1.0, 1), False)
@@ -46,9 +44,9 @@ class MistralProvider(LLMProvider):
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def stream(
+    async def stream_messages(
         self,
-        request: Generation,
+        messages: Sequence[dict[str, str]],
         *,
         model: str,
         max_tokens: int,
@@ -58,7 +56,7 @@ class MistralProvider(LLMProvider):
             response = await asyncio.wait_for(
                 self._client.chat.stream_async(
                     model=model,
-                    messages=cast(Any, wire_messages(request)),
+                    messages=cast(Any, list(messages)),
                     max_tokens=max_tokens,
                     temperature=0.2,
                 ),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, cast
 
 import openai
@@ -11,13 +11,11 @@ import openai
 from shared.llm.base import (
     DEFAULT_DEADLINES,
     Deadlines,
-    Generation,
     LLMError,
     LLMProvider,
     Usage,
     classify_status,
 )
-from shared.llm.prompt import wire_messages
 from shared.llm.timing import pieces_and_usage
 
 
@@ -37,9 +35,9 @@ class OpenAIProvider(LLMProvider):
     async def aclose(self) -> None:
         await self._client.close()
 
-    async def stream(
+    async def stream_messages(
         self,
-        request: Generation,
+        messages: Sequence[dict[str, str]],
         *,
         model: str,
         max_tokens: int,
@@ -49,7 +47,7 @@ class OpenAIProvider(LLMProvider):
             response = await asyncio.wait_for(
                 self._client.chat.completions.create(
                     model=model,
-                    messages=cast(Any, wire_messages(request)),
+                    messages=cast(Any, list(messages)),
                     max_tokens=max_tokens,
                     temperature=0.2,
                     stream=True,
