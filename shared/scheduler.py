@@ -67,6 +67,12 @@ async def _indexes(runtime: Runtime) -> JobResult:
     }
 
 
+async def _paraphrase(runtime: Runtime) -> JobResult:
+    from shared.faq_paraphrase import paraphrase_pending
+
+    return await paraphrase_pending(runtime)
+
+
 @dataclass(frozen=True)
 class Job:
     name: str
@@ -84,6 +90,7 @@ JOBS: dict[str, Job] = {
         Job("purge", _purge, 3600, "delete expired sessions and rate-limit rows"),
         Job("notify", _notify, 30, "retry handoff notifications (webhook, e-mail) that failed"),
         Job("indexes", _indexes, 600, "give bots with many chunks indexes of their own"),
+        Job("paraphrase", _paraphrase, 300, "have the bots' LLM paraphrase new FAQ questions"),
     )
 }
 

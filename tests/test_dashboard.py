@@ -167,6 +167,36 @@ def test_a_faq_edited_in_the_dashboard_answers_the_chat(api, parley, admin_sessi
     assert answer["answer"] == marker
 
 
+def test_paraphrases_written_by_the_llm_are_shown_and_can_be_removed(api, admin_session):
+    headers = admin_headers(admin_session)
+    at = open_page(as_admin(admin_session), "FAQs")
+    chosen = at.selectbox(key="faq_pick")
+    question = chosen.format_func(chosen.value)
+    # GIVEN the chosen FAQ has paraphrases the bot's LLM wrote (the paraphrase job's result)
+    (bot,) = api.get("/v1/admin/bots", headers=headers).json()["items"]
+    faqs_url = f"/v1/admin/bots/{bot['id']}/faqs"
+    (faq,) = [
+        f
+        for f in api.get(f"{faqs_url}?limit=100", headers=headers).json()["items"]
+        if f["question"] == question
+    ]
+    written = ["Do you do gift tins?", "Any vouchers for a friend?"]
+    patched = api.patch(
+        f"{faqs_url}/{faq['id']}", json={"generated_alternatives": written}, headers=headers
+    )
+    assert patched.status_code == 200, patched.text
+    # WHEN the owner deletes one line of them in the dashboard and saves
+    at.run()
+    label = "Ways to ask written by the bot's LLM (one a line; delete the ones you do not want)"
+    assert field(at, label).value == "\n".join(written)
+    field(at, label).input(written[1])
+    button(at, "Save FAQ").click().run()
+    assert [s.value for s in at.success] == ["FAQ saved."]
+    # THEN only the other is kept
+    listed = api.get(f"{faqs_url}?q=vouchers", headers=headers).json()["items"]
+    assert [f["generated_alternatives"] for f in listed] == [[written[1]]]
+
+
 def test_a_document_written_in_the_dashboard_reaches_ready(api, admin_session):
     at = open_page(as_admin(admin_session), "Documents")
     field(at, "File name").input("pets.md")

@@ -142,6 +142,16 @@ def render(ctx: Context) -> None:
             alternatives = st.text_area(
                 "Other ways to ask (one a line)", "\n".join(faq["alternatives"])
             )
+            generated = faq.get("generated_alternatives")
+            written = (
+                None
+                if generated is None
+                else st.text_area(
+                    "Ways to ask written by the bot's LLM (one a line; delete the ones you"
+                    " do not want)",
+                    "\n".join(generated),
+                )
+            )
             answer = st.text_area("Answer", faq["answer"])
             enabled = st.checkbox("Enabled", faq["enabled"])
             saved = st.form_submit_button("Save FAQ")
@@ -152,6 +162,8 @@ def render(ctx: Context) -> None:
                 "answer": answer,
                 "enabled": enabled,
             }
+            if written is not None and lines(written) != generated:
+                body["generated_alternatives"] = lines(written)
             if attempt(
                 lambda: ctx.api.patch(ctx.bot_path(f"/faqs/{faq['id']}"), body), "FAQ saved."
             ):

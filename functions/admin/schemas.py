@@ -306,6 +306,11 @@ class FaqUpdate(RequestModel):
     not_null = frozenset({"question", "alternatives", "answer", "enabled"})
     question: ShortText | None = None
     alternatives: Alternatives | None = None
+    generated_alternatives: Alternatives | None = Field(
+        None,
+        description="The paraphrases the bot's LLM wrote, as the owner keeps them (send fewer"
+        " to remove some, [] to remove all for good; null: have them written again)",
+    )
     answer: Annotated[str, Field(min_length=1, max_length=10_000)] | None = None
     enabled: bool | None = None
 
@@ -315,6 +320,10 @@ class Faq(BaseModel):
     bot_id: UUID
     question: str
     alternatives: list[str]
+    generated_alternatives: list[str] | None = Field(
+        description="Paraphrases of the question written by the bot's LLM, matched like the"
+        " alternatives; null until written (only when an LLM is configured)"
+    )
     answer: str
     enabled: bool
     hits: int

@@ -21,7 +21,7 @@ ENDPOINTS: list[AnyEndpoint] = [*routes.ENDPOINTS]
 
 # The scheduled jobs this function runs on Lambda (infra/lambda/template.yaml); elsewhere
 # `parley scheduler` runs them all.
-JOBS = ("poll", "archive", "indexes")
+JOBS = ("poll", "archive", "indexes", "paraphrase")
 
 
 def create_app(runtime: Runtime | None = None) -> Starlette:

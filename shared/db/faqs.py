@@ -102,8 +102,15 @@ async def count_faqs(conn: Conn, *, tenant_id: UUID, bot_id: UUID) -> int:
 
 
 COLUMNS = (
-    "id, bot_id, question, alternatives, answer, enabled, hits, external_id, created_at, updated_at"
+    "id, bot_id, question, alternatives, generated_alternatives, answer, enabled, hits,"
+    " external_id, created_at, updated_at"
 )
+EDITABLE = ("question", "alternatives", "generated_alternatives", "answer", "enabled")
+
+
+def phrasings(faq: dict[str, Any]) -> list[str]:
+    """What a FAQ is matched by: its question, the owner's alternatives, the generated ones."""
+    return [faq["question"], *faq["alternatives"], *(faq["generated_alternatives"] or [])]
 
 
 async def list_faqs(
@@ -113,7 +120,8 @@ async def list_faqs(
     cur = await conn.execute(
         f"SELECT {COLUMNS} FROM faqs f WHERE tenant_id = %(t)s AND bot_id = %(b)s"
         " AND (%(q)s::text IS NULL OR f.question ILIKE %(like)s OR f.answer ILIKE %(like)s"
-        "      OR EXISTS (SELECT 1 FROM unnest(f.alternatives) a WHERE a ILIKE %(like)s))"
+        "      OR EXISTS (SELECT 1 FROM unnest(f.alternatives || f.generated_alternatives) a"
+        "                  WHERE a ILIKE %(like)s))"
         " ORDER BY created_at, id LIMIT %(limit)s OFFSET %(offset)s",
         {
             "t": tenant_id,
@@ -145,16 +153,18 @@ async def get_faq(conn: Conn, *, tenant_id: UUID, bot_id: UUID, faq_id: UUID) ->
 async def update_faq(
     conn: Conn, *, tenant_id: UUID, bot_id: UUID, faq_id: UUID, changes: dict[str, Any]
 ) -> dict[str, Any]:
-    """Change a FAQ; its phrasings are rebuilt when the question or alternatives change.
+    """Change a FAQ; its phrasings are rebuilt when what it is matched by changes. A new
+    question drops the paraphrases of the old one (unless new ones are given): the
+    paraphrase job writes them again.
 
     Call inside a transaction together with :func:`shared.db.bots.bump_kb_version`.
     """
-    allowed = {
-        k: v for k, v in changes.items() if k in ("question", "alternatives", "answer", "enabled")
-    }
+    allowed = {k: v for k, v in changes.items() if k in EDITABLE}
     current = await get_faq(conn, tenant_id=tenant_id, bot_id=bot_id, faq_id=faq_id)
     if not allowed:
         return current
+    if allowed.get("question", current["question"]) != current["question"]:
+        allowed.setdefault("generated_alternatives", None)
     sets = ", ".join(f"{column} = %({column})s" for column in allowed)
     cur = await conn.execute(
         f"UPDATE faqs SET {sets}, updated_at = now() WHERE id = %(id)s RETURNING {COLUMNS}",
@@ -162,12 +172,61 @@ async def update_faq(
     )
     row = await cur.fetchone()
     assert row is not None
-    if "question" in allowed or "alternatives" in allowed:
-        await conn.execute("DELETE FROM faq_phrasings WHERE faq_id = %s", (faq_id,))
-        await conn.execute(
-            _INSERT_PHRASINGS,
-            {"faq_id": faq_id, "bot_id": bot_id, "texts": [row["question"], *row["alternatives"]]},
-        )
+    if allowed.keys() & {"question", "alternatives", "generated_alternatives"}:
+        await _rebuild_phrasings(conn, row)
+    return row
+
+
+async def _rebuild_phrasings(conn: Conn, faq: dict[str, Any]) -> None:
+    await conn.execute("DELETE FROM faq_phrasings WHERE faq_id = %s", (faq["id"],))
+    await conn.execute(
+        _INSERT_PHRASINGS, {"faq_id": faq["id"], "bot_id": faq["bot_id"], "texts": phrasings(faq)}
+    )
+
+
+_UNPARAPHRASED = """
+SELECT f.id, f.tenant_id, f.bot_id, f.question, f.alternatives, f.answer,
+       (SELECT g.generated_alternatives FROM faqs g
+         WHERE g.tenant_id = f.tenant_id AND g.id <> f.id AND g.generated_alternatives IS NOT NULL
+           AND lower(g.question) = lower(f.question)
+         LIMIT 1) AS known
+  FROM faqs f JOIN bots b ON b.id = f.bot_id
+ WHERE f.generated_alternatives IS NULL AND f.enabled
+   AND cardinality(f.alternatives) < %(most)s
+   AND (b.llm_chain && %(remote)s::text[] OR (b.llm_chain IS NULL AND %(default_remote)s))
+ ORDER BY f.created_at, f.id
+ LIMIT %(limit)s
+"""
+
+
+async def unparaphrased(
+    conn: Conn, *, remote: Sequence[str], default_remote: bool, most: int, limit: int
+) -> list[dict[str, Any]]:
+    """Enabled FAQs not paraphrased yet, oldest first, of bots whose chain has one of the
+    ``remote`` providers (``default_remote``: the deployment's default chain has one), with
+    room for more alternatives than ``most``; ``known``: another FAQ of the tenant with the
+    same question has paraphrases already (reused, not bought twice)."""
+    cur = await conn.execute(
+        _UNPARAPHRASED,
+        {"remote": list(remote), "default_remote": default_remote, "most": most, "limit": limit},
+    )
+    return await cur.fetchall()
+
+
+async def store_paraphrases(
+    conn: Conn, *, faq_id: UUID, question: str, texts: Sequence[str]
+) -> dict[str, Any] | None:
+    """Keep ``texts`` as the FAQ's generated alternatives and rebuild its phrasings; None (and
+    nothing changed) when the FAQ is gone, its question changed meanwhile, or it has them."""
+    cur = await conn.execute(
+        f"UPDATE faqs SET generated_alternatives = %(texts)s, updated_at = now()"
+        f" WHERE id = %(id)s AND question = %(question)s AND generated_alternatives IS NULL"
+        f" RETURNING {COLUMNS}",
+        {"texts": list(texts), "id": faq_id, "question": question},
+    )
+    row = await cur.fetchone()
+    if row is not None:
+        await _rebuild_phrasings(conn, row)
     return row
 
 

@@ -58,6 +58,33 @@ class Hold:
     spent_usd: float  # this month's spending before this answer
 
 
+_USAGE = """
+INSERT INTO llm_usage_daily AS u (bot_id, day, provider, tokens_in, tokens_out, cost_usd)
+VALUES (%(bot_id)s, current_date, %(provider)s, %(tokens_in)s, %(tokens_out)s, %(cost_usd)s)
+ON CONFLICT (bot_id, day, provider) DO UPDATE
+   SET tokens_in = u.tokens_in + EXCLUDED.tokens_in,
+       tokens_out = u.tokens_out + EXCLUDED.tokens_out,
+       cost_usd = u.cost_usd + EXCLUDED.cost_usd
+"""
+
+
+async def add_usage(
+    conn: Conn, *, bot_id: UUID, provider: str, tokens: tuple[int, int], cost_usd: float
+) -> None:
+    """Count tokens a bot spent outside an answer (its FAQs' paraphrases) in its day's usage,
+    so its budget, its cap and its cost analytics include them."""
+    await conn.execute(
+        _USAGE,
+        {
+            "bot_id": bot_id,
+            "provider": provider,
+            "tokens_in": tokens[0],
+            "tokens_out": tokens[1],
+            "cost_usd": cost_usd,
+        },
+    )
+
+
 async def month_spent_usd(conn: Conn, *, bot_id: UUID) -> float:
     cur = await conn.execute(_SPENT, {"bot_id": bot_id})
     row = await cur.fetchone()
