@@ -203,9 +203,9 @@ async def unparaphrased(
     conn: Conn, *, remote: Sequence[str], default_remote: bool, most: int, limit: int
 ) -> list[dict[str, Any]]:
     """Enabled FAQs not paraphrased yet, oldest first, of bots whose chain has one of the
-    ``remote`` providers (``default_remote``: the deployment's default chain has one), with
-    room for more alternatives than ``most``; ``known``: another FAQ of the tenant with the
-    same question has paraphrases already (reused, not bought twice)."""
+    ``remote`` providers (``default_remote``: the deployment's default chain has one) and
+    fewer than ``most`` alternatives of the owner's; ``known``: the paraphrases another FAQ
+    of the tenant with the same question has already (reused, not bought twice)."""
     cur = await conn.execute(
         _UNPARAPHRASED,
         {"remote": list(remote), "default_remote": default_remote, "most": most, "limit": limit},
