@@ -112,6 +112,23 @@ async def test_without_an_llm_in_the_bots_chain_nothing_is_asked(
     assert shipping["generated_alternatives"] is None
 
 
+async def test_a_bot_whose_owner_turned_paraphrasing_off_is_asked_nothing(
+    chat_runtime, llm_bot, fake_openai, make_client
+):
+    # GIVEN a bot with an LLM whose owner turns paraphrasing off in the admin API
+    await set_bot(chat_runtime, llm_bot.bot_id, llm_chain=["openai"])
+    admin = make_client(create_admin_app(chat_runtime))
+    secret = {"Authorization": f"Bearer {llm_bot.secret_key}"}
+    off = await admin.patch(
+        f"/v1/admin/bots/{llm_bot.bot_id}", json={"paraphrase_faqs": False}, headers=secret
+    )
+    assert off.status_code == 200, off.text
+    assert off.json()["paraphrase_faqs"] is False
+    # WHEN the job runs; THEN nothing is asked
+    assert (await paraphrase_pending(chat_runtime))["paraphrased"] == 0
+    assert fake_openai.requests == []
+
+
 async def test_a_failing_provider_leaves_the_faqs_for_the_next_run(
     chat_runtime, llm_bot, fake_openai
 ):

@@ -60,6 +60,12 @@ def _settings_form(ctx: Context, bot: dict[str, Any]) -> None:
             help="E-mail addresses, phone numbers, IBANs, card and order numbers go to the"
             " provider as placeholders; turn off only for your own self-hosted endpoint.",
         )
+        paraphrase = st.checkbox(
+            "Have the LLM write more ways to ask each FAQ",
+            bool(bot["paraphrase_faqs"]),
+            help="Up to ten a FAQ, once, so more of your visitors' wordings find it; they are"
+            " listed under each FAQ, where you delete the ones you do not want.",
+        )
         title = st.text_input("Title", display.get("title", ""))
         greeting = st.text_area("Greeting", display.get("greeting", ""))
         color = st.color_picker("Colour", display.get("primary_color", "#2f6b4f"))
@@ -87,6 +93,7 @@ def _settings_form(ctx: Context, bot: dict[str, Any]) -> None:
             "monthly_spend_cap": cap,
             "currency": currency,
             "withhold_personal_data": withhold,
+            "paraphrase_faqs": paraphrase,
             "display": {
                 **display,
                 "title": title,

@@ -139,6 +139,7 @@ class BotSettings(RequestModel):
             "withhold_personal_data",
             "personal_data_patterns",
             "currency",
+            "paraphrase_faqs",
         }
     )
     allowed_origins: Annotated[list[str], Field(max_length=50)] | None = None
@@ -176,6 +177,11 @@ class BotSettings(RequestModel):
     )
     personal_data_patterns: Annotated[list[PersonalDataPattern], Field(max_length=20)] | None = (
         Field(None, description="The bot's own kinds of personal data, withheld likewise")
+    )
+    paraphrase_faqs: bool | None = Field(
+        None,
+        description="Have the bot's LLM write more ways to ask each FAQ, matched like the"
+        " alternatives (default on; only with an LLM in the bot's chain)",
     )
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] | None = Field(
         None, description="ISO 4217 code the spending cap is in (default EUR)"
@@ -274,6 +280,7 @@ class Bot(BaseModel):
     personal_data_patterns: list[dict[str, str]]
     currency: str
     monthly_spend_cap: float | None
+    paraphrase_faqs: bool
 
     @model_validator(mode="before")
     @classmethod

@@ -16,7 +16,8 @@ COLUMNS = (
     " faq_threshold, rate_limit_per_minute, daily_token_budget, retention_days, display,"
     " kb_version, created_at, updated_at, handoff_enabled, business_hours, handoff_webhook_url,"
     " handoff_webhook_secret_enc, handoff_email, chunks_indexed, faqs_indexed,"
-    " withhold_personal_data, personal_data_patterns, currency, monthly_spend_cap"
+    " withhold_personal_data, personal_data_patterns, currency, monthly_spend_cap,"
+    " paraphrase_faqs"
 )
 # Settings a caller may change, besides name and slug.
 SETTINGS = (
@@ -39,6 +40,7 @@ SETTINGS = (
     "personal_data_patterns",
     "currency",
     "monthly_spend_cap",
+    "paraphrase_faqs",
 )
 
 _ENSURE = """

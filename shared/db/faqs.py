@@ -191,7 +191,7 @@ SELECT f.id, f.tenant_id, f.bot_id, f.question, f.alternatives, f.answer,
            AND lower(g.question) = lower(f.question)
          LIMIT 1) AS known
   FROM faqs f JOIN bots b ON b.id = f.bot_id
- WHERE f.generated_alternatives IS NULL AND f.enabled
+ WHERE f.generated_alternatives IS NULL AND f.enabled AND b.paraphrase_faqs
    AND cardinality(f.alternatives) < %(most)s
    AND (b.llm_chain && %(remote)s::text[] OR (b.llm_chain IS NULL AND %(default_remote)s))
  ORDER BY f.created_at, f.id
@@ -202,7 +202,8 @@ SELECT f.id, f.tenant_id, f.bot_id, f.question, f.alternatives, f.answer,
 async def unparaphrased(
     conn: Conn, *, remote: Sequence[str], default_remote: bool, most: int, limit: int
 ) -> list[dict[str, Any]]:
-    """Enabled FAQs not paraphrased yet, oldest first, of bots whose chain has one of the
+    """Enabled FAQs not paraphrased yet, oldest first, of bots that want them
+    (``paraphrase_faqs``) and whose chain has one of the
     ``remote`` providers (``default_remote``: the deployment's default chain has one) and
     fewer than ``most`` alternatives of the owner's; ``known``: the paraphrases another FAQ
     of the tenant with the same question has already (reused, not bought twice)."""

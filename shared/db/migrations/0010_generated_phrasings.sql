@@ -5,3 +5,5 @@
 ALTER TABLE faqs ADD COLUMN IF NOT EXISTS generated_alternatives text[];
 CREATE INDEX IF NOT EXISTS faqs_unparaphrased_idx
     ON faqs (created_at) WHERE generated_alternatives IS NULL;
+-- The bot's owner may keep its LLM from writing them (on by default, where it has an LLM).
+ALTER TABLE bots ADD COLUMN IF NOT EXISTS paraphrase_faqs boolean NOT NULL DEFAULT true;
