@@ -178,13 +178,7 @@ class ProviderChain:
                     if room <= 0:
                         break
             except LLMError as exc:
-                self.breaker.record_failure(name, exc.kind)
-                metrics.LLM_FAILURES.labels(name, exc.kind).inc()
-                if exc.kind in LASTING:  # an operator must act: a key or billing problem
-                    log.error("llm provider refuses", provider=name, kind=exc.kind)
-                else:
-                    log.warning("llm provider failed", provider=name, kind=exc.kind)
-                errors.append(str(exc))
+                errors.append(self._failed(name, exc))
                 if not pieces:
                     continue  # nothing shown yet: fall over to the next provider
             else:
@@ -202,14 +196,7 @@ class ProviderChain:
                 rest = revealer.feed(rest) + revealer.finish()
             if rest and on_token is not None:
                 await on_token(rest)
-            cost = self.prices.cost_usd(model, used.tokens_in, used.tokens_out)
-            metrics.record_generation(
-                name,
-                seconds=time.perf_counter() - started,
-                ttft_ms=ttft,
-                tokens=(used.tokens_in, used.tokens_out),
-                cost_usd=cost,
-            )
+            cost = self._spent(name, model, used, started, ttft)
             if guard.leaked:  # nothing of the prompt was shown; the visitor gets a refusal
                 log.warning("llm answer repeated the prompt; withheld", provider=name)
                 withheld = [*errors, f"{name}: answer withheld (it repeated the prompt)"]
@@ -269,25 +256,39 @@ class ProviderChain:
                     else:
                         pieces.append(clean_text(item))
             except LLMError as exc:
-                self.breaker.record_failure(name, exc.kind)
-                metrics.LLM_FAILURES.labels(name, exc.kind).inc()
-                log.warning("llm provider failed", provider=name, kind=exc.kind)
-                errors.append(str(exc))
+                errors.append(self._failed(name, exc))
                 continue
             self.breaker.record_success(name)
-            cost = self.prices.cost_usd(model, used.tokens_in, used.tokens_out)
-            metrics.record_generation(
-                name,
-                seconds=time.perf_counter() - started,
-                ttft_ms=None,
-                tokens=(used.tokens_in, used.tokens_out),
-                cost_usd=cost,
-            )
+            cost = self._spent(name, model, used, started, None)
             text = "".join(pieces).strip()
             if text:
                 return Asked(text, name, model, used, cost)
             errors.append(f"{name}: empty answer")
         raise AllProvidersFailedError(errors)
+
+    def _failed(self, name: str, exc: LLMError) -> str:
+        """Count a provider's failure (its breaker, the metrics, the log); what it says."""
+        self.breaker.record_failure(name, exc.kind)
+        metrics.LLM_FAILURES.labels(name, exc.kind).inc()
+        if exc.kind in LASTING:  # an operator must act: a key or billing problem
+            log.error("llm provider refuses", provider=name, kind=exc.kind)
+        else:
+            log.warning("llm provider failed", provider=name, kind=exc.kind)
+        return str(exc)
+
+    def _spent(
+        self, name: str, model: str, used: Usage, started: float, ttft_ms: int | None
+    ) -> float:
+        """What a reply cost, recorded in the metrics with its time and tokens."""
+        cost = self.prices.cost_usd(model, used.tokens_in, used.tokens_out)
+        metrics.record_generation(
+            name,
+            seconds=time.perf_counter() - started,
+            ttft_ms=ttft_ms,
+            tokens=(used.tokens_in, used.tokens_out),
+            cost_usd=cost,
+        )
+        return cost
 
     async def aclose(self) -> None:
         await self.providers.aclose()
