@@ -19,6 +19,7 @@ from shared.errors import ValidationError
 
 MAX_ENTRIES = 10_000
 MAX_REPORTED = 50
+MAX_ALTERNATIVES = 20  # a FAQ's other phrasings, here and in the admin API
 
 
 class FaqEntry(BaseModel):
@@ -27,7 +28,8 @@ class FaqEntry(BaseModel):
     question: Annotated[str, Field(min_length=1, max_length=1000)]
     answer: Annotated[str, Field(min_length=1, max_length=10_000)]
     alternatives: Annotated[
-        list[Annotated[str, Field(min_length=1, max_length=1000)]], Field(max_length=20)
+        list[Annotated[str, Field(min_length=1, max_length=1000)]],
+        Field(max_length=MAX_ALTERNATIVES),
     ] = []
 
 

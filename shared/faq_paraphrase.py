@@ -18,6 +18,7 @@ from typing import Any
 
 from shared.chat import spending
 from shared.db import bots, faqs, spend
+from shared.faq_import import MAX_ALTERNATIVES
 from shared.llm.chain import AllProvidersFailedError
 from shared.logging import get_logger
 from shared.rag.index import embed_pending
@@ -27,8 +28,8 @@ from shared.text import normalize_question
 log = get_logger("parley.paraphrase")
 
 PARAPHRASES = 10
-MOST_ALTERNATIVES = 20  # what the admin API accepts per FAQ, the owner's and these alike
-MAX_CHARS = 200  # an alternative's length in the admin API
+# A customer's question, however worded, is far shorter; a longer line is not one.
+MAX_CHARS = 200
 MAX_TOKENS = 600
 BATCH = 50
 
@@ -48,8 +49,8 @@ def messages(question: str, answer: str, n: int) -> list[dict[str, str]]:
 
 
 def parse(reply: str, have: list[str], n: int) -> list[str]:
-    """The reply's lines as paraphrases: list marks and quotes dropped, none longer than an
-    alternative may be, none the same as a phrasing the FAQ has or another line, at most n."""
+    """The reply's lines as paraphrases: list marks and quotes dropped, none longer than
+    :data:`MAX_CHARS`, none the same as a phrasing the FAQ has or another line, at most n."""
     seen = {normalize_question(text) for text in have}
     out: list[str] = []
     for line in reply.splitlines():
@@ -77,7 +78,7 @@ async def paraphrase_pending(runtime: Runtime, *, limit: int = BATCH) -> dict[st
             conn,
             remote=remote,
             default_remote=default_remote,
-            most=MOST_ALTERNATIVES,
+            most=MAX_ALTERNATIVES,
             limit=limit,
         )
         bot_rows = {
@@ -95,7 +96,7 @@ async def paraphrase_pending(runtime: Runtime, *, limit: int = BATCH) -> dict[st
 async def _paraphrase(runtime: Runtime, bot: dict[str, Any], faq: dict[str, Any]) -> str:
     """One FAQ: its paraphrases reused or asked for, and kept. No connection is held while
     the LLM writes."""
-    room = min(PARAPHRASES, MOST_ALTERNATIVES - len(faq["alternatives"]))
+    room = min(PARAPHRASES, MAX_ALTERNATIVES - len(faq["alternatives"]))
     have = [faq["question"], *faq["alternatives"]]
     if faq["known"] is not None:
         return await _keep(runtime, bot, faq, parse("\n".join(faq["known"]), have, room), "reused")

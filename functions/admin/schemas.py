@@ -11,6 +11,7 @@ from uuid import UUID
 from pydantic import AfterValidator, BaseModel, Field, field_validator, model_validator
 
 from shared.config import LLM_PROVIDERS
+from shared.faq_import import MAX_ALTERNATIVES
 from shared.handoff.hours import BusinessHours
 from shared.http.endpoints import RequestModel
 from shared.languages import TEXT_SEARCH
@@ -299,7 +300,7 @@ def slugify(name: str, fallback: str) -> str:
 
 # ----- FAQs ---------------------------------------------------------------------
 
-Alternatives = Annotated[list[ShortText], Field(max_length=20)]
+Alternatives = Annotated[list[ShortText], Field(max_length=MAX_ALTERNATIVES)]
 
 
 class FaqCreate(RequestModel):

@@ -40,6 +40,7 @@ import numpy.typing as npt
 from rank_bm25 import BM25Okapi
 
 from parley.bench.servers import ParleyServer
+from shared.faq_import import MAX_ALTERNATIVES
 
 RRF_K = 60
 ORIGIN = "http://bench.local"
@@ -59,9 +60,6 @@ class Dataset:
         return _read_jsonl(folder / "faqs.jsonl")
 
 
-MOST_ALTERNATIVES = 20  # what the admin API accepts per FAQ
-
-
 def with_extra_phrasings(faqs: list[dict[str, Any]], train: Path, k: int) -> list[dict[str, Any]]:
     """Each FAQ with ``k`` more alternatives (up to the API's 20): training phrasings of its
     intent (its id), chosen at random with a fixed seed, never one it already has."""
@@ -74,7 +72,7 @@ def with_extra_phrasings(faqs: list[dict[str, Any]], train: Path, k: int) -> lis
     for faq in faqs:
         have = {faq["question"], *faq["alternatives"]}
         pool = [t for t in by_intent.get(faq["id"], []) if t not in have]
-        room = MOST_ALTERNATIVES - len(faq["alternatives"])
+        room = MAX_ALTERNATIVES - len(faq["alternatives"])
         extra = chosen.sample(pool, max(0, min(k, room, len(pool))))
         out.append({**faq, "alternatives": [*faq["alternatives"], *extra]})
     return out
