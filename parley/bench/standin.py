@@ -35,6 +35,7 @@ class FakeLLM:
     url: str = ""
     requests: list[dict[str, Any]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
+    arrivals: list[float] = field(default_factory=list)  # perf_counter() at each request
     completed: int = 0
     cancelled: int = 0
 
@@ -52,6 +53,7 @@ class FakeLLM:
         return [w if i == 0 else " " + w for i, w in enumerate(words)]
 
     async def completions(self, request: Request) -> Response:
+        self.arrivals.append(time.perf_counter())
         body = await request.json()
         self.requests.append(body)
         self.headers.append(dict(request.headers))

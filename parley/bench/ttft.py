@@ -38,12 +38,13 @@ QUESTIONS = [
 
 def _first_token(
     client: httpx2.Client, url: str, body: dict[str, object], headers: dict[str, str], marker: str
-) -> float:
+) -> tuple[float, float]:
+    """When the request began and how long (ms) until its first token."""
     begin = time.perf_counter()
     with client.stream("POST", url, json=body, headers=headers) as response:
         for line in response.iter_lines():
             if marker in line:
-                return (time.perf_counter() - begin) * 1000
+                return begin, (time.perf_counter() - begin) * 1000
     raise RuntimeError(f"no token from {url}")
 
 
@@ -93,18 +94,20 @@ def run(runs: int = 30, provider_delay: float = 0.2, token_interval: float = 0.0
                     "messages": [{"role": "user", "content": "hi"}],
                 }
                 with httpx2.Client(base_url=llm.url, timeout=60) as direct:
-                    baseline, parley = [], []
+                    baseline, parley, before_call = [], [], []
                     for n in range(runs + 2):
-                        d = _first_token(
+                        _, d = _first_token(
                             direct, "/v1/chat/completions", direct_body, {}, '"content"'
                         )
                         question = f"{QUESTIONS[n % len(QUESTIONS)]} (case {n})"
-                        p = _first_token(
+                        begin, p = _first_token(
                             client, "/v1/chat", {"message": question}, visitor, "event: token"
                         )
                         if n >= 2:  # the first two warm up connections and caches
                             baseline.append(d)
                             parley.append(p)
+                            # the stand-in runs in this process: one clock for both
+                            before_call.append((standin.arrivals[-1] - begin) * 1000)
         finally:
             server.stop()
     assert standin.requests, "the stand-in provider was never called"
@@ -119,3 +122,7 @@ def run(runs: int = 30, provider_delay: float = 0.2, token_interval: float = 0.0
     print(f"  provider called directly        {base:7.1f} ms to the first token")
     print(f"  through Parley (SSE /v1/chat)   {ours:7.1f} ms to the first token")
     print(f"  Parley adds                     {ours - base:7.1f} ms (ratio {ours / base:.3f})")
+    print(
+        f"    of which before it calls the provider {statistics.median(before_call):.1f} ms"
+        " (from the request's start to the provider's receiving it, direct call included)"
+    )
