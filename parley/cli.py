@@ -425,6 +425,7 @@ def _bench(args: argparse.Namespace) -> int:
             concurrency=args.concurrency,
             out_of_scope=oos,
             extra_phrasings=extra,
+            judge=args.judge,
         )
     elif args.what == "ingest":
         from parley.bench import ingest
@@ -621,6 +622,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         help="faq: give each FAQ this many more phrasings from the dataset's train.csv"
         " (a stand-in for generated paraphrases)",
+    )
+    bench.add_argument(
+        "--judge",
+        action="store_true",
+        help="faq: settle grey-zone matches with a stand-in LLM that knows the labels"
+        " (the most an LLM's check can give)",
     )
     bench.add_argument("--levels", default="1,4,16,64", help="load: visitors at each level")
     bench.add_argument("--seconds", type=float, default=6.0, help="load: seconds per level")

@@ -8,6 +8,9 @@ or documents (which bumps the version) makes its old entries unreachable:
   ``SEMANTIC_THRESHOLD`` cosine of one of them, with the same negation and the same
   numbers, reuses its answer (threshold measured on BANKING77, docs/faq-matching.md).
 
+Beside them, the LLM's verdicts on grey-zone FAQ matches (``shared.chat.faq_check``), under
+the same key layout: which FAQ answers the question, or none.
+
 Entries remember the conversations they came from, so a GDPR erasure can find them; the
 SQLite file overwrites what is deleted (``secure_delete``) and an erasure checkpoints the
 write-ahead log, so an erased answer leaves no bytes behind in the cache folder.
@@ -57,6 +60,11 @@ class CachedAnswer:
     confidence: float | None = None
 
 
+@dataclass(frozen=True)
+class Verdict:
+    faq_id: str | None  # the FAQ that answers the question; None: none of those shown
+
+
 def _guard(question: str) -> tuple[bool, frozenset[str]]:
     """What a paraphrase must keep: whether it is negated, and the numbers in it."""
     words = _WORD.findall(question.lower().replace("n't", " not"))
@@ -79,9 +87,9 @@ class AnswerCache:
         self.ttl = ttl
 
     @staticmethod
-    def _key(bot_id: UUID, kb_version: int, question: str) -> str:
+    def _key(bot_id: UUID, kb_version: int, question: str, layer: str = "a") -> str:
         digest = hashlib.sha256(normalize_question(question).encode()).hexdigest()
-        return f"a:{bot_id}:{kb_version}:{digest}"
+        return f"{layer}:{bot_id}:{kb_version}:{digest}"
 
     def get(self, bot_id: UUID, kb_version: int, question: str) -> CachedAnswer | None:
         entry = self._cache.get(self._key(bot_id, kb_version, question))
@@ -129,8 +137,7 @@ class AnswerCache:
                 {"answer": asdict(answer), "conversations": [str(conversation_id)]},
                 expire=self.ttl,
             )
-            index = f"c:{conversation_id}"
-            self._cache.set(index, [*(self._cache.get(index) or []), key], expire=self.ttl)
+            self._remember_key(conversation_id, key)
             if vector is not None:
                 semantic = f"s:{bot_id}:{kb_version}"
                 negated, numbers = _guard(question)
@@ -144,9 +151,32 @@ class AnswerCache:
                 )
                 self._cache.set(semantic, recent[-SEMANTIC_ENTRIES:], expire=self.ttl)
 
+    def get_verdict(self, bot_id: UUID, kb_version: int, question: str) -> Verdict | None:
+        entry = self._cache.get(self._key(bot_id, kb_version, question, "v"))
+        return Verdict(entry["faq_id"]) if entry else None
+
+    def put_verdict(
+        self,
+        bot_id: UUID,
+        kb_version: int,
+        question: str,
+        verdict: Verdict,
+        *,
+        conversation_id: UUID,
+    ) -> None:
+        key = self._key(bot_id, kb_version, question, "v")
+        with self._cache.transact():
+            self._cache.set(key, asdict(verdict), expire=self.ttl)
+            self._remember_key(conversation_id, key)
+
+    def _remember_key(self, conversation_id: UUID, key: str) -> None:
+        """File ``key`` under its conversation, so an erasure finds it."""
+        index = f"c:{conversation_id}"
+        self._cache.set(index, [*(self._cache.get(index) or []), key], expire=self.ttl)
+
     def forget_conversation(self, conversation_id: UUID) -> int:
-        """Drop every entry made from this conversation, and its question's vector from the
-        meaning layer (GDPR erasure); the number of answers dropped."""
+        """Drop every entry made from this conversation (answers, verdicts), and its
+        question's vector from the meaning layer (GDPR erasure); the number dropped."""
         with self._cache.transact():
             keys = set(self._cache.pop(f"c:{conversation_id}", default=None) or [])
             dropped = sum(1 for key in keys if self._cache.delete(key))
@@ -159,7 +189,7 @@ class AnswerCache:
 
     def forget_bots(self, bot_ids: set[UUID]) -> int:
         """Drop every entry of these bots (a tenant's offboarding); the number dropped."""
-        prefixes = tuple(f"{layer}:{bot}:" for bot in bot_ids for layer in ("a", "s"))
+        prefixes = tuple(f"{layer}:{bot}:" for bot in bot_ids for layer in ("a", "s", "v"))
         dropped = 0
         for key in list(self._cache.iterkeys()):
             if isinstance(key, str) and key.startswith(prefixes) and self._cache.delete(key):

@@ -56,10 +56,7 @@ def fake_mistral():
 @pytest.fixture
 def llm_settings(make_settings, db_url, fake_openai, fake_mistral):
     for fake in (fake_openai, fake_mistral):
-        fake.mode, fake.delay, fake.echo = "ok", 0.0, False
-        fake.requests.clear()
-        fake.headers.clear()
-        fake.completed = fake.cancelled = 0
+        fake.reset()
     return make_settings(
         DATABASE_URL=db_url,
         OPENAI_API_KEY=OPENAI_KEY,

@@ -22,9 +22,11 @@ SOURCE_LABELS = {
 RULES = {
     "faq_above_threshold": "FAQ above the threshold",
     "faq_grey_zone": "FAQ, closer than any document",
+    "faq_checked": "FAQ, confirmed by the bot's LLM",
     "documents": "from the documents",
     "no_answer": "nothing relevant: handoff",
     "answer_cache": "from the answer cache",
+    "spending_cap": "spending cap reached: answered offline",
 }
 
 

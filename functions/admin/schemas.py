@@ -434,8 +434,9 @@ class Message(BaseModel):
     why: dict[str, Any] | None = Field(
         None,
         description="What decided the answer's source: rule (faq_above_threshold,"
-        " faq_grey_zone, documents, no_answer, answer_cache), faq_confidence, threshold,"
-        " threshold_from (bot or default), closest_passage",
+        " faq_grey_zone, faq_checked, documents, no_answer, answer_cache, spending_cap),"
+        " faq_confidence, threshold, threshold_from (bot or default), closest_passage,"
+        " checked_by, faq_check",
     )
     created_at: datetime
 

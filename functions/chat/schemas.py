@@ -51,9 +51,10 @@ class ChatResponse(BaseModel):
     why: dict[str, Any] | None = Field(
         None,
         description="What chose the source: rule (faq_above_threshold, faq_grey_zone,"
-        " documents, no_answer, answer_cache, spending_cap), faq_confidence, threshold,"
-        " threshold_from (bot or default), closest_passage, personal_data_withheld (kinds"
-        " counted, never values)",
+        " faq_checked, documents, no_answer, answer_cache, spending_cap), faq_confidence,"
+        " threshold, threshold_from (bot or default), closest_passage, checked_by and"
+        " faq_check (a grey-zone match put to the bot's LLM: who answered, and 'none' when"
+        " no FAQ shown answers), personal_data_withheld (kinds counted, never values)",
     )
 
 

@@ -9,6 +9,11 @@ server-sent events (``data: {chunk}`` lines, then ``data: [DONE]``), the last ch
 insufficient_quota), "hang", "slow" (a pause between tokens, to test disconnects), "cut"
 (the connection drops after half the answer, with no final chunk). Every request is
 recorded.
+
+A grey-zone FAQ check (``shared.chat.faq_check``'s prompt) is recorded in ``checks`` instead
+and answered with ``verdict`` at once: the failing modes ("500", "429", "quota", "hang") fail
+it too, the others script only answers. With ``verdict`` None a check is served like any
+other request.
 """
 
 from __future__ import annotations
@@ -42,6 +47,21 @@ class FakeLLM:
     # Repeat the visitor's question in the answer, as models often do ("You asked …").
     echo: bool = False
 
+    verdict: str | None = "0"  # the reply to a grey-zone FAQ check ("0": none of them)
+    checks: list[dict[str, Any]] = field(default_factory=list)
+
+    def reset(self) -> None:
+        """Back to answering at once with no failures, and nothing recorded (a server kept
+        between tests)."""
+        self.mode, self.delay, self.echo, self.verdict = "ok", 0.0, False, "0"
+        for recorded in (self.requests, self.headers, self.arrivals, self.checks):
+            recorded.clear()
+        self.completed = self.cancelled = 0
+
+    def verdict_for(self, body: dict[str, Any]) -> str:
+        """The reply to a grey-zone check (a bench's judge overrides it)."""
+        return str(self.verdict)
+
     def text_for(self, body: dict[str, Any]) -> str:
         if not self.echo:
             return self.answer
@@ -55,7 +75,8 @@ class FakeLLM:
     async def completions(self, request: Request) -> Response:
         self.arrivals.append(time.perf_counter())
         body = await request.json()
-        self.requests.append(body)
+        check = self.verdict is not None and _is_check(body)
+        (self.checks if check else self.requests).append(body)
         self.headers.append(dict(request.headers))
         if self.mode == "500":
             return JSONResponse({"error": {"message": "boom", "type": "server_error"}}, 500)
@@ -70,30 +91,13 @@ class FakeLLM:
             return JSONResponse({"error": {**error, "code": "insufficient_quota"}}, 429)
         if self.mode == "hang":
             await asyncio.sleep(3600)
-        model = body.get("model", "fake")
+        if check:
+            return _reply(body, self.verdict_for(body), stream=bool(body.get("stream")))
         pieces = self.pieces(body)
-        usage = {
-            "prompt_tokens": 321,
-            "completion_tokens": len(pieces),
-            "total_tokens": 321 + len(pieces),
-        }
+        model = body.get("model", "fake")
+        usage = _usage(len(pieces))
         if not body.get("stream"):
-            return JSONResponse(
-                {
-                    "id": "cmpl-1",
-                    "object": "chat.completion",
-                    "created": int(time.time()),
-                    "model": model,
-                    "choices": [
-                        {
-                            "index": 0,
-                            "finish_reason": "stop",
-                            "message": {"role": "assistant", "content": self.text_for(body)},
-                        }
-                    ],
-                    "usage": usage,
-                }
-            )
+            return JSONResponse(_completion(model, self.text_for(body), usage))
 
         async def events() -> AsyncIterator[str]:
             try:
@@ -104,31 +108,8 @@ class FakeLLM:
                         raise ConnectionAbortedError("the stand-in drops the stream")
                     if self.mode == "slow" or self.delay:
                         await asyncio.sleep(self.delay or 0.2)
-                    chunk = {
-                        "id": "cmpl-1",
-                        "object": "chat.completion.chunk",
-                        "created": int(time.time()),
-                        "model": model,
-                        "choices": [
-                            {
-                                "index": 0,
-                                "delta": {"role": "assistant", "content": piece}
-                                if n == 0
-                                else {"content": piece},
-                                "finish_reason": None,
-                            }
-                        ],
-                    }
-                    yield f"data: {json.dumps(chunk)}\n\n"
-                final = {
-                    "id": "cmpl-1",
-                    "object": "chat.completion.chunk",
-                    "created": int(time.time()),
-                    "model": model,
-                    "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
-                    "usage": usage,
-                }
-                yield f"data: {json.dumps(final)}\n\n"
+                    yield _event(_chunk(model, piece, first=n == 0))
+                yield _event(_chunk(model, None, usage=usage))
                 yield "data: [DONE]\n\n"
                 self.completed += 1
             except asyncio.CancelledError:
@@ -167,3 +148,71 @@ class FakeLLM:
                 Route("/v1/embeddings", self.embeddings, methods=["POST"]),
             ]
         )
+
+
+def _is_check(body: dict[str, Any]) -> bool:
+    from shared.chat.faq_check import PROMPT
+
+    messages = body.get("messages") or [{}]
+    return bool(messages[0].get("content") == PROMPT)
+
+
+def _usage(completion_tokens: int) -> dict[str, int]:
+    return {
+        "prompt_tokens": 321,
+        "completion_tokens": completion_tokens,
+        "total_tokens": 321 + completion_tokens,
+    }
+
+
+def _completion(model: str, text: str, usage: dict[str, int]) -> dict[str, Any]:
+    return {
+        "id": "cmpl-1",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "message": {"role": "assistant", "content": text},
+            }
+        ],
+        "usage": usage,
+    }
+
+
+def _chunk(
+    model: str, piece: str | None, *, first: bool = False, usage: dict[str, int] | None = None
+) -> dict[str, Any]:
+    """A streamed piece of text, or (``piece`` None) the final chunk with the usage."""
+    if piece is None:
+        delta: dict[str, str] = {}
+    else:
+        delta = {"role": "assistant", "content": piece} if first else {"content": piece}
+    chunk: dict[str, Any] = {
+        "id": "cmpl-1",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {"index": 0, "delta": delta, "finish_reason": "stop" if piece is None else None}
+        ],
+    }
+    if usage is not None:
+        chunk["usage"] = usage
+    return chunk
+
+
+def _event(chunk: dict[str, Any]) -> str:
+    return f"data: {json.dumps(chunk)}\n\n"
+
+
+def _reply(body: dict[str, Any], text: str, *, stream: bool) -> Response:
+    """A whole reply at once: one piece, then the usage."""
+    model = body.get("model", "fake")
+    usage = _usage(1)
+    if not stream:
+        return JSONResponse(_completion(model, text, usage))
+    events = [_event(_chunk(model, text, first=True)), _event(_chunk(model, None, usage=usage))]
+    return Response("".join(events) + "data: [DONE]\n\n", media_type="text/event-stream")

@@ -3,7 +3,8 @@
 The same steps as a visitor's first turn, minus the answer cache and the LLM: the FAQ match
 against the bot's threshold, else the FAQ if it is clearly closer than any passage (the grey
 zone), else the passages retrieval finds (the bot would generate from them), else nothing
-(the handoff text).
+(the handoff text). A bot whose chain has an LLM first asks it about a grey-zone match
+(``shared.chat.faq_check``); the preview shows what the offline rule decides.
 """
 
 from __future__ import annotations

@@ -1,12 +1,14 @@
 """From a visitor's question to a stored, explained answer.
 
 Order of preference: the answer cache (exact, then by meaning), a FAQ above the bot's
-confidence threshold, a generated answer grounded in retrieved passages (the bot's
-provider chain, extractive included), and when nothing relevant exists, the bot's handoff
-text. While a person handles the conversation (handoff), the bot gives nothing: the
-question is stored for them. A ready answer (cache, FAQ) costs three statements on one
-pooled connection: the caller's (authenticated by the route), the FAQ match, and storing
-the exchange. A generated one gives the connection back while the model writes.
+confidence threshold, a FAQ in the grey zone below it that the bot's LLM confirms
+(``shared.chat.faq_check``; without an LLM, one that fits better than any passage), a
+generated answer grounded in retrieved passages (the bot's provider chain, extractive
+included), and when nothing relevant exists, the bot's handoff text. While a person
+handles the conversation (handoff), the bot gives nothing: the question is stored for them.
+A ready answer (cache, FAQ) costs three statements on one pooled connection: the caller's
+(authenticated by the route), the FAQ match, and storing the exchange. A generated one
+gives the connection back while the model writes.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from uuid import UUID
 
 from shared import metrics
 from shared.cache import AnswerCache, CachedAnswer
-from shared.chat import spending, store, visitors
+from shared.chat import faq_check, spending, store, visitors
 from shared.chat.sharing import shareable
 from shared.chat.turn import Answer, ChatOutcome, Question, handoff_text
 from shared.crypto import DecryptionError, TenantCipher
@@ -113,19 +115,38 @@ class ChatService:
             min_relevance=calibration.passage_relevance,
             indexed=bot["chunks_indexed"],
         )
+        threshold = _threshold(bot, calibration)
+        checked: faq_check.Checked | None = None
+        if faq_check.in_grey_zone(lookup.match, threshold, calibration.grey_floor):
+            checked = await faq_check.check(
+                chain=self.chain,
+                cache=self.cache,
+                lease=lease,
+                bot=bot,
+                question=question.text,
+                match=lookup.match,
+                names=self.chain.names(bot["llm_chain"], over_budget=_over_budget(bot, context)),
+                withhold=_withheld(bot),
+            )
         await lease.release()  # no connection is held while a model writes
 
         closest = [p.similarity for p in passages]
         admission: spending.Admission | None = None
-        grey = grey_zone_pick(lookup.match, _threshold(bot, calibration), closest, calibration)
-        if grey is not None:  # the FAQ fits better than anything the documents hold
+        if checked is not None:  # the bot's LLM said which FAQ answers, if any
+            grey, rule = checked.faq, "faq_checked"
+            checks = {"checked_by": checked.provider or "answer_cache"}
+        else:  # offline: the FAQ fits better than anything the documents hold
+            grey = grey_zone_pick(lookup.match, threshold, closest, calibration)
+            rule, checks = "faq_grey_zone", {}
+        if grey is not None:
             answer = _faq_answer(grey, lookup.match.confidence)
             answer.why = _why(
-                "faq_grey_zone",
+                rule,
                 bot,
                 calibration,
                 lookup.match.confidence,
-                closest_passage=max(closest),
+                closest_passage=max(closest) if closest else None,
+                **checks,
             )
             await _emit(answer.text, on_token)
         else:
@@ -141,6 +162,8 @@ class ChatService:
                 lookup.match.confidence if lookup.match.best else None,
                 closest_passage=max(closest) if closest else None,
                 error="providers_failed" if answer.error else None,
+                faq_check="none" if checked is not None else None,
+                **checks,
                 **(answer.why or {}),  # what the generation adds (personal data withheld)
             )
         answer.vector = lookup.vector
@@ -150,6 +173,8 @@ class ChatService:
             await spending.settle(
                 await lease.conn(), bot_id=bot["id"], admission=admission, cost_usd=answer.cost_usd
             )
+        if checked is not None and stored.prior is None:
+            faq_check.remember(self.cache, bot, question.text, checked, stored.conversation_id)
         self._share(turn, answer, stored, passages)
         metrics.ANSWERS.labels(answer.source).inc()
         return store.outcome(turn, stored, answer, latency_ms)
@@ -206,8 +231,7 @@ class ChatService:
             )
             await _emit(answer.text, on_token)
             return answer, None
-        budget = bot["daily_token_budget"]
-        over_budget = budget is not None and context.tokens_today >= budget
+        over_budget = _over_budget(bot, context)
         if over_budget:
             log.warning("daily token budget reached; answering extractively", bot_id=str(bot["id"]))
         request = Generation(text, passages, history, bot["instructions"])
@@ -315,6 +339,12 @@ def _why(
     }
     why.update({k: round(v, 3) if isinstance(v, float) else v for k, v in extra.items() if v})
     return why
+
+
+def _over_budget(bot: Bot, context: conversations.TurnContext) -> bool:
+    """Whether the bot has used its daily token budget (then it answers extractively)."""
+    budget = bot["daily_token_budget"]
+    return budget is not None and context.tokens_today >= budget
 
 
 def _withheld(bot: Bot) -> list[BotPattern] | None:

@@ -236,8 +236,9 @@ class ProviderChain:
         max_tokens: int,
     ) -> Asked:
         """The first reply a remote provider of ``names`` gives to a prompt of Parley's own
-        (no visitor's words in it, nothing streamed to anyone), with the same breakers and
-        fall-over as answers. Raises AllProvidersFailedError."""
+        (a FAQ's paraphrases, a grey-zone check; nothing streamed to anyone, and a visitor's
+        personal data withheld by the caller), with the same breakers and fall-over as
+        answers. Raises AllProvidersFailedError."""
         errors: list[str] = []
         for position, name in enumerate(names):
             provider = self.providers.get(name)

@@ -1,0 +1,160 @@
+"""The grey zone, settled by the bot's LLM: does one of the FAQs nearest a question answer it?
+
+A FAQ match between the calibration's ``grey_floor`` and the bot's threshold is too unsure to
+send as it is (on BANKING77 three in four such matches are right, docs/faq-matching.md), yet
+often right. When the bot's provider chain has a remote LLM, the chat path shows it the
+question and the :data:`CANDIDATES` best FAQs (question and the start of the answer) and asks
+for the number of the one that answers it, or 0: one short call (a few hundred tokens in, one
+out) instead of a generated answer. A FAQ it names answers; "none" sends the question on to
+the documents. Without an LLM, at the spending cap or over the daily budget, or when the
+providers fail or reply with no number, the offline rule decides as before
+(``shared.rag.faq_match.grey_zone_pick``).
+
+Costed: the call's tokens go into the bot's daily usage and its worst cost is held against the
+monthly cap first. Cached: the verdict is kept with the answer cache (per knowledge-base
+version, under the question's hash, dropped with the conversation on erasure), so a question
+asked again is not checked again. The visitor's personal data is withheld from the provider
+as it is for answers.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from shared.cache import AnswerCache, Verdict
+from shared.chat import spending
+from shared.db import spend
+from shared.db.pool import Lease
+from shared.llm.chain import AllProvidersFailedError, ProviderChain
+from shared.logging import get_logger
+from shared.privacy.detectors import BotPattern
+from shared.privacy.placeholders import Placeholders
+from shared.rag.faq_match import FaqCandidate, FaqMatch
+
+log = get_logger("parley.chat")
+
+CANDIDATES = 3
+ANSWER_CHARS = 300  # of each candidate's answer: enough to tell what it covers
+MAX_TOKENS = 4
+
+PROMPT = """You route a customer's message to a business's FAQ. Below are the message and \
+numbered FAQ entries. Reply with the number of the entry whose answer answers the message, \
+or 0 if none of them does. Reply with the number only."""
+
+_NUMBER = re.compile(r"\d+")
+
+
+@dataclass(frozen=True)
+class Checked:
+    """The LLM's verdict on a grey-zone match."""
+
+    faq: FaqCandidate | None  # the FAQ that answers the question; None: none of them does
+    provider: str | None  # who said so; None: the verdict came from the cache
+
+
+def messages(question: str, candidates: list[FaqCandidate]) -> list[dict[str, str]]:
+    entries = "\n".join(
+        f"{n}. Q: {c.question}\n   A: {' '.join(c.answer.split())[:ANSWER_CHARS]}"
+        for n, c in enumerate(candidates, start=1)
+    )
+    return [
+        {"role": "system", "content": PROMPT},
+        {"role": "user", "content": f"Message: {question}\n\nFAQ entries:\n{entries}"},
+    ]
+
+
+def parse(reply: str, shown: int) -> int | None:
+    """The entry the reply names (1 to ``shown``; 0: none of them), or None when it names
+    none of those (no verdict)."""
+    found = _NUMBER.search(reply)
+    number = int(found.group(0)) if found else -1
+    return number if 0 <= number <= shown else None
+
+
+def in_grey_zone(match: FaqMatch, threshold: float, floor: float) -> bool:
+    return match.best is not None and floor <= match.confidence < threshold
+
+
+async def check(
+    *,
+    chain: ProviderChain,
+    cache: AnswerCache,
+    lease: Lease,
+    bot: dict[str, Any],
+    question: str,
+    match: FaqMatch,
+    names: list[str],
+    withhold: list[BotPattern] | None,
+) -> Checked | None:
+    """The verdict on ``match`` (already known to be in the grey zone), or None when there
+    is none to be had: no remote provider in ``names``, the cap reached, the providers
+    failing or replying with no number. Gives ``lease``'s connection back before asking."""
+    remote = chain.remote(names)
+    if not remote:
+        return None
+    candidates = match.candidates[:CANDIDATES]
+    kb = (bot["id"], bot["kb_version"])
+    cached = cache.get_verdict(*kb, question)
+    if cached is not None:
+        picked = next((c for c in candidates if str(c.faq_id) == cached.faq_id), None)
+        if cached.faq_id is None or picked is not None:
+            return Checked(picked, None)
+    hidden = Placeholders(withhold).hide(question) if withhold is not None else question
+    prompt = messages(hidden, candidates)
+    admission = None
+    cap = spending.cap_of(bot, chain.prices)
+    try:
+        if cap is not None:
+            worst = chain.worst_prompt_cost_usd(
+                prompt, MAX_TOKENS, names=remote, first_model=bot["llm_model"]
+            )
+            admission = await spending.admit(
+                await lease.conn(), bot_id=bot["id"], worst_usd=worst, cap=cap
+            )
+            if admission.capped:
+                return None
+    finally:
+        await lease.release()  # no connection is held while the LLM replies
+    try:
+        asked = await chain.ask(
+            prompt, names=remote, first_model=bot["llm_model"], max_tokens=MAX_TOKENS
+        )
+    except AllProvidersFailedError as failed:
+        log.warning("checking a FAQ match failed", errors=len(failed.errors))
+        asked = None
+    if asked is not None:
+        await spend.add_usage(
+            await lease.conn(),
+            bot_id=bot["id"],
+            provider=asked.provider,
+            tokens=(asked.usage.tokens_in, asked.usage.tokens_out),
+            cost_usd=asked.cost_usd,
+        )
+    if admission is not None:
+        cost = asked.cost_usd if asked is not None else 0.0
+        await spending.settle(
+            await lease.conn(), bot_id=bot["id"], admission=admission, cost_usd=cost
+        )
+    if asked is None:
+        return None
+    number = parse(asked.text, len(candidates))
+    if number is None:
+        log.warning("a FAQ check's reply named no entry", provider=asked.provider)
+        return None
+    picked = candidates[number - 1] if number else None
+    return Checked(picked, asked.provider)
+
+
+def remember(
+    cache: AnswerCache, bot: dict[str, Any], question: str, checked: Checked, conversation_id: Any
+) -> None:
+    """Keep a fresh verdict for the next time the question is asked (erased with the
+    conversation it came from)."""
+    if checked.provider is None:
+        return
+    faq_id = str(checked.faq.faq_id) if checked.faq is not None else None
+    cache.put_verdict(
+        bot["id"], bot["kb_version"], question, Verdict(faq_id), conversation_id=conversation_id
+    )

@@ -1,0 +1,167 @@
+"""The grey zone settled by the bot's LLM (``shared.chat.faq_check``): through the chat API
+and the real openai SDK against the stand-in server, whose ``verdict`` is the check's reply."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from uuid import uuid4
+
+import pytest
+
+from shared.cache import AnswerCache, Verdict
+from shared.chat.faq_check import parse
+from tests.chat_fixtures import set_bot
+
+# The demo shop's grey zone (docs/faq-matching.md): the shipping FAQ at 0.72, the closest
+# passage at 0.36, so without an LLM the FAQ answers it.
+CANADA = "Do you ship to Canada?"
+SHIPPING_ANSWER = "We ship to all EU countries"
+
+
+async def ask(chat_client, shop, text: str, **ids: str) -> dict[str, Any]:
+    response = await chat_client.post(
+        "/v1/chat", json={"message": text, **ids}, headers=shop.headers()
+    )
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def entries(check: dict[str, Any]) -> tuple[str, list[str]]:
+    """The message and the FAQ questions a check showed the LLM."""
+    shown = str(check["messages"][-1]["content"])
+    message = shown.split("\n")[0].removeprefix("Message: ")
+    return message, re.findall(r"^\d+\. Q: (.*)$", shown, flags=re.M)
+
+
+@pytest.fixture
+async def llm_shop(chat_runtime, shop):
+    await set_bot(chat_runtime, shop.bot_id, llm_chain=["openai"])
+    return shop
+
+
+async def test_a_grey_zone_match_the_llm_confirms_is_answered_from_that_faq(
+    chat_client, chat_runtime, llm_shop, fake_openai
+):
+    # GIVEN a bot with an LLM, which names the first FAQ shown
+    fake_openai.verdict = "1"
+    # WHEN a visitor asks a question in the grey zone
+    body = await ask(chat_client, llm_shop, CANADA)
+    # THEN the LLM was shown the question and the nearest FAQs, best first
+    assert len(fake_openai.checks) == 1
+    message, questions = entries(fake_openai.checks[0])
+    assert message == CANADA
+    assert questions[0] == "Which countries do you ship to?"
+    assert 1 < len(questions) <= 3
+    # and the FAQ answered, without a generated answer, saying why
+    assert body["source"] == "faq"
+    assert SHIPPING_ANSWER in body["answer"]
+    assert fake_openai.requests == []
+    assert body["why"]["rule"] == "faq_checked"
+    assert body["why"]["checked_by"] == "openai"
+    assert body["why"]["faq_confidence"] < body["why"]["threshold"]
+    # and the check's tokens are in the bot's usage
+    async with chat_runtime.db.connection() as conn:
+        cur = await conn.execute(
+            "SELECT tokens_in, tokens_out FROM llm_usage_daily WHERE bot_id = %s",
+            (llm_shop.bot_id,),
+        )
+        usage = await cur.fetchone()
+    assert usage["tokens_in"] > 0
+    # WHEN the same question comes again; THEN it is not checked again
+    again = await ask(chat_client, llm_shop, CANADA)
+    assert SHIPPING_ANSWER in again["answer"]
+    assert len(fake_openai.checks) == 1
+
+
+async def test_the_llm_may_name_another_of_the_faqs_shown(
+    chat_client, chat_runtime, llm_shop, fake_openai
+):
+    fake_openai.verdict = "2"
+    body = await ask(chat_client, llm_shop, CANADA)
+    _, questions = entries(fake_openai.checks[0])
+    assert body["source"] == "faq"
+    assert body["why"]["rule"] == "faq_checked"
+    async with chat_runtime.db.connection() as conn:
+        cur = await conn.execute("SELECT question FROM faqs WHERE id = %s", (body["faq_id"],))
+        row = await cur.fetchone()
+    assert row["question"] == questions[1]
+
+
+async def test_a_match_the_llm_rejects_goes_to_the_documents(chat_client, llm_shop, fake_openai):
+    # GIVEN the LLM says none of the FAQs shown answers (the stand-in's default verdict)
+    body = await ask(chat_client, llm_shop, CANADA)
+    # THEN the documents answer, though the offline rule would have sent the FAQ
+    assert len(fake_openai.checks) == 1
+    assert body["source"] == "rag"
+    assert len(fake_openai.requests) == 1
+    assert body["why"]["rule"] == "documents"
+    assert body["why"]["faq_check"] == "none"
+
+
+async def test_a_follow_up_asked_again_uses_the_verdict_kept(chat_client, llm_shop, fake_openai):
+    """A follow-up's generated answer is never shared, so only the kept verdict (none of the
+    FAQs) saves checking it again."""
+    for n in range(2):
+        first = await ask(chat_client, llm_shop, f"Hello, a question about shipping ({n})")
+        ids = {k: first[k] for k in ("conversation_id", "visitor_id", "visitor_token")}
+        body = await ask(chat_client, llm_shop, CANADA, **ids)
+        assert (body["source"], body["why"]["faq_check"]) == ("rag", "none")
+    assert [entries(c)[0] for c in fake_openai.checks].count(CANADA) == 1
+    assert body["why"]["checked_by"] == "answer_cache"
+
+
+@pytest.mark.parametrize("failure", ["500", "no number"])
+async def test_without_a_verdict_the_offline_rule_decides(
+    chat_client, llm_shop, fake_openai, failure
+):
+    # GIVEN a provider that fails, or replies with no entry's number
+    if failure == "500":
+        fake_openai.mode = "500"
+    else:
+        fake_openai.verdict = "I am not sure."
+    body = await ask(chat_client, llm_shop, CANADA)
+    # THEN the grey zone's offline rule answers as it does without an LLM
+    assert len(fake_openai.checks) == 1
+    assert body["source"] == "faq"
+    assert body["why"]["rule"] == "faq_grey_zone"
+
+
+async def test_no_check_without_an_llm_or_at_the_spending_cap(
+    chat_client, chat_runtime, shop, fake_openai
+):
+    # GIVEN the deployment's default chain (extractive only)
+    body = await ask(chat_client, shop, CANADA)
+    assert body["why"]["rule"] == "faq_grey_zone"
+    # GIVEN an LLM but a cap already reached
+    await set_bot(chat_runtime, shop.bot_id, llm_chain=["openai"], monthly_spend_cap=0)
+    body = await ask(chat_client, shop, f"{CANADA} Or to Mexico?")
+    assert fake_openai.checks == []
+
+
+async def test_the_visitors_personal_data_is_withheld_from_the_check(
+    chat_client, llm_shop, fake_openai
+):
+    await ask(chat_client, llm_shop, "Do you ship to Canada? Reply to jane@example.com")
+    message, _ = entries(fake_openai.checks[0])
+    assert "jane@example.com" not in message
+    assert message.startswith("Do you ship to Canada? Reply to ")
+
+
+def test_a_kept_verdict_is_erased_with_its_conversation(tmp_path):
+    cache = AnswerCache(tmp_path)
+    bot, conversation = uuid4(), uuid4()
+    cache.put_verdict(bot, 1, CANADA, Verdict("faq-1"), conversation_id=conversation)
+    assert cache.get_verdict(bot, 1, "do you ship to canada") == Verdict("faq-1")
+    assert cache.get_verdict(bot, 2, CANADA) is None  # the FAQs changed since
+    assert cache.forget_conversation(conversation) == 1
+    assert cache.get_verdict(bot, 1, CANADA) is None
+    cache.close()
+
+
+@pytest.mark.parametrize(
+    ("reply", "number"),
+    [("2", 2), ("0", 0), ("Entry 3.", 3), ("7", None), ("none", None), ("", None)],
+)
+def test_a_reply_names_an_entry_shown_or_none(reply, number):
+    assert parse(reply, 3) == number
