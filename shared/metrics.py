@@ -37,6 +37,9 @@ LATENCY = Histogram(
 )
 ANSWERS = Counter("parley_answers", "Chat answers by source", ["source"])
 CACHE = Counter("parley_answer_cache_lookups", "Answer cache lookups", ["result"])
+FAQ_CHECKS = Counter(
+    "parley_faq_checks", "Grey-zone FAQ matches put to the bot's LLM, by verdict", ["verdict"]
+)
 LLM_SECONDS = Histogram(
     "parley_llm_duration_seconds",
     "One generation, first request to last token",

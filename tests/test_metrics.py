@@ -48,8 +48,9 @@ async def test_chat_answers_llm_usage_and_routes_are_counted(
     assert grew("parley_answers_total", source="rag") == 1
     assert grew("parley_answer_cache_lookups_total", result="miss") == 2
     assert grew("parley_llm_tokens_total", provider="openai", direction="out") > 0
-    # the grey-zone check on the second question was a call too
+    # the grey-zone check on the second question was a call too, and its verdict is counted
     assert len(fake_openai.checks) == 1
+    assert grew("parley_faq_checks_total", verdict="none") == 1
     assert grew("parley_llm_duration_seconds_count", provider="openai") == 2
     assert grew("parley_llm_cost_usd_total", provider="openai") > 0
     assert grew("parley_http_requests_total", function="chat", route="/v1/chat", status="200") == 2

@@ -14,7 +14,7 @@ Costed: the call's tokens go into the bot's daily usage and its worst cost is he
 monthly cap first. Cached: the verdict is kept with the answer cache (per knowledge-base
 version, under the question's hash, dropped with the conversation on erasure), so a question
 asked again is not checked again. The visitor's personal data is withheld from the provider
-as it is for answers.
+as it is for answers. Each verdict is counted in ``parley_faq_checks_total``.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from shared import metrics
 from shared.cache import AnswerCache, Verdict
 from shared.chat import spending
 from shared.db import spend
@@ -100,6 +101,7 @@ async def check(
     if cached is not None:
         picked = next((c for c in candidates if str(c.faq_id) == cached.faq_id), None)
         if cached.faq_id is None or picked is not None:
+            metrics.FAQ_CHECKS.labels("kept").inc()
             return Checked(picked, None)
     hidden = Placeholders(withhold).hide(question) if withhold is not None else question
     prompt = messages(hidden, candidates)
@@ -138,11 +140,14 @@ async def check(
             await lease.conn(), bot_id=bot["id"], admission=admission, cost_usd=cost
         )
     if asked is None:
+        metrics.FAQ_CHECKS.labels("failed").inc()
         return None
     number = parse(asked.text, len(candidates))
     if number is None:
         log.warning("a FAQ check's reply named no entry", provider=asked.provider)
+        metrics.FAQ_CHECKS.labels("unclear").inc()
         return None
+    metrics.FAQ_CHECKS.labels("faq" if number else "none").inc()
     picked = candidates[number - 1] if number else None
     return Checked(picked, asked.provider)
 
