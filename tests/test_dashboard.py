@@ -454,6 +454,9 @@ def test_privacy_and_spending_settings_are_saved_and_the_overview_shows_the_cap(
     [paraphrase] = [c for c in at.checkbox if c.label.startswith("Have the LLM write more ways")]
     assert paraphrase.value is True  # on by default
     paraphrase.uncheck()
+    [check] = [c for c in at.checkbox if c.label.startswith("Have the LLM confirm a FAQ")]
+    assert check.value is True  # on by default
+    check.uncheck()
     [remember] = [s for s in at.selectbox if s.label == "Remember the conversation"]
     assert remember.value == "tab"
     remember.set_value("off")
@@ -466,6 +469,7 @@ def test_privacy_and_spending_settings_are_saved_and_the_overview_shows_the_cap(
         assert bot["currency"] == "CHF"
         assert bot["withhold_personal_data"] is False
         assert bot["paraphrase_faqs"] is False
+        assert bot["check_faq_matches"] is False
         assert bot["display"]["remember_conversation"] == "off"
         overview = shown(open_page(at, "Overview"))
         assert "LLM spending this month: 0.00 of 25.00 CHF" in overview
@@ -477,6 +481,7 @@ def test_privacy_and_spending_settings_are_saved_and_the_overview_shows_the_cap(
                 "monthly_spend_cap": None,
                 "withhold_personal_data": True,
                 "paraphrase_faqs": True,
+                "check_faq_matches": True,
                 "display": {"remember_conversation": "tab"},
             },
         ).raise_for_status()

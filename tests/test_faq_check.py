@@ -9,6 +9,7 @@ from uuid import uuid4
 
 import pytest
 
+from functions.admin.app import create_app as create_admin_app
 from shared.cache import AnswerCache, Verdict
 from shared.chat.faq_check import parse
 from tests.chat_fixtures import set_bot
@@ -136,6 +137,44 @@ async def test_no_check_without_an_llm_or_at_the_spending_cap(
     # GIVEN an LLM but a cap already reached
     await set_bot(chat_runtime, shop.bot_id, llm_chain=["openai"], monthly_spend_cap=0)
     body = await ask(chat_client, shop, f"{CANADA} Or to Mexico?")
+    assert fake_openai.checks == []
+
+
+async def test_an_owner_who_turns_checks_off_gets_the_offline_rule(
+    chat_client, chat_runtime, llm_shop, fake_openai, make_client
+):
+    admin = make_client(create_admin_app(chat_runtime))
+    off = await admin.patch(
+        f"/v1/admin/bots/{llm_shop.bot_id}",
+        json={"check_faq_matches": False},
+        headers={"Authorization": f"Bearer {llm_shop.secret_key}"},
+    )
+    assert off.status_code == 200, off.text
+    assert off.json()["check_faq_matches"] is False
+    body = await ask(chat_client, llm_shop, CANADA)
+    assert body["why"]["rule"] == "faq_grey_zone"
+    assert fake_openai.checks == []
+
+
+async def test_testing_a_question_says_when_the_llm_would_be_asked(
+    chat_runtime, shop, fake_openai, make_client
+):
+    """The dashboard's "Test a question" asks no LLM, but says when a visitor's would be."""
+    admin = make_client(create_admin_app(chat_runtime))
+    secret = {"Authorization": f"Bearer {shop.secret_key}"}
+
+    async def preview(question: str) -> dict[str, Any]:
+        response = await admin.post(
+            f"/v1/admin/bots/{shop.bot_id}/preview", json={"question": question}, headers=secret
+        )
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    assert (await preview(CANADA))["llm_check"] is False  # no LLM in the chain
+    await set_bot(chat_runtime, shop.bot_id, llm_chain=["openai"])
+    grey = await preview(CANADA)
+    assert (grey["decision"], grey["llm_check"]) == ("faq", True)
+    assert (await preview("what does delivery cost?"))["llm_check"] is False  # above it
     assert fake_openai.checks == []
 
 

@@ -66,6 +66,13 @@ def _settings_form(ctx: Context, bot: dict[str, Any]) -> None:
             help="Up to ten a FAQ, once, so more of your visitors' wordings find it; they are"
             " listed under each FAQ, where you delete the ones you do not want.",
         )
+        check = st.checkbox(
+            "Have the LLM confirm a FAQ that only nearly matches",
+            bool(bot["check_faq_matches"]),
+            help="When a question is close to a FAQ but under the threshold, the LLM is shown"
+            " the nearest FAQs and says which one answers, if any: one short call before"
+            " the answer.",
+        )
         title = st.text_input("Title", display.get("title", ""))
         greeting = st.text_area("Greeting", display.get("greeting", ""))
         color = st.color_picker("Colour", display.get("primary_color", "#2f6b4f"))
@@ -94,6 +101,7 @@ def _settings_form(ctx: Context, bot: dict[str, Any]) -> None:
             "currency": currency,
             "withhold_personal_data": withhold,
             "paraphrase_faqs": paraphrase,
+            "check_faq_matches": check,
             "display": {
                 **display,
                 "title": title,

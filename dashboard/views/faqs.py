@@ -103,6 +103,12 @@ def _test_a_question(ctx: Context) -> None:
     )
     if result["faq"]:
         st.markdown(f"Matched FAQ: “{result['faq']['question']}”")
+    if result.get("llm_check"):
+        st.info(
+            "Close to a FAQ but under the threshold: your bot's LLM is first asked which of"
+            " the candidates below answers, if any. The decision above is what happens"
+            " without it."
+        )
     if result["candidates"]:
         st.caption("FAQ candidates, best first")
         st.dataframe(

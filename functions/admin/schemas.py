@@ -141,6 +141,7 @@ class BotSettings(RequestModel):
             "personal_data_patterns",
             "currency",
             "paraphrase_faqs",
+            "check_faq_matches",
         }
     )
     allowed_origins: Annotated[list[str], Field(max_length=50)] | None = None
@@ -183,6 +184,12 @@ class BotSettings(RequestModel):
         None,
         description="Have the bot's LLM write more ways to ask each FAQ, matched like the"
         " alternatives (default on; only with an LLM in the bot's chain)",
+    )
+    check_faq_matches: bool | None = Field(
+        None,
+        description="Ask the bot's LLM which FAQ, if any, answers a question whose best FAQ"
+        " match is just under the threshold (default on; only with an LLM in the bot's"
+        " chain; one short call before such a question is answered)",
     )
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] | None = Field(
         None, description="ISO 4217 code the spending cap is in (default EUR)"
@@ -282,6 +289,7 @@ class Bot(BaseModel):
     currency: str
     monthly_spend_cap: float | None
     paraphrase_faqs: bool
+    check_faq_matches: bool
 
     @model_validator(mode="before")
     @classmethod
@@ -551,5 +559,10 @@ class Preview(BaseModel):
     confidence: float
     threshold: float
     faq: PreviewCandidate | None
+    llm_check: bool = Field(
+        False,
+        description="The match is in the grey zone and the bot's LLM would be asked which"
+        " candidate answers (the decision is the offline rule's)",
+    )
     candidates: list[PreviewCandidate]
     passages: list[PreviewPassage]

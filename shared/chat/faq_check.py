@@ -1,14 +1,14 @@
 """The grey zone, settled by the bot's LLM: does one of the FAQs nearest a question answer it?
 
 A FAQ match between the calibration's ``grey_floor`` and the bot's threshold is too unsure to
-send as it is (on BANKING77 three in four such matches are right, docs/faq-matching.md), yet
-often right. When the bot's provider chain has a remote LLM, the chat path shows it the
-question and the :data:`CANDIDATES` best FAQs (question and the start of the answer) and asks
-for the number of the one that answers it, or 0: one short call (a few hundred tokens in, one
-out) instead of a generated answer. A FAQ it names answers; "none" sends the question on to
-the documents. Without an LLM, at the spending cap or over the daily budget, or when the
-providers fail or reply with no number, the offline rule decides as before
-(``shared.rag.faq_match.grey_zone_pick``).
+send as it is, yet often right (on BANKING77, three in five such matches; see
+docs/faq-matching.md). When the bot's provider chain has a remote LLM, the chat path shows it
+the question and the :data:`CANDIDATES` best FAQs (question and the start of the answer) and
+asks for the number of the one that answers it, or 0: one short call (a few hundred tokens
+in, one out) instead of a generated answer. A FAQ it names answers; "none" sends the question
+on to the documents. Without an LLM, with the bot's ``check_faq_matches`` off, at the
+spending cap or over the daily budget, or when the providers fail or reply with no number,
+the offline rule decides as before (``shared.rag.faq_match.grey_zone_pick``).
 
 Costed: the call's tokens go into the bot's daily usage and its worst cost is held against the
 monthly cap first. Cached: the verdict is kept with the answer cache (per knowledge-base

@@ -4,20 +4,25 @@ The same steps as a visitor's first turn, minus the answer cache and the LLM: th
 against the bot's threshold, else the FAQ if it is clearly closer than any passage (the grey
 zone), else the passages retrieval finds (the bot would generate from them), else nothing
 (the handoff text). A bot whose chain has an LLM first asks it about a grey-zone match
-(``shared.chat.faq_check``); the preview shows what the offline rule decides.
+(``shared.chat.faq_check``): the preview asks nothing, shows what the offline rule decides,
+and says (``llm_check``) that the LLM would be asked.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from shared.chat.faq_check import in_grey_zone
 from shared.db.pool import Conn
 from shared.embeddings.base import Embedder
 from shared.rag.faq_match import grey_zone_pick, match_faq, threshold_for
 from shared.rag.retrieve import retrieve
 
 
-async def preview(conn: Conn, embedder: Embedder, bot: dict[str, Any], text: str) -> dict[str, Any]:
+async def preview(
+    conn: Conn, embedder: Embedder, bot: dict[str, Any], text: str, *, has_llm: bool = False
+) -> dict[str, Any]:
+    """``has_llm``: the bot's provider chain has a remote LLM."""
     vector = await embedder.embed_one(text)
     match = await match_faq(
         conn, bot_id=bot["id"], text=text, vector=vector, indexed=bot["faqs_indexed"]
@@ -54,6 +59,9 @@ async def preview(conn: Conn, embedder: Embedder, bot: dict[str, Any], text: str
         "confidence": round(match.confidence, 4),
         "threshold": threshold,
         "faq": candidates[0] if decision == "faq" else None,
+        "llm_check": has_llm
+        and bool(bot["check_faq_matches"])
+        and in_grey_zone(match, threshold, calibration.grey_floor),
         "candidates": candidates,
         "passages": passages,
     }

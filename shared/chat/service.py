@@ -117,7 +117,9 @@ class ChatService:
         )
         threshold = _threshold(bot, calibration)
         checked: faq_check.Checked | None = None
-        if faq_check.in_grey_zone(lookup.match, threshold, calibration.grey_floor):
+        if bot["check_faq_matches"] and faq_check.in_grey_zone(
+            lookup.match, threshold, calibration.grey_floor
+        ):
             checked = await faq_check.check(
                 chain=self.chain,
                 cache=self.cache,

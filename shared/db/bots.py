@@ -17,7 +17,7 @@ COLUMNS = (
     " kb_version, created_at, updated_at, handoff_enabled, business_hours, handoff_webhook_url,"
     " handoff_webhook_secret_enc, handoff_email, chunks_indexed, faqs_indexed,"
     " withhold_personal_data, personal_data_patterns, currency, monthly_spend_cap,"
-    " paraphrase_faqs"
+    " paraphrase_faqs, check_faq_matches"
 )
 # Settings a caller may change, besides name and slug.
 SETTINGS = (
@@ -41,6 +41,7 @@ SETTINGS = (
     "currency",
     "monthly_spend_cap",
     "paraphrase_faqs",
+    "check_faq_matches",
 )
 
 _ENSURE = """

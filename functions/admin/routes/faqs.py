@@ -133,7 +133,9 @@ async def preview_question(request: Request) -> Response:
     body = await read_json(request, PreviewRequest, max_bytes=runtime.settings.max_body_bytes)
     async with runtime.db.connection() as conn:
         bot = await scoped_bot(conn, request)
-        result = await preview(conn, runtime.get_embedder(), bot, body.question)
+        chain = runtime.get_chain()
+        has_llm = bool(chain.remote(chain.names(bot["llm_chain"], over_budget=False)))
+        result = await preview(conn, runtime.get_embedder(), bot, body.question, has_llm=has_llm)
     return respond(Preview.model_validate(result))
 
 
