@@ -198,6 +198,51 @@ async def test_the_owner_sees_removes_and_renews_paraphrases_in_the_admin_api(
     ]
 
 
+async def test_a_faq_file_uploaded_again_keeps_the_paraphrases_its_owner_left(
+    chat_runtime, llm_bot, fake_openai, make_client, tmp_path
+):
+    from shared.storage.local import LocalStorage
+
+    shop = llm_bot
+    chat_runtime.storage = LocalStorage(tmp_path / "files")
+    await set_bot(chat_runtime, shop.bot_id, llm_chain=["openai"])
+    admin = make_client(create_admin_app(chat_runtime))
+    secret = {"Authorization": f"Bearer {shop.secret_key}"}
+
+    async def upload(answer: str, alternatives: str) -> None:
+        body = f"question,answer,alternatives\n{SHIPPING} (file),{answer},{alternatives}\n"
+        uploaded = await admin.post(
+            f"/v1/admin/bots/{shop.bot_id}/documents",
+            params={"filename": "shipping.faq.csv"},
+            content=body.encode(),
+            headers=secret,
+        )
+        assert uploaded.status_code == 201, uploaded.text
+
+    # GIVEN a FAQ file whose question the bot's LLM paraphrased, and the owner's removal
+    fake_openai.text_for = lambda body: "\n".join(WRITTEN)
+    await upload("To the EU.", "")
+    await paraphrase_pending(chat_runtime)
+    faq = await faq_by_question(chat_runtime, shop, f"{SHIPPING} (file)")
+    assert faq["generated_alternatives"] == WRITTEN
+    removed = await admin.patch(
+        f"/v1/admin/bots/{shop.bot_id}/faqs/{faq['id']}",
+        json={"generated_alternatives": WRITTEN[1:]},
+        headers=secret,
+    )
+    assert removed.status_code == 200, removed.text
+    asked = len(fake_openai.requests)
+    # WHEN the file is uploaded again with another answer, and one paraphrase now the owner's
+    await upload("To the EU and Switzerland.", WRITTEN[1])
+    # THEN the FAQ keeps what the owner left, less what is now their own; nothing is asked
+    again = await faq_by_question(chat_runtime, shop, f"{SHIPPING} (file)")
+    assert again["answer"] == "To the EU and Switzerland."
+    assert again["alternatives"] == [WRITTEN[1]]
+    assert again["generated_alternatives"] == []
+    await paraphrase_pending(chat_runtime)
+    assert len(fake_openai.requests) == asked
+
+
 def test_a_reply_becomes_distinct_paraphrases_of_sensible_length():
     reply = "\n".join(
         [

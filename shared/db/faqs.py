@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -14,12 +14,13 @@ from shared.db.pool import Conn
 from shared.db.text_search import QUESTION_QUERY, lex_rank, per_bot
 from shared.errors import NotFoundError
 from shared.faq_import import FaqEntry
+from shared.text import normalize_question
 
 _INSERT_FAQ = """
-INSERT INTO faqs (tenant_id, bot_id, question, alternatives, answer, external_id,
-                  source_document_id)
-SELECT %(tenant_id)s, b.id, %(question)s, %(alternatives)s, %(answer)s, %(external_id)s,
-       %(document_id)s
+INSERT INTO faqs (tenant_id, bot_id, question, alternatives, generated_alternatives, answer,
+                  external_id, source_document_id)
+SELECT %(tenant_id)s, b.id, %(question)s, %(alternatives)s, %(generated)s, %(answer)s,
+       %(external_id)s, %(document_id)s
   FROM bots b WHERE b.id = %(bot_id)s AND b.tenant_id = %(tenant_id)s
 ON CONFLICT (bot_id, external_id) DO NOTHING
 RETURNING id
@@ -43,8 +44,10 @@ async def create_faq(
     alternatives: list[str] | None = None,
     external_id: str | None = None,
     document_id: UUID | None = None,
+    generated: list[str] | None = None,
 ) -> UUID | None:
     """Insert a FAQ and its phrasings. Returns None when ``external_id`` already exists.
+    ``generated``: paraphrases the bot's LLM wrote for this question already (None: not yet).
 
     Call inside a transaction together with :func:`shared.db.bots.bump_kb_version`.
     """
@@ -56,6 +59,7 @@ async def create_faq(
             "bot_id": bot_id,
             "question": question,
             "alternatives": alternatives,
+            "generated": generated,
             "answer": answer,
             "external_id": external_id,
             "document_id": document_id,
@@ -65,9 +69,8 @@ async def create_faq(
     if row is None:
         return None
     faq_id: UUID = row["id"]
-    await conn.execute(
-        _INSERT_PHRASINGS, {"faq_id": faq_id, "bot_id": bot_id, "texts": [question, *alternatives]}
-    )
+    texts = [question, *alternatives, *(generated or [])]
+    await conn.execute(_INSERT_PHRASINGS, {"faq_id": faq_id, "bot_id": bot_id, "texts": texts})
     return faq_id
 
 
@@ -78,9 +81,16 @@ async def create_faqs(
     bot_id: UUID,
     entries: Sequence[FaqEntry],
     document_id: UUID | None = None,
+    generated: Mapping[str, list[str]] | None = None,
 ) -> None:
-    """Insert validated FAQ entries (an import or a FAQ file), in the caller's transaction."""
+    """Insert validated FAQ entries (an import or a FAQ file), in the caller's transaction.
+    ``generated``: paraphrases already written, by normalised question (a FAQ file ingested
+    again keeps those of the questions it still has, as the owner left them)."""
     for entry in entries:
+        kept = (generated or {}).get(normalize_question(entry.question))
+        if kept is not None:  # none the same as one of the owner's phrasings now
+            have = {normalize_question(t) for t in [entry.question, *entry.alternatives]}
+            kept = [t for t in kept if normalize_question(t) not in have]
         await create_faq(
             conn,
             tenant_id=tenant_id,
@@ -89,6 +99,9 @@ async def create_faqs(
             alternatives=entry.alternatives,
             answer=entry.answer,
             document_id=document_id,
+            generated=None
+            if kept is None
+            else [t for t in kept if normalize_question(t) not in have],
         )
 
 
@@ -321,6 +334,15 @@ async def match_rows(
     return await cur.fetchall()
 
 
-async def delete_from_document(conn: Conn, *, document_id: UUID) -> None:
-    """The FAQs a FAQ file brought (replaced whenever the file is ingested again)."""
-    await conn.execute("DELETE FROM faqs WHERE source_document_id = %s", (document_id,))
+async def delete_from_document(conn: Conn, *, document_id: UUID) -> dict[str, list[str]]:
+    """Delete the FAQs a FAQ file brought (replaced whenever the file is ingested again);
+    the paraphrases the bot's LLM had written for them, by normalised question."""
+    cur = await conn.execute(
+        "DELETE FROM faqs WHERE source_document_id = %s RETURNING question, generated_alternatives",
+        (document_id,),
+    )
+    return {
+        normalize_question(row["question"]): row["generated_alternatives"]
+        for row in await cur.fetchall()
+        if row["generated_alternatives"] is not None
+    }

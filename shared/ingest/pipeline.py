@@ -171,7 +171,7 @@ async def _index(
     runtime: Runtime, conn: Conn, target: dict[str, Any], document_id: UUID, parsed: Parsed
 ) -> tuple[int, int]:
     """Replace the document's chunks, or its FAQs for a FAQ file; embeddings included."""
-    await faqs.delete_from_document(conn, document_id=document_id)
+    generated = await faqs.delete_from_document(conn, document_id=document_id)
     embedder = runtime.get_embedder()
     if parsed.faqs:
         await chunks.replace_chunks(conn, document_id=document_id, bot_id=target["id"], chunks=[])
@@ -181,6 +181,7 @@ async def _index(
             bot_id=target["id"],
             entries=parsed.faqs,
             document_id=document_id,
+            generated=generated,  # the same question keeps its paraphrases, not bought again
         )
         await embed_pending(conn, embedder, bot_id=target["id"])
         return 0, len(parsed.faqs)
