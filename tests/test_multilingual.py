@@ -50,6 +50,7 @@ async def german_shop(runtime, world, make_client):
         },
     )
     assert bot.status_code == 201, bot.text
+    assert bot.json()["language_understood"] is True  # the multilingual model
     bot_id = bot.json()["id"]
     for question, alternatives, answer in FAQS:
         created = await admin.post(

@@ -44,6 +44,11 @@ class Embedder(ABC):
     name: str
     dim: int
     calibration: Calibration = DEFAULT_CALIBRATION
+    # The languages (bots' ``language`` codes) it places questions well in; None: many.
+    languages: frozenset[str] | None = None
+
+    def understands(self, language: str) -> bool:
+        return self.languages is None or language in self.languages
 
     @abstractmethod
     async def embed(self, texts: Sequence[str]) -> Vectors:

@@ -29,6 +29,7 @@ class CachedEmbedder(Embedder):
         self.name = inner.name
         self.dim = inner.dim
         self.calibration = inner.calibration
+        self.languages = inner.languages
         self._size = size
         self._cache: OrderedDict[bytes, Vector] = OrderedDict()
         self.hits = 0

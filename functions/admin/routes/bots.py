@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -10,6 +12,7 @@ from functions.admin.schemas import Bot, BotCreate, BotUpdate, Ok, Page, slugify
 from shared.auth.access import TENANT_USER
 from shared.crypto import TenantCipher
 from shared.db import bots, tenants
+from shared.embeddings.base import Embedder
 from shared.errors import ValidationError
 from shared.http.context import get_runtime
 from shared.http.endpoints import Endpoint, get_principal, read_json
@@ -27,7 +30,8 @@ async def list_bots(request: Request) -> Response:
             limit=limit,
             offset=offset,
         )
-    return page_of(Bot, rows, limit, offset)
+    embedder = get_runtime(request).get_embedder()
+    return page_of(Bot, [_shown(embedder, row) for row in rows], limit, offset)
 
 
 async def create_bot(request: Request) -> Response:
@@ -50,13 +54,14 @@ async def create_bot(request: Request) -> Response:
             name=body.name,
             settings=settings,
         )
-    return respond(Bot.model_validate(row), 201)
+    return respond(Bot.model_validate(_shown(runtime.get_embedder(), row)), 201)
 
 
 async def get_bot(request: Request) -> Response:
-    async with get_runtime(request).db.connection() as conn:
+    runtime = get_runtime(request)
+    async with runtime.db.connection() as conn:
         row = await scoped_bot(conn, request)
-    return respond(Bot.model_validate(row))
+    return respond(Bot.model_validate(_shown(runtime.get_embedder(), row)))
 
 
 async def update_bot(request: Request) -> Response:
@@ -74,7 +79,13 @@ async def update_bot(request: Request) -> Response:
                 cipher, changes.pop("handoff_webhook_secret")
             )
         row = await bots.update_bot(conn, scope=scope, bot_id=bot_id, changes=changes)
-    return respond(Bot.model_validate(row))
+    return respond(Bot.model_validate(_shown(runtime.get_embedder(), row)))
+
+
+def _shown(embedder: Embedder, row: dict[str, Any]) -> dict[str, Any]:
+    """The bot as the API shows it: with whether the deployment's embedding model
+    understands its language."""
+    return {**row, "language_understood": embedder.understands(row["language"])}
 
 
 def _check_currency(runtime: Runtime, currency: str | None) -> None:
