@@ -11,7 +11,8 @@ import pytest
 
 from functions.admin.app import create_app as create_admin_app
 from shared.cache import AnswerCache, Verdict
-from shared.chat.faq_check import parse
+from shared.chat.faq_check import check_deadlines, parse
+from shared.llm.base import Deadlines
 from tests.chat_fixtures import set_bot
 
 # The demo shop's grey zone (docs/faq-matching.md): the shipping FAQ at 0.72, the closest
@@ -112,15 +113,16 @@ async def test_a_follow_up_asked_again_uses_the_verdict_kept(chat_client, llm_sh
     assert body["why"]["checked_by"] == "answer_cache"
 
 
-@pytest.mark.parametrize("failure", ["500", "no number"])
+@pytest.mark.parametrize("failure", ["500", "hang", "no number"])
 async def test_without_a_verdict_the_offline_rule_decides(
-    chat_client, llm_shop, fake_openai, failure
+    chat_client, chat_runtime, llm_shop, fake_openai, failure
 ):
-    # GIVEN a provider that fails, or replies with no entry's number
-    if failure == "500":
-        fake_openai.mode = "500"
-    else:
+    # GIVEN a provider that fails, does not answer in time, or replies with no entry's number
+    chat_runtime.deadlines = Deadlines(connect=1, first_token=1.0, total=5)
+    if failure == "no number":
         fake_openai.verdict = "I am not sure."
+    else:
+        fake_openai.mode = failure
     body = await ask(chat_client, llm_shop, CANADA)
     # THEN the grey zone's offline rule answers as it does without an LLM
     assert len(fake_openai.checks) == 1
@@ -196,6 +198,13 @@ def test_a_kept_verdict_is_erased_with_its_conversation(tmp_path):
     assert cache.forget_conversation(conversation) == 1
     assert cache.get_verdict(bot, 1, CANADA) is None
     cache.close()
+
+
+def test_a_check_waits_for_the_provider_no_longer_than_its_own_deadline():
+    answers = Deadlines(connect=3.0, first_token=15.0, total=60.0)
+    assert check_deadlines(answers) == Deadlines(connect=3.0, first_token=5.0, total=5.0)
+    shorter = Deadlines(connect=1.0, first_token=1.0, total=2.0)
+    assert check_deadlines(shorter) == shorter
 
 
 @pytest.mark.parametrize(

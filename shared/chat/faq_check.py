@@ -20,7 +20,7 @@ as it is for answers. Each verdict is counted in ``parley_faq_checks_total``.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from shared import metrics
@@ -28,6 +28,7 @@ from shared.cache import AnswerCache, Verdict
 from shared.chat import spending
 from shared.db import spend
 from shared.db.pool import Lease
+from shared.llm.base import Deadlines
 from shared.llm.chain import AllProvidersFailedError, ProviderChain
 from shared.logging import get_logger
 from shared.privacy.detectors import BotPattern
@@ -39,6 +40,9 @@ log = get_logger("parley.chat")
 CANDIDATES = 3
 ANSWER_CHARS = 300  # of each candidate's answer: enough to tell what it covers
 MAX_TOKENS = 4
+# A check is worth a short wait only: a provider slower than this leaves the offline rule to
+# decide, rather than keep the visitor waiting for it and then for the answer as well.
+CHECK_SECONDS = 5.0
 
 PROMPT = """You route a customer's message to a business's FAQ. Below are the message and \
 numbered FAQ entries. Reply with the number of the entry whose answer answers the message, \
@@ -72,6 +76,15 @@ def parse(reply: str, shown: int) -> int | None:
     found = _NUMBER.search(reply)
     number = int(found.group(0)) if found else -1
     return number if 0 <= number <= shown else None
+
+
+def check_deadlines(answers: Deadlines) -> Deadlines:
+    """The chain's deadlines for answers, shortened to :data:`CHECK_SECONDS`."""
+    return replace(
+        answers,
+        first_token=min(answers.first_token, CHECK_SECONDS),
+        total=min(answers.total, CHECK_SECONDS),
+    )
 
 
 def in_grey_zone(match: FaqMatch, threshold: float, floor: float) -> bool:
@@ -121,7 +134,11 @@ async def check(
         await lease.release()  # no connection is held while the LLM replies
     try:
         asked = await chain.ask(
-            prompt, names=remote, first_model=bot["llm_model"], max_tokens=MAX_TOKENS
+            prompt,
+            names=remote,
+            first_model=bot["llm_model"],
+            max_tokens=MAX_TOKENS,
+            deadlines=check_deadlines(chain.deadlines),
         )
     except AllProvidersFailedError as failed:
         log.warning("checking a FAQ match failed", errors=len(failed.errors))

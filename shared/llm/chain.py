@@ -234,11 +234,14 @@ class ProviderChain:
         names: Sequence[str],
         first_model: str | None,
         max_tokens: int,
+        deadlines: Deadlines | None = None,
     ) -> Asked:
         """The first reply a remote provider of ``names`` gives to a prompt of Parley's own
         (a FAQ's paraphrases, a grey-zone check; nothing streamed to anyone, and a visitor's
         personal data withheld by the caller), with the same breakers and fall-over as
-        answers. Raises AllProvidersFailedError."""
+        answers, within ``deadlines`` (the chain's own by default). Raises
+        AllProvidersFailedError."""
+        deadlines = deadlines or self.deadlines
         errors: list[str] = []
         for position, name in enumerate(names):
             provider = self.providers.get(name)
@@ -250,7 +253,7 @@ class ProviderChain:
             started = time.perf_counter()
             try:
                 async for item in provider.stream_messages(
-                    messages, model=model, max_tokens=max_tokens, deadlines=self.deadlines
+                    messages, model=model, max_tokens=max_tokens, deadlines=deadlines
                 ):
                     if isinstance(item, Usage):
                         used = item
