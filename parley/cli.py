@@ -201,7 +201,9 @@ def cmd_rotate_master_key(args: argparse.Namespace) -> int:
 
 def cmd_reindex(args: argparse.Namespace) -> int:
     """Re-embed every FAQ phrasing and chunk with the configured embedding provider."""
-    runtime, count = _run_job(args, lambda rt, conn: reindex(conn, rt.get_embedder()))
+    runtime, count = _run_job(
+        args, lambda rt, conn: reindex(conn, rt.get_embedder(), rt.embedder_for)
+    )
     print(f"re-embedded {count} texts with {runtime.get_embedder().name}")
     return 0
 

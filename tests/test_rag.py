@@ -66,7 +66,8 @@ async def test_another_embedding_model_is_refused_until_reindex(conn, embedder):
     await conn.execute("INSERT INTO tenants (slug, name) VALUES ('t', 'T');")
     with pytest.raises(EmbeddingModelMismatchError, match="parley reindex"):
         await check_embedding_model(conn, FakeDim())
-    await reindex(conn, FakeDim())
+    other = FakeDim()
+    await reindex(conn, other, lambda bot: other)
     await check_embedding_model(conn, FakeDim())
     with pytest.raises(EmbeddingModelMismatchError):
         await check_embedding_model(conn, embedder)

@@ -23,12 +23,6 @@ REMEMBER = {
 
 def _settings_form(ctx: Context, bot: dict[str, Any]) -> None:
     display = bot.get("display") or {}
-    if not bot.get("language_understood", True):
-        st.warning(
-            "This Parley's embedding model understands English only, so questions in this"
-            f" bot's language ({bot['language']}) will seldom find their FAQ. Ask your"
-            " operator to set PARLEY_EMBEDDINGS=multilingual and run parley reindex."
-        )
     with st.form(f"bot_{bot['id']}"):
         name = st.text_input("Name", bot["name"])
         origins = st.text_area("Allowed origins (one a line)", "\n".join(bot["allowed_origins"]))

@@ -290,12 +290,6 @@ class Bot(BaseModel):
     monthly_spend_cap: float | None
     paraphrase_faqs: bool
     check_faq_matches: bool
-    language_understood: bool = Field(
-        True,
-        description="The deployment's embedding model understands the bot's language (false:"
-        " an English-only model and a German bot, whose visitors' questions will seldom find"
-        " their FAQ; the operator sets PARLEY_EMBEDDINGS=multilingual)",
-    )
 
     @model_validator(mode="before")
     @classmethod

@@ -59,9 +59,14 @@ class Lookup:
 
 class ChatService:
     def __init__(
-        self, *, embedder: Embedder, cache: AnswerCache, chain: ProviderChain, ciphers: Ciphers
+        self,
+        *,
+        embedders: Callable[[Bot], Embedder],
+        cache: AnswerCache,
+        chain: ProviderChain,
+        ciphers: Ciphers,
     ) -> None:
-        self.embedder = embedder
+        self.embedders = embedders  # a bot's embedding model (runtime.embedder_for)
         self.cache = cache
         self.chain = chain
         self.ciphers = ciphers
@@ -75,7 +80,8 @@ class ChatService:
         token = visitors.issue_token(cipher, bot_id=bot["id"], visitor_id=visitor_id)
         turn = store.Turn(bot, question, visitor_id, token, cipher, started)
 
-        lookup = await self._ready_answer(await lease.conn(), bot, question.text)
+        embedder = self.embedders(bot)
+        lookup = await self._ready_answer(await lease.conn(), bot, embedder, question.text)
         if lookup.answer is not None:
             # Stored first (which also checks the conversation is theirs), then streamed.
             latency_ms = turn.elapsed_ms()
@@ -106,7 +112,7 @@ class ChatService:
         if context.state != "bot":  # a person has it: theirs to answer
             stored = await store.save_for_person(await lease.conn(), turn)
             return store.outcome(turn, stored, Answer("", "none"), 0)
-        calibration = self.embedder.calibration
+        calibration = embedder.calibration
         passages = await retrieve(
             await lease.conn(),
             bot_id=bot["id"],
@@ -183,19 +189,19 @@ class ChatService:
 
     # ----- ready answers: the cache and the FAQ -------------------------------------
 
-    async def _ready_answer(self, conn: Conn, bot: Bot, text: str) -> Lookup:
+    async def _ready_answer(self, conn: Conn, bot: Bot, embedder: Embedder, text: str) -> Lookup:
         """An answer that needs no generating, if there is one; else what was learnt."""
         bot_id, version = bot["id"], bot["kb_version"]
         cached = self.cache.get(bot_id, version, text)
         metrics.CACHE.labels("hit" if cached is not None else "miss").inc()
         if cached is not None:
             return Lookup(_from_cache(cached))
-        vector = await self.embedder.embed_one(text)
+        vector = await embedder.embed_one(text)
         match = await match_faq(
             conn, bot_id=bot_id, text=text, vector=vector, indexed=bot["faqs_indexed"]
         )
         best = match.best
-        calibration = self.embedder.calibration
+        calibration = embedder.calibration
         if best is not None and match.confidence >= _threshold(bot, calibration):
             answer = _faq_answer(best, match.confidence)
             answer.why = _why("faq_above_threshold", bot, calibration, match.confidence)

@@ -218,13 +218,19 @@ async def bump_every_kb_version(conn: Conn) -> None:
 
 
 async def bot_by_slugs(conn: Conn, *, tenant_slug: str, bot_slug: str) -> dict[str, Any] | None:
-    """``id`` and ``tenant_id`` of the bot a storage key names, if it exists."""
+    """``id``, ``tenant_id`` and ``language`` of the bot a storage key names, if it exists."""
     cur = await conn.execute(
-        "SELECT b.id, b.tenant_id FROM bots b JOIN tenants t ON t.id = b.tenant_id"
+        "SELECT b.id, b.tenant_id, b.language FROM bots b JOIN tenants t ON t.id = b.tenant_id"
         " WHERE t.slug = %s AND b.slug = %s",
         (tenant_slug, bot_slug),
     )
     return await cur.fetchone()
+
+
+async def languages(conn: Conn) -> list[dict[str, Any]]:
+    """Every bot's ``id`` and ``language`` (what its embedding model follows)."""
+    cur = await conn.execute("SELECT id, language FROM bots ORDER BY id")
+    return await cur.fetchall()
 
 
 async def add_allowed_origins(conn: Conn, *, bot_id: UUID, origins: list[str]) -> None:

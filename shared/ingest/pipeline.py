@@ -172,7 +172,7 @@ async def _index(
 ) -> tuple[int, int]:
     """Replace the document's chunks, or its FAQs for a FAQ file; embeddings included."""
     generated = await faqs.delete_from_document(conn, document_id=document_id)
-    embedder = runtime.get_embedder()
+    embedder = runtime.embedder_for(target)
     if parsed.faqs:
         await chunks.replace_chunks(conn, document_id=document_id, bot_id=target["id"], chunks=[])
         await faqs.create_faqs(

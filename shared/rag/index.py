@@ -1,11 +1,15 @@
-"""Keeping stored embeddings in step with the deployment's embedding model.
+"""Keeping stored embeddings in step with the embedding models.
 
 One model per deployment: its name and dimension are recorded in ``deployment``. Starting
-with another model is a clear error until ``parley reindex`` re-embeds everything.
+with another model is a clear error until ``parley reindex`` re-embeds everything. A bot
+whose language that model does not understand embeds with the multilingual one instead
+(``Runtime.embedder_for``): a bot whose language changes is re-embedded with its new model.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
 from uuid import UUID
 
 from shared.db import bots, deployment, embeddings
@@ -50,11 +54,25 @@ async def embed_pending(conn: Conn, embedder: Embedder, *, bot_id: UUID | None =
     return done
 
 
-async def reindex(conn: Conn, embedder: Embedder) -> int:
-    """Re-embed everything with ``embedder`` and record it as the deployment's model."""
+async def reindex(
+    conn: Conn, embedder: Embedder, embedder_for: Callable[[dict[str, Any]], Embedder]
+) -> int:
+    """Re-embed every bot's texts with its model (``embedder_for``) and record ``embedder``
+    as the deployment's."""
     async with conn.transaction():
         await embeddings.forget_all(conn)
-        count = await embed_pending(conn, embedder)
+        count = 0
+        for bot in await bots.languages(conn):
+            count += await embed_pending(conn, embedder_for(bot), bot_id=bot["id"])
         await deployment.set_embedding_model(conn, name=embedder.name, dim=embedder.dim)
         await bots.bump_every_kb_version(conn)
+    return count
+
+
+async def reembed_bot(conn: Conn, embedder: Embedder, bot: dict[str, Any]) -> int:
+    """Re-embed one bot's texts with ``embedder`` (its model changed with its language), in
+    the caller's transaction; cached answers go with the knowledge-base version."""
+    await embeddings.forget_all(conn, bot_id=bot["id"])
+    count = await embed_pending(conn, embedder, bot_id=bot["id"])
+    await bots.bump_kb_version(conn, tenant_id=bot["tenant_id"], bot_id=bot["id"])
     return count

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -12,11 +10,11 @@ from functions.admin.schemas import Bot, BotCreate, BotUpdate, Ok, Page, slugify
 from shared.auth.access import TENANT_USER
 from shared.crypto import TenantCipher
 from shared.db import bots, tenants
-from shared.embeddings.base import Embedder
 from shared.errors import ValidationError
 from shared.http.context import get_runtime
 from shared.http.endpoints import Endpoint, get_principal, read_json
 from shared.http.params import page_of, paging, path_uuid, query_uuid, respond
+from shared.rag.index import reembed_bot
 from shared.runtime import Runtime
 
 
@@ -30,8 +28,7 @@ async def list_bots(request: Request) -> Response:
             limit=limit,
             offset=offset,
         )
-    embedder = get_runtime(request).get_embedder()
-    return page_of(Bot, [_shown(embedder, row) for row in rows], limit, offset)
+    return page_of(Bot, rows, limit, offset)
 
 
 async def create_bot(request: Request) -> Response:
@@ -54,14 +51,13 @@ async def create_bot(request: Request) -> Response:
             name=body.name,
             settings=settings,
         )
-    return respond(Bot.model_validate(_shown(runtime.get_embedder(), row)), 201)
+    return respond(Bot.model_validate(row), 201)
 
 
 async def get_bot(request: Request) -> Response:
-    runtime = get_runtime(request)
-    async with runtime.db.connection() as conn:
+    async with get_runtime(request).db.connection() as conn:
         row = await scoped_bot(conn, request)
-    return respond(Bot.model_validate(_shown(runtime.get_embedder(), row)))
+    return respond(Bot.model_validate(row))
 
 
 async def update_bot(request: Request) -> Response:
@@ -71,21 +67,18 @@ async def update_bot(request: Request) -> Response:
     _check_currency(runtime, body.currency)
     scope = get_principal(request).scope
     async with runtime.db.connection() as conn, conn.transaction():
+        before = await bots.get_bot(conn, scope=scope, bot_id=bot_id)
         changes = body.changes()
         if "handoff_webhook_secret" in changes:
-            bot = await bots.get_bot(conn, scope=scope, bot_id=bot_id)
-            cipher = await runtime.cipher(conn, bot["tenant_id"])
+            cipher = await runtime.cipher(conn, before["tenant_id"])
             changes["handoff_webhook_secret_enc"] = _sealed(
                 cipher, changes.pop("handoff_webhook_secret")
             )
         row = await bots.update_bot(conn, scope=scope, bot_id=bot_id, changes=changes)
-    return respond(Bot.model_validate(_shown(runtime.get_embedder(), row)))
-
-
-def _shown(embedder: Embedder, row: dict[str, Any]) -> dict[str, Any]:
-    """The bot as the API shows it: with whether the deployment's embedding model
-    understands its language."""
-    return {**row, "language_understood": embedder.understands(row["language"])}
+        embedder = runtime.embedder_for(row)
+        if embedder is not runtime.embedder_for(before):  # its language changed its model
+            await reembed_bot(conn, embedder, row)
+    return respond(Bot.model_validate(row))
 
 
 def _check_currency(runtime: Runtime, currency: str | None) -> None:

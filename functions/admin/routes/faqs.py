@@ -36,7 +36,7 @@ from shared.runtime import Runtime
 
 async def knowledge_changed(conn: Conn, runtime: Runtime, bot: dict[str, Any]) -> None:
     """Embed the new phrasings and bump the KB version (invalidating cached answers)."""
-    await embed_pending(conn, runtime.get_embedder(), bot_id=bot["id"])
+    await embed_pending(conn, runtime.embedder_for(bot), bot_id=bot["id"])
     await bots.bump_kb_version(conn, tenant_id=bot["tenant_id"], bot_id=bot["id"])
 
 
@@ -135,7 +135,7 @@ async def preview_question(request: Request) -> Response:
         bot = await scoped_bot(conn, request)
         chain = runtime.get_chain()
         has_llm = bool(chain.remote(chain.names(bot["llm_chain"], over_budget=False)))
-        result = await preview(conn, runtime.get_embedder(), bot, body.question, has_llm=has_llm)
+        result = await preview(conn, runtime.embedder_for(bot), bot, body.question, has_llm=has_llm)
     return respond(Preview.model_validate(result))
 
 

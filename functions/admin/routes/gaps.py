@@ -43,7 +43,7 @@ async def list_gaps(request: Request) -> Response:
         bot = await scoped_bot(conn, request)
         cipher = await runtime.cipher(conn, bot["tenant_id"])
         items = await knowledge_gaps(
-            conn, cipher, runtime.get_embedder(), bot_id=bot["id"], since=since, until=until
+            conn, cipher, runtime.embedder_for(bot), bot_id=bot["id"], since=since, until=until
         )
     return respond(GapList.model_validate({"items": items}))
 
