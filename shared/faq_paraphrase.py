@@ -17,9 +17,8 @@ import re
 from typing import Any
 
 from shared.chat import spending
-from shared.db import bots, faqs, spend
+from shared.db import bots, faqs
 from shared.faq_import import MAX_ALTERNATIVES
-from shared.llm.chain import AllProvidersFailedError
 from shared.logging import get_logger
 from shared.rag.index import embed_pending
 from shared.runtime import Runtime
@@ -103,38 +102,16 @@ async def _paraphrase(runtime: Runtime, bot: dict[str, Any], faq: dict[str, Any]
     chain = runtime.get_chain()
     names = chain.remote(chain.names(bot["llm_chain"], over_budget=False))
     prompt = messages(faq["question"], faq["answer"], room)
-    cap = spending.cap_of(bot, chain.prices)
-    admission = None
-    if cap is not None:
-        worst = chain.worst_prompt_cost_usd(
-            prompt, MAX_TOKENS, names=names, first_model=bot["llm_model"]
+    async with runtime.db.lease() as lease:
+        costed = await spending.ask_within_cap(
+            chain, lease, bot, prompt, names=names, max_tokens=MAX_TOKENS
         )
-        async with runtime.db.connection() as conn:
-            admission = await spending.admit(conn, bot_id=bot["id"], worst_usd=worst, cap=cap)
-        if admission.capped:
+    asked = costed.asked
+    if asked is None:
+        if costed.capped:
             return "capped"
-    try:
-        asked = await chain.ask(
-            prompt, names=names, first_model=bot["llm_model"], max_tokens=MAX_TOKENS
-        )
-    except AllProvidersFailedError as failed:
-        log.warning("paraphrasing a FAQ failed", faq_id=str(faq["id"]), errors=len(failed.errors))
-        if admission is not None:
-            async with runtime.db.connection() as conn:
-                await spending.settle(conn, bot_id=bot["id"], admission=admission, cost_usd=0.0)
+        log.warning("paraphrasing a FAQ failed", faq_id=str(faq["id"]))
         return "failed"
-    async with runtime.db.connection() as conn:
-        await spend.add_usage(
-            conn,
-            bot_id=bot["id"],
-            provider=asked.provider,
-            tokens=(asked.usage.tokens_in, asked.usage.tokens_out),
-            cost_usd=asked.cost_usd,
-        )
-        if admission is not None:
-            await spending.settle(
-                conn, bot_id=bot["id"], admission=admission, cost_usd=asked.cost_usd
-            )
     log.info(
         "paraphrased a FAQ",
         faq_id=str(faq["id"]),

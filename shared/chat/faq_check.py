@@ -22,14 +22,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from typing import Any
+from uuid import UUID
 
 from shared import metrics
 from shared.cache import AnswerCache, Verdict
 from shared.chat import spending
-from shared.db import spend
 from shared.db.pool import Lease
 from shared.llm.base import Deadlines
-from shared.llm.chain import AllProvidersFailedError, ProviderChain
+from shared.llm.chain import ProviderChain
 from shared.logging import get_logger
 from shared.privacy.detectors import BotPattern
 from shared.privacy.placeholders import Placeholders
@@ -104,60 +104,31 @@ async def check(
 ) -> Checked | None:
     """The verdict on ``match`` (already known to be in the grey zone), or None when there
     is none to be had: no remote provider in ``names``, the cap reached, the providers
-    failing or replying with no number. Gives ``lease``'s connection back before asking."""
+    failing or replying with no number. Gives ``lease``'s connection back while asking."""
     remote = chain.remote(names)
     if not remote:
         return None
     candidates = match.candidates[:CANDIDATES]
-    kb = (bot["id"], bot["kb_version"])
-    cached = cache.get_verdict(*kb, question)
+    cached = cache.get_verdict(bot["id"], bot["kb_version"], question)
     if cached is not None:
         picked = next((c for c in candidates if str(c.faq_id) == cached.faq_id), None)
         if cached.faq_id is None or picked is not None:
             metrics.FAQ_CHECKS.labels("kept").inc()
             return Checked(picked, None)
     hidden = Placeholders(withhold).hide(question) if withhold is not None else question
-    prompt = messages(hidden, candidates)
-    admission = None
-    cap = spending.cap_of(bot, chain.prices)
-    try:
-        if cap is not None:
-            worst = chain.worst_prompt_cost_usd(
-                prompt, MAX_TOKENS, names=remote, first_model=bot["llm_model"]
-            )
-            admission = await spending.admit(
-                await lease.conn(), bot_id=bot["id"], worst_usd=worst, cap=cap
-            )
-            if admission.capped:
-                return None
-    finally:
-        await lease.release()  # no connection is held while the LLM replies
-    try:
-        asked = await chain.ask(
-            prompt,
-            names=remote,
-            first_model=bot["llm_model"],
-            max_tokens=MAX_TOKENS,
-            deadlines=check_deadlines(chain.deadlines),
-        )
-    except AllProvidersFailedError as failed:
-        log.warning("checking a FAQ match failed", errors=len(failed.errors))
-        asked = None
-    if asked is not None:
-        await spend.add_usage(
-            await lease.conn(),
-            bot_id=bot["id"],
-            provider=asked.provider,
-            tokens=(asked.usage.tokens_in, asked.usage.tokens_out),
-            cost_usd=asked.cost_usd,
-        )
-    if admission is not None:
-        cost = asked.cost_usd if asked is not None else 0.0
-        await spending.settle(
-            await lease.conn(), bot_id=bot["id"], admission=admission, cost_usd=cost
-        )
+    costed = await spending.ask_within_cap(
+        chain,
+        lease,
+        bot,
+        messages(hidden, candidates),
+        names=remote,
+        max_tokens=MAX_TOKENS,
+        deadlines=check_deadlines(chain.deadlines),
+    )
+    asked = costed.asked
     if asked is None:
-        metrics.FAQ_CHECKS.labels("failed").inc()
+        if not costed.capped:
+            metrics.FAQ_CHECKS.labels("failed").inc()
         return None
     number = parse(asked.text, len(candidates))
     if number is None:
@@ -170,7 +141,7 @@ async def check(
 
 
 def remember(
-    cache: AnswerCache, bot: dict[str, Any], question: str, checked: Checked, conversation_id: Any
+    cache: AnswerCache, bot: dict[str, Any], question: str, checked: Checked, conversation_id: UUID
 ) -> None:
     """Keep a fresh verdict for the next time the question is asked (erased with the
     conversation it came from)."""

@@ -10,12 +10,15 @@ team is told once a month (its handoff webhook and/or e-mail).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 from shared.db import spend
-from shared.db.pool import Conn
+from shared.db.pool import Conn, Lease
+from shared.llm.base import Deadlines
+from shared.llm.chain import AllProvidersFailedError, Asked, ProviderChain
 from shared.llm.pricing import PriceTable
 from shared.logging import get_logger
 
@@ -103,3 +106,60 @@ async def _alert_past_share(
             share=details["share"],
             channels=channels,
         )
+
+
+@dataclass(frozen=True)
+class Costed:
+    """A prompt of Parley's own, asked within the bot's cap."""
+
+    asked: Asked | None  # None: not asked (``capped``), or every provider failed
+    capped: bool = False
+
+
+async def ask_within_cap(
+    chain: ProviderChain,
+    lease: Lease,
+    bot: dict[str, Any],
+    messages: Sequence[dict[str, str]],
+    *,
+    names: Sequence[str],
+    max_tokens: int,
+    deadlines: Deadlines | None = None,
+) -> Costed:
+    """Ask the bot's remote providers ``names`` a prompt of Parley's own (a FAQ's
+    paraphrases, a grey-zone check): its worst cost held against the bot's monthly cap first,
+    its tokens counted in the bot's day's usage after. ``lease``'s connection is given back
+    while the LLM writes."""
+    admission = None
+    cap = cap_of(bot, chain.prices)
+    if cap is not None:
+        worst = chain.worst_prompt_cost_usd(
+            messages, max_tokens, names=names, first_model=bot["llm_model"]
+        )
+        admission = await admit(await lease.conn(), bot_id=bot["id"], worst_usd=worst, cap=cap)
+    await lease.release()
+    if admission is not None and admission.capped:
+        return Costed(None, capped=True)
+    try:
+        asked: Asked | None = await chain.ask(
+            messages,
+            names=names,
+            first_model=bot["llm_model"],
+            max_tokens=max_tokens,
+            deadlines=deadlines,
+        )
+    except AllProvidersFailedError as failed:
+        log.warning("an llm prompt of parley's own failed", errors=len(failed.errors))
+        asked = None
+    if asked is not None:
+        await spend.add_usage(
+            await lease.conn(),
+            bot_id=bot["id"],
+            provider=asked.provider,
+            tokens=(asked.usage.tokens_in, asked.usage.tokens_out),
+            cost_usd=asked.cost_usd,
+        )
+    if admission is not None:
+        cost = asked.cost_usd if asked is not None else 0.0
+        await settle(await lease.conn(), bot_id=bot["id"], admission=admission, cost_usd=cost)
+    return Costed(asked)
