@@ -99,9 +99,7 @@ async def create_faqs(
             alternatives=entry.alternatives,
             answer=entry.answer,
             document_id=document_id,
-            generated=None
-            if kept is None
-            else [t for t in kept if normalize_question(t) not in have],
+            generated=kept,
         )
 
 
