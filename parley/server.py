@@ -39,7 +39,7 @@ from shared.http.openapi import openapi_document
 from shared.http.security import page_policy
 from shared.logging import get_logger
 from shared.masterkey import verify_master_key
-from shared.rag.index import check_embedding_model, embed_pending
+from shared.rag.index import check_embedding_model, embed_every_bot
 from shared.runtime import Runtime
 
 log = get_logger("parley.server")
@@ -75,7 +75,7 @@ async def prepare(
     await embedder.warm_up()
     async with runtime.db.connection() as conn:
         await check_embedding_model(conn, embedder)
-        embedded = await embed_pending(conn, embedder)
+        embedded = await embed_every_bot(conn, runtime.embedder_for)
     if embedded:
         log.info("embedded pending texts", count=embedded)
 

@@ -16,7 +16,7 @@ from shared.bootstrap import seed_demo
 from shared.crypto import Keyring
 from shared.db import api_keys
 from shared.db.pool import Database
-from shared.rag.index import embed_pending
+from shared.rag.index import embed_every_bot
 from shared.runtime import Runtime
 from tests.utils.fake_llm import FakeLLM
 from tests.utils.servers import ThreadServer
@@ -82,7 +82,7 @@ async def chat_runtime(llm_settings, db_url, embedder):
 async def make_shop(runtime: Runtime) -> Shop:
     seed = await seed_demo(runtime.db, allowed_origins=[ORIGIN])
     async with runtime.db.connection() as conn:
-        await embed_pending(conn, runtime.get_embedder())
+        await embed_every_bot(conn, runtime.embedder_for)
         keys = []
         for kind, role, bot in (
             ("publishable", "guest", seed.bot_id),

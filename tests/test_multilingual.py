@@ -153,3 +153,28 @@ async def test_a_bot_whose_language_changes_is_embedded_again_with_its_model(
 async def test_english_bots_keep_the_deployments_model(runtime):
     english = {"language": "en"}
     assert runtime.embedder_for(english) is runtime.get_embedder()
+
+
+async def test_texts_left_without_embeddings_get_their_bots_model(runtime, admin, make_client):
+    """What parley serve does at start: texts left unembedded (an interrupted reindex) are
+    embedded with their own bot's model, not the deployment's."""
+    from shared.db import faqs
+    from shared.rag.index import embed_every_bot
+
+    chat, bot_id = await make_shop(runtime, admin, make_client, "de")
+    bot = (await admin.get(f"/v1/admin/bots/{bot_id}")).json()
+    async with runtime.db.connection() as conn:
+        await faqs.create_faq(
+            conn,
+            tenant_id=bot["tenant_id"],
+            bot_id=bot_id,
+            question="Kann ich im Laden abholen?",
+            answer="Ja, in Berlin-Mitte.",
+        )
+        await conn.execute("UPDATE bots SET kb_version = kb_version + 1 WHERE id = %s", (bot_id,))
+        assert await embed_every_bot(conn, runtime.embedder_for) >= 1  # the world's too
+    body = (
+        await chat.post("/v1/chat", json={"message": "Kann ich die Bestellung im Laden abholen?"})
+    ).json()
+    assert body["source"] == "faq", body
+    assert "Berlin" in body["answer"]

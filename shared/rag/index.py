@@ -54,6 +54,14 @@ async def embed_pending(conn: Conn, embedder: Embedder, *, bot_id: UUID | None =
     return done
 
 
+async def embed_every_bot(conn: Conn, embedder_for: Callable[[dict[str, Any]], Embedder]) -> int:
+    """Embed every bot's pending texts with that bot's model; returns how many."""
+    count = 0
+    for bot in await bots.languages(conn):
+        count += await embed_pending(conn, embedder_for(bot), bot_id=bot["id"])
+    return count
+
+
 async def reindex(
     conn: Conn, embedder: Embedder, embedder_for: Callable[[dict[str, Any]], Embedder]
 ) -> int:
@@ -61,9 +69,7 @@ async def reindex(
     as the deployment's."""
     async with conn.transaction():
         await embeddings.forget_all(conn)
-        count = 0
-        for bot in await bots.languages(conn):
-            count += await embed_pending(conn, embedder_for(bot), bot_id=bot["id"])
+        count = await embed_every_bot(conn, embedder_for)
         await deployment.set_embedding_model(conn, name=embedder.name, dim=embedder.dim)
         await bots.bump_every_kb_version(conn)
     return count
