@@ -3,7 +3,6 @@ and the real openai SDK against the stand-in server, whose ``verdict`` is the ch
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from uuid import uuid4
 
@@ -11,7 +10,7 @@ import pytest
 
 from functions.admin.app import create_app as create_admin_app
 from shared.cache import AnswerCache, Verdict
-from shared.chat.faq_check import check_deadlines, parse
+from shared.chat.faq_check import check_deadlines, parse, read_prompt
 from shared.llm.base import Deadlines
 from tests.chat_fixtures import set_bot
 
@@ -31,9 +30,7 @@ async def ask(chat_client, shop, text: str, **ids: str) -> dict[str, Any]:
 
 def entries(check: dict[str, Any]) -> tuple[str, list[str]]:
     """The message and the FAQ questions a check showed the LLM."""
-    shown = str(check["messages"][-1]["content"])
-    message = shown.split("\n")[0].removeprefix("Message: ")
-    return message, re.findall(r"^\d+\. Q: (.*)$", shown, flags=re.M)
+    return read_prompt(check["messages"])
 
 
 @pytest.fixture
@@ -213,3 +210,17 @@ def test_a_check_waits_for_the_provider_no_longer_than_its_own_deadline():
 )
 def test_a_reply_names_an_entry_shown_or_none(reply, number):
     assert parse(reply, 3) == number
+
+
+def test_a_check_prompt_reads_back_as_the_message_and_questions_shown():
+    from shared.chat.faq_check import messages
+    from shared.rag.faq_match import FaqCandidate
+
+    shown = [
+        FaqCandidate(uuid4(), "Which countries do you ship to?", "All EU.\nAnd Norway.", 0.7),
+        FaqCandidate(uuid4(), "How much does shipping cost?", "€4.90.", 0.6),
+    ]
+    assert read_prompt(messages(CANADA, shown)) == (
+        CANADA,
+        ["Which countries do you ship to?", "How much does shipping cost?"],
+    )

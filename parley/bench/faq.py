@@ -47,6 +47,7 @@ from rank_bm25 import BM25Okapi
 
 from parley.bench.servers import ParleyServer, ThreadServer
 from parley.bench.standin import FakeLLM
+from shared.chat.faq_check import read_prompt
 from shared.faq_import import MAX_ALTERNATIVES
 
 RRF_K = 60
@@ -261,13 +262,11 @@ class LabelJudge(FakeLLM):
     def __init__(self, data: Dataset) -> None:
         super().__init__()
         self.intent = {q["text"]: q.get("expected_faq_id") for q in data.queries}
-        self.faq_of = {t: f["id"] for f in data.faqs for t in [f["question"]]}
+        self.faq_of = {f["question"]: f["id"] for f in data.faqs}
 
     def verdict_for(self, body: dict[str, Any]) -> str:
-        shown = str(body["messages"][-1]["content"])
-        message = shown.split("\n")[0].removeprefix("Message: ")
+        message, entries = read_prompt(body["messages"])
         want = self.intent.get(message)
-        entries = re.findall(r"^\d+\. Q: (.*)$", shown, flags=re.M)
         for number, question in enumerate(entries, start=1):
             if want is not None and self.faq_of.get(question) == want:
                 return str(number)

@@ -49,6 +49,7 @@ numbered FAQ entries. Reply with the number of the entry whose answer answers th
 or 0 if none of them does. Reply with the number only."""
 
 _NUMBER = re.compile(r"\d+")
+_ENTRY = re.compile(r"^\d+\. Q: (.*)$", flags=re.M)
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,14 @@ def messages(question: str, candidates: list[FaqCandidate]) -> list[dict[str, st
         {"role": "system", "content": PROMPT},
         {"role": "user", "content": f"Message: {question}\n\nFAQ entries:\n{entries}"},
     ]
+
+
+def read_prompt(prompt: list[dict[str, str]]) -> tuple[str, list[str]]:
+    """What :func:`messages` showed: the message and the FAQ questions, in order (for a
+    stand-in judge reading a check)."""
+    shown = prompt[-1]["content"]
+    message = shown.split("\n")[0].removeprefix("Message: ")
+    return message, _ENTRY.findall(shown)
 
 
 def parse(reply: str, shown: int) -> int | None:

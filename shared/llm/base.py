@@ -92,7 +92,7 @@ class LLMProvider(ABC):
         deadlines: Deadlines,
     ) -> AsyncIterator[str | Usage]:
         """Like :meth:`stream`, for wire-format chat messages: the answer's prompt, or one of
-        Parley's own (``shared.faq_paraphrase``)."""
+        Parley's own (``shared.faq_paraphrase``, ``shared.chat.faq_check``)."""
 
     async def aclose(self) -> None:  # noqa: B027  (providers without connections need nothing)
         """Close the provider's HTTP connections."""
