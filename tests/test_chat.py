@@ -430,6 +430,73 @@ async def test_the_dashboards_preview_decides_as_the_chat_path_does(chat_runtime
     assert uk["decision"] == "documents"
 
 
+@pytest.mark.parametrize(
+    ("question", "lacks", "expected"),
+    [
+        # above the threshold, but no FAQ says anything about canoes or Norway: the
+        # shipping-cost FAQ would quote the German and EU prices
+        ("How much is shipping for a canoe?", ["cano"], "flat €29"),
+        ("How much does shipping to Norway cost?", ["norway"], "from €14.90"),
+    ],
+)
+async def test_a_faq_match_gives_way_when_only_the_documents_hold_what_is_asked(
+    chat_client, chat_runtime, shop, question, lacks, expected
+):
+    """GIVEN the demo shop, WHEN a question matches a FAQ above the threshold (short of sure)
+    but names something no FAQ mentions and a passage does, THEN the documents answer, and
+    why says what the FAQ lacked; the preview decides the same."""
+    from shared.chat.preview import preview
+    from shared.db import bots as bot_rows
+
+    body = await ask(chat_client, shop, question)
+    assert body["why"]["faq_confidence"] >= body["why"]["threshold"]
+    assert body["why"]["rule"] == "documents"
+    assert body["why"]["faq_lacks"] == lacks
+    assert body["source"] == "rag"
+    assert expected in body["answer"]
+    async with chat_runtime.db.connection() as conn:
+        bot = await bot_rows.get_bot(conn, scope=None, bot_id=shop.bot_id)
+        shown = await preview(conn, chat_runtime.get_embedder(), bot, question)
+    assert shown["decision"] == "documents"
+    assert shown["lacking"] == lacks
+
+
+async def test_a_faq_match_holds_when_no_passage_holds_the_word_it_lacks(
+    chat_client, chat_runtime, shop
+):
+    """GIVEN the demo shop, WHEN the question's extra word is one no FAQ and no passage
+    holds, or one another FAQ holds, THEN the FAQ above the threshold answers as before."""
+    from shared.db import bots as bot_rows
+    from shared.rag.faq_match import match_faq, unmatched_words
+
+    grandmother = "How much does shipping cost for my grandmother?"
+    tent = "How much does shipping a tent cost?"
+    embedder = chat_runtime.get_embedder()
+    lacking = {}
+    async with chat_runtime.db.connection() as conn:
+        bot = await bot_rows.get_bot(conn, scope=None, bot_id=shop.bot_id)
+        for text in (grandmother, tent):
+            vector = await embedder.embed_one(text)
+            match = await match_faq(conn, bot_id=bot["id"], text=text, vector=vector)
+            assert match.best is not None
+            assert match.best.question == "How much does shipping cost?"
+            lacking[text] = await unmatched_words(
+                conn,
+                bot=bot,
+                match=match,
+                text=text,
+                threshold=0.75,
+                calibration=embedder.calibration,
+            )
+    assert lacking[grandmother] == ("grandmoth",)  # the FAQ lacks it, and so do the documents
+    assert lacking[tent] == ()  # other FAQs speak of tents ("Can you fix my tent?")
+    for text in (grandmother, tent):
+        body = await ask(chat_client, shop, text)
+        assert body["source"] == "faq", body["why"]
+        assert body["why"]["rule"] == "faq_above_threshold"
+        assert "faq_lacks" not in body["why"]
+
+
 async def test_every_answer_says_why_it_came_from_where_it_did(chat_client, chat_runtime, shop):
     hit = await ask(chat_client, shop, "what does delivery cost?")
     assert hit["why"]["rule"] == "faq_above_threshold"

@@ -288,14 +288,18 @@ def test_testing_a_question_shows_the_decision_and_stores_nothing(api, admin_ses
     bot = api.get("/v1/admin/bots", headers=headers).json()["items"][0]
     before = api.get(f"/v1/admin/bots/{bot['id']}/conversations", headers=headers).json()
     at = open_page(as_admin(admin_session), "FAQs")
-    for question, decision in (
-        ("do you sell gift cards", "Answered from the FAQ"),
-        ("Can I pay with seashells on Mars?", "Not answered"),
+    for question, decision, note in (
+        ("do you sell gift cards", "Answered from the FAQ", None),
+        # above the threshold, but only the shipping policy speaks of canoes
+        ("How much is shipping for a canoe?", "Answered from the documents", "no FAQ mentions"),
+        ("Can I pay with seashells on Mars?", "Not answered", None),
     ):
         field(at, "Test a question").input(question)
         button(at, "Test").click().run()
         assert not at.error, [e.value for e in at.error]
         assert decision in shown(at), shown(at)
+        notes = " ".join(i.value for i in at.info)
+        assert note is None or note in notes, notes
     assert "Matched FAQ" not in shown(at)  # the last one matched nothing well enough
     after = api.get(f"/v1/admin/bots/{bot['id']}/conversations", headers=headers).json()
     assert after["items"] == before["items"]

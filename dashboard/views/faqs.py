@@ -103,6 +103,12 @@ def _test_a_question(ctx: Context) -> None:
     )
     if result["faq"]:
         st.markdown(f"Matched FAQ: “{result['faq']['question']}”")
+    if result.get("lacking"):
+        st.info(
+            "Above the threshold, but the question asks about something no FAQ mentions and"
+            f" your documents do ({', '.join(result['lacking'])}): the documents answer. Add"
+            " it to a FAQ's answer or phrasings if the FAQ should."
+        )
     if result.get("llm_check"):
         st.info(
             "Close to a FAQ but under the threshold: your bot's LLM is first asked which of"

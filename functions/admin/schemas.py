@@ -444,7 +444,7 @@ class Message(BaseModel):
         description="What decided the answer's source: rule (faq_above_threshold,"
         " faq_grey_zone, faq_checked, documents, no_answer, answer_cache, spending_cap),"
         " faq_confidence, threshold, threshold_from (bot or default), closest_passage,"
-        " checked_by, faq_check",
+        " checked_by, faq_check, faq_lacks",
     )
     created_at: datetime
 
@@ -559,6 +559,11 @@ class Preview(BaseModel):
     confidence: float
     threshold: float
     faq: PreviewCandidate | None
+    lacking: list[str] = Field(
+        default_factory=list,
+        description="The question's words (stemmed) that no FAQ holds and a passage does:"
+        " a match above the threshold, short of sure, gives way to the documents for them",
+    )
     llm_check: bool = Field(
         False,
         description="The match is in the grey zone and the bot's LLM would be asked which"

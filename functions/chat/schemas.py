@@ -54,7 +54,9 @@ class ChatResponse(BaseModel):
         " faq_checked, documents, no_answer, answer_cache, spending_cap), faq_confidence,"
         " threshold, threshold_from (bot or default), closest_passage, checked_by and"
         " faq_check (a grey-zone match put to the bot's LLM: who answered, and 'none' when"
-        " no FAQ shown answers), personal_data_withheld (kinds counted, never values)",
+        " no FAQ shown answers), faq_lacks (the question's words, stemmed, that no FAQ holds"
+        " and a passage does: why a match above the threshold gave way to the documents),"
+        " personal_data_withheld (kinds counted, never values)",
     )
 
 

@@ -1,12 +1,12 @@
 """What the bot would do with a question, stored nowhere: the dashboard's "Test a question".
 
 The same steps as a visitor's first turn, minus the answer cache and the LLM: the FAQ match
-against the bot's threshold, else the FAQ if it is clearly closer than any passage (the grey
-zone), else the passages retrieval finds (the bot would generate from them), else nothing
-(the handoff text). A bot whose chain has an LLM first asks it about a grey-zone match
-(``shared.chat.faq_check``): the preview asks nothing, shows what the offline rule decides,
-and says (``llm_check``) that the LLM would be asked.
-"""
+against the bot's threshold (a match short of sure whose question names something only a
+passage holds gives way to the documents: ``lacking``), else the FAQ if it is clearly closer
+than any passage (the grey zone), else the passages retrieval finds (the bot would generate
+from them), else nothing (the handoff text). A bot whose chain has an LLM first asks it
+about a grey-zone match (``shared.chat.faq_check``): the preview asks nothing, shows what
+the offline rule decides, and says (``llm_check``) that the LLM would be asked."""
 
 from __future__ import annotations
 
@@ -15,7 +15,13 @@ from typing import Any
 from shared.chat.faq_check import in_grey_zone
 from shared.db.pool import Conn
 from shared.embeddings.base import Embedder
-from shared.rag.faq_match import grey_zone_pick, match_faq, threshold_for
+from shared.rag.faq_match import (
+    grey_zone_pick,
+    match_faq,
+    named_elsewhere,
+    threshold_for,
+    unmatched_words,
+)
 from shared.rag.retrieve import retrieve
 
 
@@ -34,7 +40,16 @@ async def preview(
         for c in match.candidates
     ]
     passages: list[dict[str, Any]] = []
-    if match.best is not None and match.confidence >= threshold:
+    lacking: list[str] = []
+    above = match.best is not None and match.confidence >= threshold
+    unmatched = (
+        await unmatched_words(
+            conn, bot=bot, match=match, text=text, threshold=threshold, calibration=calibration
+        )
+        if above
+        else ()
+    )
+    if above and not unmatched:
         decision = "faq"
     else:
         found = await retrieve(
@@ -50,7 +65,10 @@ async def preview(
             for p in found
         ]
         closest = [p.similarity for p in found]
-        if grey_zone_pick(match, threshold, closest, calibration) is not None:
+        if above:  # unless a passage holds what the question asks and the FAQ lacks
+            lacking = named_elsewhere(unmatched, found)
+            decision = "documents" if lacking else "faq"
+        elif grey_zone_pick(match, threshold, closest, calibration) is not None:
             decision = "faq"  # the grey zone: the FAQ is clearly closer than any passage
         else:
             decision = "documents" if found else "not_answered"
@@ -59,6 +77,7 @@ async def preview(
         "confidence": round(match.confidence, 4),
         "threshold": threshold,
         "faq": candidates[0] if decision == "faq" else None,
+        "lacking": lacking,
         "llm_check": has_llm
         and bool(bot["check_faq_matches"])
         and in_grey_zone(match, threshold, calibration.grey_floor),

@@ -1,15 +1,16 @@
 """From a visitor's question to a stored, explained answer.
 
 Order of preference: the answer cache (exact, then by meaning), a FAQ above the bot's
-confidence threshold, a FAQ in the grey zone below it that the bot's LLM confirms
-(``shared.chat.faq_check``; without an LLM, one that fits better than any passage), a
-generated answer grounded in retrieved passages (the bot's provider chain, extractive
-included), and when nothing relevant exists, the bot's handoff text. While a person
-handles the conversation (handoff), the bot gives nothing: the question is stored for them.
-A ready answer (cache, FAQ) costs three statements on one pooled connection: the caller's
-(authenticated by the route), the FAQ match, and storing the exchange. A generated one
-gives the connection back while the model writes.
-"""
+confidence threshold (unless, not sure of it, the question asks about something the FAQ
+never mentions and a passage does: then the documents), a FAQ in the grey zone below it that
+the bot's LLM confirms (``shared.chat.faq_check``; without an LLM, one that fits better than
+any passage), a generated answer grounded in retrieved passages (the bot's provider chain,
+extractive included), and when nothing relevant exists, the bot's handoff text. While a
+person handles the conversation (handoff), the bot gives nothing: the question is stored for
+them. A ready answer (cache, FAQ) costs three statements on one pooled connection: the
+caller's (authenticated by the route), the FAQ match, and storing the exchange (a match held
+back for words its FAQ lacks, one to three more). A generated one gives the connection back
+while the model writes."""
 
 from __future__ import annotations
 
@@ -40,9 +41,11 @@ from shared.rag.faq_match import (
     FaqMatch,
     grey_zone_pick,
     match_faq,
+    named_elsewhere,
     threshold_for,
+    unmatched_words,
 )
-from shared.rag.retrieve import Passage, retrieve
+from shared.rag.retrieve import Passage, holding_first, retrieve
 
 log = get_logger("parley.chat")
 
@@ -55,6 +58,9 @@ class Lookup:
     answer: Answer | None  # ready: from the cache or the FAQ
     vector: Vector | None = None  # otherwise, what generating needs
     match: FaqMatch | None = None
+    # A match above the threshold held back: the question's words its FAQ lacks, which the
+    # passages may hold (shared.rag.faq_match.unmatched_words)
+    unmatched: tuple[str, ...] = ()
 
 
 class ChatService:
@@ -122,9 +128,15 @@ class ChatService:
             indexed=bot["chunks_indexed"],
         )
         threshold = _threshold(bot, calibration)
+        above = bool(lookup.unmatched)  # a match above the threshold, held back
+        lacking = named_elsewhere(lookup.unmatched, passages)
+        if lacking:  # the documents answer for what these passages hold
+            passages = holding_first(passages, lacking)
         checked: faq_check.Checked | None = None
-        if bot["check_faq_matches"] and faq_check.in_grey_zone(
-            lookup.match, threshold, calibration.grey_floor
+        if (
+            not above
+            and bot["check_faq_matches"]
+            and faq_check.in_grey_zone(lookup.match, threshold, calibration.grey_floor)
         ):
             checked = await faq_check.check(
                 chain=self.chain,
@@ -143,6 +155,9 @@ class ChatService:
         if checked is not None:  # the bot's LLM said which FAQ answers, if any
             grey, rule = checked.faq, "faq_checked"
             checks = {"checked_by": checked.provider or "answer_cache"}
+        elif above:  # unless a passage holds what the question asks and the FAQ lacks
+            grey = None if lacking else lookup.match.best
+            rule, checks = "faq_above_threshold", {}
         else:  # offline: the FAQ fits better than anything the documents hold
             grey = grey_zone_pick(lookup.match, threshold, closest, calibration)
             rule, checks = "faq_grey_zone", {}
@@ -171,6 +186,7 @@ class ChatService:
                 closest_passage=max(closest) if closest else None,
                 error="providers_failed" if answer.error else None,
                 faq_check="none" if checked is not None else None,
+                faq_lacks=lacking,
                 **checks,
                 **(answer.why or {}),  # what the generation adds (personal data withheld)
             )
@@ -202,7 +218,13 @@ class ChatService:
         )
         best = match.best
         calibration = embedder.calibration
-        if best is not None and match.confidence >= _threshold(bot, calibration):
+        threshold = _threshold(bot, calibration)
+        if best is not None and match.confidence >= threshold:
+            unmatched = await unmatched_words(
+                conn, bot=bot, match=match, text=text, threshold=threshold, calibration=calibration
+            )
+            if unmatched:  # the passages decide (handle)
+                return Lookup(None, vector, match, unmatched)
             answer = _faq_answer(best, match.confidence)
             answer.why = _why("faq_above_threshold", bot, calibration, match.confidence)
             return Lookup(answer)

@@ -89,7 +89,9 @@ fused AS (
 )
 SELECT c.id, c.document_id, c.text, c.heading, c.page,
        1 - (c.embedding <=> %(vec)s) AS cos, {lex_rank("c.tsv")} AS lex, f.fused,
-       d.title, d.source_uri
+       d.title, d.source_uri,
+       ARRAY(SELECT unnest(q.terms) INTERSECT SELECT unnest(tsvector_to_array(c.tsv))
+             ORDER BY 1) AS terms
   FROM fused f JOIN chunks c ON c.id = f.id JOIN documents d ON d.id = c.document_id, q
  ORDER BY f.fused DESC, c.id
  LIMIT %(limit)s

@@ -30,6 +30,9 @@ class Calibration:
     faq-matching.md); scripts/calibrate_embedder.py carries them over to another model."""
 
     faq_threshold: float = 0.75  # a FAQ match this confident answers (unless the bot says)
+    # Up to here, one whose question has words the FAQ lacks and a passage holds gives way
+    # to the documents ("shipping for a canoe" is not "shipping cost"); above, it answers.
+    faq_sure: float = 0.85
     grey_floor: float = 0.60  # from here up to the threshold, the FAQ may still answer...
     faq_lead: float = 0.20  # ...when it leads the closest passage by this much
     passage_relevance: float = 0.30  # a passage below this is not about the question

@@ -32,6 +32,7 @@ from shared.embeddings.base import (
 # over by quantile of question-pair cosines (e5 puts unrelated questions near 0.8).
 E5_CALIBRATION = Calibration(
     faq_threshold=0.934,
+    faq_sure=0.956,
     grey_floor=0.905,
     faq_lead=0.04,
     passage_relevance=0.853,

@@ -14,7 +14,9 @@ indexes of its own (shared.db.bot_indexes); PostgreSQL scores and ranks them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 import numpy as np
@@ -23,6 +25,7 @@ import numpy.typing as npt
 from shared.db import faqs
 from shared.db.pool import Conn
 from shared.embeddings.base import DEFAULT_CALIBRATION, Calibration
+from shared.rag.retrieve import Passage
 
 LEXICAL_WEIGHT = 0.05
 # The default model's; each model's own are its embedder's ``calibration``.
@@ -45,6 +48,7 @@ class FaqCandidate:
 class FaqMatch:
     candidates: list[FaqCandidate]  # best first, at most ``limit``
     confidence: float
+    has_documents: bool = False  # the bot has documents (passages may say more)
 
     @property
     def best(self) -> FaqCandidate | None:
@@ -74,12 +78,48 @@ async def match_faq(
     candidates = [
         FaqCandidate(r["id"], r["question"], r["answer"], float(r["score"])) for r in rows
     ]
-    return FaqMatch(candidates, confidence(candidates))
+    return FaqMatch(
+        candidates, confidence(candidates), has_documents=bool(rows and rows[0]["has_documents"])
+    )
 
 
 def threshold_for(bot_setting: float | None, calibration: Calibration) -> float:
     """The bot's own FAQ threshold, or the embedding model's."""
     return calibration.faq_threshold if bot_setting is None else float(bot_setting)
+
+
+async def unmatched_words(
+    conn: Conn,
+    *,
+    bot: Mapping[str, Any],
+    match: FaqMatch,
+    text: str,
+    threshold: float,
+    calibration: Calibration,
+) -> tuple[str, ...]:
+    """For a match above ``threshold`` but short of sure (the calibration's ``faq_sure``), of
+    a bot with documents: the question's words that neither the FAQ's answer nor any of the
+    bot's FAQ phrasings holds. Such a match gives way to the documents when a passage holds
+    one (:func:`named_elsewhere`). Nothing (and no statement) for any other match."""
+    best = match.best
+    if (
+        best is None
+        or not match.has_documents
+        or not threshold <= match.confidence < max(threshold, calibration.faq_sure)
+    ):
+        return ()
+    terms = await faqs.unmatched_terms(
+        conn, bot_id=bot["id"], faq_id=best.faq_id, text=text, indexed=bot["faqs_indexed"]
+    )
+    return tuple(terms)
+
+
+def named_elsewhere(unmatched: Sequence[str], passages: Sequence[Passage]) -> list[str]:
+    """Those of ``unmatched`` that a relevant passage holds: "How much is shipping for a
+    canoe?" matches "How much does shipping cost?", but only the shipping policy says
+    anything about canoes."""
+    held = {term for p in passages for term in p.terms}
+    return [term for term in unmatched if term in held]
 
 
 def grey_zone_pick(

@@ -1,0 +1,126 @@
+"""What the demo shop answers, offline, to fifty questions a visitor might ask.
+
+    python3 scripts/demo_questions.py [--out answers.jsonl]
+
+Starts a ``parley serve`` of its own with the demo shop (no LLM: the extractive answers),
+asks each question through ``POST /v1/chat`` at default settings, and prints one line a
+question: where the answer came from, the rule that chose it (``why``), the FAQ match's
+confidence and the start of the answer. Written for docs/faq-matching.md: run it at two
+commits and compare the lines to see which answers a change moves (none of the questions is
+one of the demo FAQ's own phrasings; they paraphrase the FAQs or ask what only the
+documents hold).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+import httpx2
+
+from parley.bench.servers import ParleyServer
+
+QUESTIONS = [
+    "How much is shipping for a canoe?",
+    "Do you ship to Canada?",
+    "Is express shipping available to the UK?",
+    "Which items can't be returned?",
+    "Can I return a personalised item?",
+    "Do I pay customs to Switzerland?",
+    "How much does delivery cost?",
+    "What does shipping to Austria cost?",
+    "Is delivery free over 50 euros?",
+    "How long does shipping to Germany take?",
+    "When does my parcel arrive?",
+    "Do you ship to France?",
+    "Where is my package?",
+    "Can I cancel my purchase?",
+    "How many days do I have to send an item back?",
+    "Is returning free?",
+    "When do I get my money back?",
+    "Can I swap these boots for a bigger size?",
+    "Do you accept PayPal?",
+    "Can I pay with Klarna?",
+    "Where do I put my voucher code?",
+    "Do you have gift vouchers?",
+    "How long is the guarantee on a tent?",
+    "My zip broke, how do I claim warranty?",
+    "Can you repair my sleeping bag?",
+    "Do your hiking boots run large?",
+    "Is the jacket back in stock soon?",
+    "Where is your shop in Berlin?",
+    "Can I collect my order in the shop?",
+    "Can I order without an account?",
+    "I can't remember my password",
+    "Please delete my data",
+    "How do I stop the newsletter?",
+    "Is your down responsibly sourced?",
+    "Can I tumble dry my waterproof jacket?",
+    "Will you match a cheaper price?",
+    "My tent arrived damaged",
+    "What is your phone number?",
+    "Can I rent a canoe?",
+    "Do you rent sleeping bags?",
+    "How much does shipping a tent cost?",
+    "How much is express shipping to Austria?",
+    "Does the warranty cover UV damage?",
+    "Can I return a canoe?",
+    "How long does delivery of bulky items take?",
+    "Can I ship a kayak to Norway?",
+    "Is there a fee for returns from Switzerland?",
+    "How much does shipping to Norway cost?",
+    "Can I pay by bank transfer?",
+    "Do you ship gas cartridges?",
+]
+
+
+def main(out: Path | None) -> None:
+    lines = []
+    with tempfile.TemporaryDirectory() as tmp:
+        server = ParleyServer(Path(tmp) / "state", {"PARLEY_DEMO": "1"})
+        try:
+            with httpx2.Client(base_url=server.url, timeout=60) as client:
+                admin = {"Authorization": f"Bearer {server.login(client)}"}
+                bot = client.get("/v1/admin/bots", headers=admin).json()["items"][0]
+                key = client.post(
+                    "/v1/admin/api-keys",
+                    headers=admin,
+                    json={"tenant_id": bot["tenant_id"], "kind": "secret", "role": "saas_user"},
+                ).json()["key"]
+                caller = {"Authorization": f"Bearer {key}"}
+                for question in QUESTIONS:
+                    response = client.post(
+                        "/v1/chat", json={"message": question, "bot_id": bot["id"]}, headers=caller
+                    )
+                    response.raise_for_status()
+                    body = response.json()
+                    why = body["why"] or {}
+                    lines.append(
+                        {
+                            "question": question,
+                            "source": body["source"],
+                            "rule": why.get("rule"),
+                            "faq_confidence": why.get("faq_confidence"),
+                            "faq_lacks": why.get("faq_lacks"),
+                            "answer": body["answer"],
+                        }
+                    )
+        finally:
+            server.stop()
+    for line in lines:
+        confidence = line["faq_confidence"]
+        print(
+            f"{line['source']:8s} {line['rule'] or '':20s}"
+            f" {'' if confidence is None else f'{confidence:.3f}':5s}  {line['question']}"
+            f"\n{'':36s}{line['answer'][:100]}"
+        )
+    if out is not None:
+        out.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, help="also write the answers as JSON lines")
+    main(parser.parse_args().out)
