@@ -66,7 +66,7 @@ async def preview(
         ]
         closest = [p.similarity for p in found]
         if above:  # unless a passage holds what the question asks and the FAQ lacks
-            lacking = named_elsewhere(unmatched, found)
+            lacking, _ = await named_elsewhere(conn, unmatched, found)
             decision = "documents" if lacking else "faq"
         elif grey_zone_pick(match, threshold, closest, calibration) is not None:
             decision = "faq"  # the grey zone: the FAQ is clearly closer than any passage

@@ -45,7 +45,7 @@ from shared.rag.faq_match import (
     threshold_for,
     unmatched_words,
 )
-from shared.rag.retrieve import Passage, holding_first, retrieve
+from shared.rag.retrieve import Passage, retrieve
 
 log = get_logger("parley.chat")
 
@@ -129,9 +129,7 @@ class ChatService:
         )
         threshold = _threshold(bot, calibration)
         above = bool(lookup.unmatched)  # a match above the threshold, held back
-        lacking = named_elsewhere(lookup.unmatched, passages)
-        if lacking:  # the documents answer for what these passages hold
-            passages = holding_first(passages, lacking)
+        lacking, passages = await named_elsewhere(await lease.conn(), lookup.unmatched, passages)
         checked: faq_check.Checked | None = None
         if (
             not above

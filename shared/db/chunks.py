@@ -89,9 +89,7 @@ fused AS (
 )
 SELECT c.id, c.document_id, c.text, c.heading, c.page,
        1 - (c.embedding <=> %(vec)s) AS cos, {lex_rank("c.tsv")} AS lex, f.fused,
-       d.title, d.source_uri,
-       ARRAY(SELECT unnest(q.terms) INTERSECT SELECT unnest(tsvector_to_array(c.tsv))
-             ORDER BY 1) AS terms
+       d.title, d.source_uri
   FROM fused f JOIN chunks c ON c.id = f.id JOIN documents d ON d.id = c.document_id, q
  ORDER BY f.fused DESC, c.id
  LIMIT %(limit)s
@@ -117,3 +115,17 @@ async def search(
     params = {"bot": bot_id, "text": text, "vec": vector, "k": RRF_K, "limit": limit}
     cur = await conn.execute(retrieve_query(bot_id, len(vector), indexed=indexed), params)
     return await cur.fetchall()
+
+
+async def held_terms(
+    conn: Conn, *, chunk_ids: Sequence[int], terms: Sequence[str]
+) -> dict[int, list[str]]:
+    """For each of the chunks, those of ``terms`` (lexemes in its bot's text-search
+    language) that it holds."""
+    cur = await conn.execute(
+        "SELECT c.id, ARRAY(SELECT t FROM unnest(%(terms)s::text[]) t"
+        "                    WHERE c.tsv @@ quote_literal(t)::tsquery ORDER BY t) AS held"
+        "  FROM chunks c WHERE c.id = ANY(%(ids)s)",
+        {"terms": list(terms), "ids": list(chunk_ids)},
+    )
+    return {row["id"]: list(row["held"]) for row in await cur.fetchall()}

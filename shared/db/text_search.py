@@ -3,12 +3,11 @@
 The question as a full-text query, in the bot's language: any of its words (an OR of
 its lexemes), so a paraphrase sharing one rare word still ranks.
 
-``QUESTION_QUERY`` is a CTE named ``q``: ``query`` (NULL when the question has no lexemes,
-e.g. only stop words), ``terms``, those lexemes as a text array (retrieval returns the ones
-each passage holds). It is MATERIALIZED: inlined, PostgreSQL pulled the expression up into
-the scan and parsed and stemmed the question again for every row (2.5 ms of a 93-phrasing
-FAQ match; 0.9 ms once). ``lex_rank(column)`` is the rank of a row's tsvector against it, 0
-for rows that share no word.
+``QUESTION_QUERY`` is a CTE named ``q`` with one column, ``query`` (NULL when the question
+has no lexemes, e.g. only stop words). It is MATERIALIZED: inlined, PostgreSQL pulled the
+expression up into the scan and parsed and stemmed the question again for every row
+(2.5 ms of a 93-phrasing FAQ match; 0.9 ms once). ``lex_rank(column)`` is the rank of a
+row's tsvector against it, 0 for rows that share no word.
 """
 
 from __future__ import annotations
@@ -20,11 +19,10 @@ from psycopg import sql
 
 QUESTION_QUERY = """
 q AS MATERIALIZED (
-    SELECT CASE WHEN any_word = '' THEN NULL ELSE to_tsquery(cfg, any_word) END AS query,
-           tsvector_to_array(to_tsvector(cfg, %(text)s)) AS terms
+    SELECT CASE WHEN terms = '' THEN NULL ELSE to_tsquery(cfg, terms) END AS query
       FROM (SELECT b.text_search_config AS cfg,
                    replace(plainto_tsquery(b.text_search_config, %(text)s)::text, '&', '|')
-                       AS any_word
+                       AS terms
               FROM bots b WHERE b.id = %(bot)s) t
 )"""
 

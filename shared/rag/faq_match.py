@@ -22,7 +22,7 @@ from uuid import UUID
 import numpy as np
 import numpy.typing as npt
 
-from shared.db import faqs
+from shared.db import chunks, faqs
 from shared.db.pool import Conn
 from shared.embeddings.base import DEFAULT_CALIBRATION, Calibration
 from shared.rag.retrieve import Passage
@@ -114,12 +114,18 @@ async def unmatched_words(
     return tuple(terms)
 
 
-def named_elsewhere(unmatched: Sequence[str], passages: Sequence[Passage]) -> list[str]:
-    """Those of ``unmatched`` that a relevant passage holds: "How much is shipping for a
+async def named_elsewhere(
+    conn: Conn, unmatched: Sequence[str], passages: Sequence[Passage]
+) -> tuple[list[str], list[Passage]]:
+    """Those of ``unmatched`` that a relevant passage holds ("How much is shipping for a
     canoe?" matches "How much does shipping cost?", but only the shipping policy says
-    anything about canoes."""
-    held = {term for p in passages for term in p.terms}
-    return [term for term in unmatched if term in held]
+    anything about canoes), and the passages with those that hold them first: they lead the
+    answer. No statement when there is nothing to look for."""
+    if not unmatched or not passages:
+        return [], list(passages)
+    held = await chunks.held_terms(conn, chunk_ids=[p.chunk_id for p in passages], terms=unmatched)
+    named = [term for term in unmatched if any(term in terms for terms in held.values())]
+    return named, sorted(passages, key=lambda p: not held.get(p.chunk_id))
 
 
 def grey_zone_pick(

@@ -4,7 +4,6 @@ many, over the candidates its own indexes give: shared.db.bot_indexes)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -31,7 +30,6 @@ class Passage:
     text: str
     similarity: float
     url: str | None = None
-    terms: tuple[str, ...] = ()  # the question's lexemes it holds
 
     @property
     def label(self) -> str:
@@ -70,14 +68,6 @@ async def retrieve(
                 text=row["text"],
                 similarity=float(row["cos"]),
                 url=uri if uri.startswith(("http://", "https://")) else None,
-                terms=tuple(row["terms"]),
             )
         )
     return passages
-
-
-def holding_first(passages: list[Passage], terms: Sequence[str]) -> list[Passage]:
-    """``passages`` with those that hold any of ``terms`` first, each group in its order: the
-    passages a question was sent to the documents for lead the answer."""
-    wanted = set(terms)
-    return sorted(passages, key=lambda p: wanted.isdisjoint(p.terms))
