@@ -105,6 +105,26 @@ async def test_websocket_streams_tokens_then_done_and_survives_visitor_errors(se
         assert again["conversation_id"] == done["conversation_id"]
 
 
+async def test_a_websocket_flood_over_the_limit_costs_no_embeddings(served, embedder):
+    """GIVEN a bot allowing two messages a minute, WHEN one socket sends six different
+    questions, THEN two are answered, four refused, and after the first refusal none of
+    them reaches the model (each is counted before its question is embedded)."""
+    server, shop, setup = served
+    await set_bot(setup, shop.bot_id, rate_limit_per_minute=2)
+    async with websockets.connect(ws_url(server, shop), origin=WS_ORIGIN) as socket:
+        frames = []
+        embedded = []
+        for n in range(6):
+            before = embedder.misses
+            await socket.send(json.dumps({"type": "message", "text": f"Flood question {n}?"}))
+            frames.append((await receive_answer(socket))[1])
+            embedded.append(embedder.misses - before)
+    assert [f["type"] for f in frames] == ["done", "done"] + ["error"] * 4
+    assert {f["code"] for f in frames[2:]} == {"rate_limited"}
+    assert embedded[:2] == [1, 1]  # answered: embedded while being counted
+    assert embedded[3:] == [0, 0, 0]  # the first refusal may have embedded; none after it
+
+
 @pytest.mark.parametrize("origin", ["https://evil.example", None])
 async def test_websocket_handshake_checks_the_origin(served, origin):
     server, shop, _ = served

@@ -52,6 +52,29 @@ async def test_concurrent_questions_are_embedded_in_one_batch(embedder):
         assert np.allclose(vector[0], original([text])[0], atol=1e-5)
 
 
+async def test_a_question_dropped_while_it_waits_is_not_embedded(embedder):
+    """GIVEN the model busy with one question, WHEN another waiting its turn is dropped (its
+    caller was refused meanwhile), THEN the model never sees it."""
+    local: LocalEmbedder = embedder.inner
+    seen: list[str] = []
+    original = local.encode
+
+    def recording(texts):
+        seen.extend(texts)
+        return original(texts)
+
+    local.encode = recording  # type: ignore[method-assign]
+    try:
+        first = local.embed_soon(["the question being embedded"])
+        dropped = local.embed_soon(["the question dropped before its turn"])
+        kept = local.embed_soon(["the question after it"])
+        dropped.cancel()
+        await asyncio.gather(first, kept)
+    finally:
+        del local.encode
+    assert seen == ["the question being embedded", "the question after it"]
+
+
 class FakeDim(Embedder):
     name = "test:other-model"
     dim = 8

@@ -27,33 +27,45 @@ def error_frame(exc: ParleyError) -> Frame:
     return {"type": "error", **exc.body()["error"]}
 
 
-async def answer_frames(answering: Answering) -> AsyncIterator[Frame]:
-    queue: asyncio.Queue[str | None] = asyncio.Queue()
+class AnswerStream:
+    """An answer under way: begun at once, so its work (embedding the question first of all)
+    overlaps whatever the channel does before the first frame, such as sending an HTTP
+    response's headers; read with :meth:`frames`, stopped with :meth:`cancel`."""
 
-    async def on_token(text: str) -> None:
-        await queue.put(text)
+    def __init__(self, answering: Answering) -> None:
+        self._queue: asyncio.Queue[str | None] = asyncio.Queue()
+        self._task = asyncio.create_task(self._run(answering))
 
-    async def run() -> ChatOutcome:
+    async def _run(self, answering: Answering) -> ChatOutcome:
         try:
-            return await answering(on_token)
+            return await answering(self._queue.put)
         finally:
-            await queue.put(None)
+            await self._queue.put(None)
 
-    task = asyncio.create_task(run())
-    try:
-        while (piece := await queue.get()) is not None:
-            yield {"type": "token", "text": piece}
+    async def frames(self) -> AsyncIterator[Frame]:
         try:
-            outcome = await task
-        except ParleyError as exc:
-            yield error_frame(exc)
-            return
-        except Exception:
-            log.exception("chat answer failed")
-            yield error_frame(ParleyError())
-            return
-        # "received": the message waits for the person handling the conversation.
-        yield {"type": "done" if outcome.answered else "received", **outcome.public()}
-    finally:
-        if not task.done():
-            task.cancel()  # the visitor left: stop the provider call
+            while (piece := await self._queue.get()) is not None:
+                yield {"type": "token", "text": piece}
+            try:
+                outcome = await self._task
+            except ParleyError as exc:
+                yield error_frame(exc)
+                return
+            except Exception:
+                log.exception("chat answer failed")
+                yield error_frame(ParleyError())
+                return
+            # "received": the message waits for the person handling the conversation.
+            yield {"type": "done" if outcome.answered else "received", **outcome.public()}
+        finally:
+            self.cancel()
+
+    def cancel(self) -> None:
+        """Stop the answer if it is still under way (the visitor left): the provider call
+        included."""
+        if not self._task.done() and not self._task.cancelling():  # asked once: a second
+            self._task.cancel()  # request would interrupt the provider stream's own closing
+
+
+def answer_frames(answering: Answering) -> AsyncIterator[Frame]:
+    return AnswerStream(answering).frames()

@@ -29,7 +29,7 @@ from shared.chat.turn import Answer, ChatOutcome, Question, handoff_text
 from shared.crypto import DecryptionError, TenantCipher
 from shared.db import conversations
 from shared.db.pool import Conn, Lease
-from shared.embeddings.base import Calibration, Embedder, Vector
+from shared.embeddings.base import Calibration, Embedder, Vector, Vectors
 from shared.errors import NotFoundError, UnauthorizedError
 from shared.llm.base import ChatMessage, Generation
 from shared.llm.chain import AllProvidersFailedError, OnToken, ProviderChain
@@ -51,6 +51,32 @@ log = get_logger("parley.chat")
 
 Ciphers = Callable[[Conn, UUID], Awaitable[TenantCipher]]
 Bot = dict[str, Any]
+# Counts a question against its caller's limit (raising RateLimitedError when over).
+Count = Callable[[Conn], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class _Early:
+    """What a question needs first, begun before the caller's checks finish: the cached
+    answer, or else the question's embedding under way."""
+
+    cached: CachedAnswer | None
+    vector: asyncio.Future[Vectors] | None  # one row
+
+    @classmethod
+    def begin(cls, cache: AnswerCache, bot: Bot, embedder: Embedder, text: str) -> _Early:
+        cached = cache.get(bot["id"], bot["kb_version"], text)
+        if cached is not None:
+            return cls(cached, None)
+        return cls(None, embedder.embed_soon([text]))
+
+    def cancel(self) -> None:
+        if self.vector is None:
+            return
+        if not self.vector.done():
+            self.vector.cancel()
+        elif not self.vector.cancelled():
+            self.vector.exception()  # a failure no one waits for now is not logged as lost
 
 
 @dataclass(frozen=True)
@@ -78,16 +104,31 @@ class ChatService:
         self.ciphers = ciphers
 
     async def handle(
-        self, lease: Lease, bot: Bot, question: Question, on_token: OnToken | None = None
+        self,
+        lease: Lease,
+        bot: Bot,
+        question: Question,
+        on_token: OnToken | None = None,
+        *,
+        count: Count | None = None,
     ) -> ChatOutcome:
+        """``count``: counts the question against its caller's limit, raising when over,
+        while the question is embedded (None: the route counted it already)."""
         started = time.perf_counter()
-        cipher = await self.ciphers(await lease.conn(), bot["tenant_id"])
-        visitor_id = _identify(cipher, bot["id"], question)
+        embedder = self.embedders(bot)
+        early = _Early.begin(self.cache, bot, embedder, question.text)
+        try:
+            if count is not None:
+                await count(await lease.conn())
+            cipher = await self.ciphers(await lease.conn(), bot["tenant_id"])
+            visitor_id = _identify(cipher, bot["id"], question)
+        except BaseException:
+            early.cancel()  # refused: its embedding is not wanted
+            raise
         token = visitors.issue_token(cipher, bot_id=bot["id"], visitor_id=visitor_id)
         turn = store.Turn(bot, question, visitor_id, token, cipher, started)
 
-        embedder = self.embedders(bot)
-        lookup = await self._ready_answer(await lease.conn(), bot, embedder, question.text)
+        lookup = await self._ready_answer(await lease.conn(), bot, embedder, question.text, early)
         if lookup.answer is not None:
             # Stored first (which also checks the conversation is theirs), then streamed.
             latency_ms = turn.elapsed_ms()
@@ -203,14 +244,16 @@ class ChatService:
 
     # ----- ready answers: the cache and the FAQ -------------------------------------
 
-    async def _ready_answer(self, conn: Conn, bot: Bot, embedder: Embedder, text: str) -> Lookup:
+    async def _ready_answer(
+        self, conn: Conn, bot: Bot, embedder: Embedder, text: str, early: _Early
+    ) -> Lookup:
         """An answer that needs no generating, if there is one; else what was learnt."""
         bot_id, version = bot["id"], bot["kb_version"]
-        cached = self.cache.get(bot_id, version, text)
-        metrics.CACHE.labels("hit" if cached is not None else "miss").inc()
-        if cached is not None:
-            return Lookup(_from_cache(cached))
-        vector = await embedder.embed_one(text)
+        metrics.CACHE.labels("hit" if early.cached is not None else "miss").inc()
+        if early.cached is not None:
+            return Lookup(_from_cache(early.cached))
+        assert early.vector is not None
+        vector = (await early.vector)[0]
         match = await match_faq(
             conn, bot_id=bot_id, text=text, vector=vector, indexed=bot["faqs_indexed"]
         )

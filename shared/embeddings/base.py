@@ -62,6 +62,12 @@ class Embedder(ABC):
         symmetric models; models trained with a query/passage split override it."""
         return await self.embed(texts)
 
+    def embed_soon(self, texts: Sequence[str]) -> asyncio.Future[Vectors]:
+        """Begin embedding now and await the rows later, so the work overlaps the caller's
+        own (local models hand the texts to their thread at once). Cancelling the future
+        drops the request."""
+        return asyncio.ensure_future(self.embed(texts))
+
     async def embed_one(self, text: str) -> Vector:
         vectors: Vectors = await self.embed([text])
         row: Vector = vectors[0]
@@ -100,10 +106,14 @@ class ModelThread:
         self._pool: ThreadPoolExecutor | None = None
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await self.submit(fn, *args, **kwargs)
+
+    def submit(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> asyncio.Future[T]:
+        """Hand ``fn`` to the thread now; its result, to await."""
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=self._name)
         call = functools.partial(fn, *args, **kwargs)
-        return await asyncio.get_running_loop().run_in_executor(self._pool, call)
+        return asyncio.get_running_loop().run_in_executor(self._pool, call)
 
     async def recycle(self) -> None:
         """End the thread (its per-thread memory goes with it) and give freed memory back;

@@ -6,6 +6,7 @@ memory once the request that brought them is done.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -47,6 +48,9 @@ class CachedEmbedder(Embedder):
         return await self.inner.embed_documents(texts)
 
     async def embed(self, texts: Sequence[str]) -> Vectors:
+        return await self.embed_soon(texts)
+
+    def embed_soon(self, texts: Sequence[str]) -> asyncio.Future[Vectors]:
         keys = [_digest(t) for t in texts]
         found: dict[bytes, Vector] = {}
         for key in keys:
@@ -56,10 +60,27 @@ class CachedEmbedder(Embedder):
         missing = {k: t for k, t in zip(keys, texts, strict=True) if k not in found}
         self.hits += len(texts) - len(missing)
         self.misses += len(missing)
-        if missing:
-            vectors = await self.inner.embed(list(missing.values()))
-            for key, vector in zip(missing, vectors, strict=True):
-                found[key] = self._cache[key] = vector.copy()  # its own row, not a view
-                if len(self._cache) > self._size:
-                    self._cache.popitem(last=False)
+        if not missing:
+            done: asyncio.Future[Vectors] = asyncio.get_running_loop().create_future()
+            done.set_result(self._rows(keys, found))
+            return done
+        # The provider starts on the missing texts now; the rows are put together after.
+        embedding = self.inner.embed_soon(list(missing.values()))
+        return asyncio.ensure_future(self._complete(keys, found, list(missing), embedding))
+
+    async def _complete(
+        self,
+        keys: list[bytes],
+        found: dict[bytes, Vector],
+        missing: list[bytes],
+        embedding: asyncio.Future[Vectors],
+    ) -> Vectors:
+        vectors = await embedding
+        for key, vector in zip(missing, vectors, strict=True):
+            found[key] = self._cache[key] = vector.copy()  # its own row, not a view
+            if len(self._cache) > self._size:
+                self._cache.popitem(last=False)
+        return self._rows(keys, found)
+
+    def _rows(self, keys: list[bytes], found: dict[bytes, Vector]) -> Vectors:
         return np.stack([found[key] for key in keys]) if keys else empty(self.dim)

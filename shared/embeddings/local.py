@@ -14,6 +14,7 @@ default), or PyTorch through transformers (:class:`TorchMiniLM`,
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import threading
 from collections.abc import Sequence
@@ -114,7 +115,8 @@ class LocalEmbedder(Embedder):
     def __init__(self, runner: MiniLMRunner | None = None) -> None:
         self._runner = runner if runner is not None else TorchMiniLM()
         self._pending: list[tuple[list[str], asyncio.Future[Vectors]]] = []
-        self._worker: asyncio.Task[None] | None = None
+        self._busy = False  # a batch is with the model thread (or it is being renewed)
+        self._recycling: asyncio.Task[None] | None = None
         self._thread = ModelThread("parley-embedder")
 
     def encode(self, texts: Sequence[str]) -> Vectors:
@@ -137,32 +139,59 @@ class LocalEmbedder(Embedder):
         self._thread.close()
 
     async def embed(self, texts: Sequence[str]) -> Vectors:
-        if not texts:
-            return empty(self.dim)
-        future: asyncio.Future[Vectors] = asyncio.get_running_loop().create_future()
-        self._pending.append((list(texts), future))
-        if self._worker is None or self._worker.done():
-            self._worker = asyncio.create_task(self._drain())
-        return await future
+        return await self.embed_soon(texts)
 
-    async def _drain(self) -> None:
-        """Embed everything pending in one batch; what arrives meanwhile is the next batch."""
-        while self._pending:
-            work, self._pending = self._pending, []
-            texts = [t for chunk, _ in work for t in chunk]
-            try:
-                vectors = await self._thread.run(self.encode, texts)
-                if len(texts) > self.max_batch:
-                    # Documents (start-up, ingestion): the scratch memory that batch took
-                    # would stay with the thread; a new one serves the next questions.
-                    await self._thread.recycle()
-            except Exception as exc:  # hand the failure to every waiter
-                for _, future in work:
-                    if not future.done():
-                        future.set_exception(EmbeddingError(f"local model failed: {exc!r}"))
-                continue
+    def embed_soon(self, texts: Sequence[str]) -> asyncio.Future[Vectors]:
+        future: asyncio.Future[Vectors] = asyncio.get_running_loop().create_future()
+        if not texts:
+            future.set_result(empty(self.dim))
+            return future
+        self._pending.append((list(texts), future))
+        if not self._busy:
+            self._next_batch()
+        return future
+
+    def _next_batch(self) -> None:
+        """Hand everything pending to the model thread now, as one batch; what arrives
+        meanwhile is the next batch."""
+        work, self._pending = self._pending, []
+        work = [(chunk, future) for chunk, future in work if not future.done()]  # not dropped
+        if not work:
+            return
+        texts = [t for chunk, _ in work for t in chunk]
+        self._busy = True
+        running = self._thread.submit(self.encode, texts)
+        running.add_done_callback(functools.partial(self._batch_done, work, len(texts)))
+
+    def _batch_done(
+        self, work: list[tuple[list[str], asyncio.Future[Vectors]]], size: int, running: Any
+    ) -> None:
+        error = "cancelled" if running.cancelled() else running.exception()
+        if error is not None:
+            failure = EmbeddingError(f"local model failed: {error!r}")
+            for _, future in work:  # hand the failure to every waiter
+                if not future.done():
+                    future.set_exception(failure)
+        else:
+            vectors: Vectors = running.result()
             offset = 0
             for chunk, future in work:
                 if not future.done():
                     future.set_result(vectors[offset : offset + len(chunk)])
                 offset += len(chunk)
+        if size > self.max_batch:
+            # Documents (start-up, ingestion): the scratch memory that batch took would
+            # stay with the thread; a new one serves the next questions.
+            self._recycling = asyncio.create_task(self._recycle_then_go_on())
+            return
+        self._busy = False
+        if self._pending:
+            self._next_batch()
+
+    async def _recycle_then_go_on(self) -> None:
+        try:
+            await self._thread.recycle()
+        finally:
+            self._busy = False
+            if self._pending:
+                self._next_batch()

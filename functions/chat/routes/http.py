@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from functions.chat.schemas import (
     ChatRequest,
@@ -19,7 +20,7 @@ from functions.chat.schemas import (
 from shared.auth.access import CHAT, WIDGET
 from shared.chat import visitors
 from shared.chat.bots import chat_bot
-from shared.chat.frames import Answering, answer_frames
+from shared.chat.frames import AnswerStream, Frame
 from shared.chat.turn import ChatOutcome, Question, handoff_text
 from shared.db import conversations
 from shared.errors import NotFoundError
@@ -51,17 +52,32 @@ async def chat(request: Request) -> Response:
             async with runtime.db.lease() as own:
                 return await service.handle(own, bot, question, on_token)
 
-        return StreamingResponse(
-            _sse(answering),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        )
+        return _SseAnswer(AnswerStream(answering))
     outcome = await service.handle(lease, bot, question)
     return respond(outcome.public(), 200 if outcome.answered else 202)
 
 
-async def _sse(answering: Answering) -> AsyncIterator[str]:
-    async for frame in answer_frames(answering):
+class _SseAnswer(StreamingResponse):
+    """The answer's frames as server-sent events. The answer is begun before this response
+    starts (its headers, the middleware), and stopped if the response ends first."""
+
+    def __init__(self, stream: AnswerStream) -> None:
+        super().__init__(
+            _sse(stream.frames()),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+        self._stream = stream
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._stream.cancel()
+
+
+async def _sse(frames: AsyncIterator[Frame]) -> AsyncIterator[str]:
+    async for frame in frames:
         kind = frame.pop("type")
         yield f"event: {kind}\ndata: {json.dumps(frame, ensure_ascii=False)}\n\n"
 

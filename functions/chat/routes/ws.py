@@ -37,7 +37,7 @@ from shared.chat.frames import Frame, answer_frames, error_frame
 from shared.chat.turn import MAX_MESSAGE_CHARS, ChatOutcome, Question, vouches_for_visitors
 from shared.db import handoff as handoff_db
 from shared.db.pool import Conn
-from shared.errors import BadRequestError, NotFoundError, ParleyError
+from shared.errors import BadRequestError, NotFoundError, ParleyError, RateLimitedError
 from shared.handoff import visitor as handoff
 from shared.http.context import get_runtime
 from shared.http.endpoints import (
@@ -102,6 +102,9 @@ class Socket:
         self.principal = principal
         self.address = websocket.client.host if websocket.client else "unknown"
         self._lock = asyncio.Lock()
+        # Its last message was over the limit: the next is counted before any work on it
+        # (otherwise while its question is embedded), so a flood costs no embeddings.
+        self.limited = False
         # Held while the visitor changes the conversation's state (a handoff) and is told,
         # and while the follower reads and tells: the change is announced once, not twice.
         self.telling = asyncio.Lock()
@@ -112,6 +115,14 @@ class Socket:
 
     async def count(self, conn: Conn, visitor: str | None) -> None:
         """Count a message against the same limit as a POST /v1/chat from this caller."""
+        try:
+            await self._count(conn, visitor)
+        except RateLimitedError:
+            self.limited = True
+            raise
+        self.limited = False
+
+    async def _count(self, conn: Conn, visitor: str | None) -> None:
         limit = limit_for(
             self.principal.credential,
             self.principal.credential_id,
@@ -257,10 +268,15 @@ async def _answer(socket: Socket, principal: Principal, message: WsMessage) -> N
     )
     service = runtime.chat_service()
 
+    async def count(conn: Conn) -> None:
+        await socket.count(conn, message.visitor_id)
+
     async def answering(on_token: OnToken) -> ChatOutcome:
         async with runtime.db.lease() as lease:
-            await socket.count(await lease.conn(), message.visitor_id)
-            return await service.handle(lease, bot, question, on_token)
+            if socket.limited:
+                await count(await lease.conn())
+                return await service.handle(lease, bot, question, on_token)
+            return await service.handle(lease, bot, question, on_token, count=count)
 
     async for frame in answer_frames(answering):
         await socket.send(frame)
