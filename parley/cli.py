@@ -456,6 +456,12 @@ def _bench(args: argparse.Namespace) -> int:
         if args.runs < 1 or args.archived < 0:
             raise CommandError("--runs must be at least 1 and --archived not negative")
         gdpr.run(runs=args.runs, archived=args.archived)
+    elif args.what == "cache":
+        from parley.bench import cache
+
+        if args.runs < 1:
+            raise CommandError("--runs must be at least 1")
+        cache.run(runs=args.runs)
     elif args.what == "ttft":
         from parley.bench import ttft
 
@@ -597,6 +603,7 @@ def build_parser() -> argparse.ArgumentParser:
             "soak",
             "gdpr",
             "handoff",
+            "cache",
             "scale",
             "pii",
         ],
@@ -606,7 +613,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--small", action="store_true", help="ingest: documents of one short paragraph each"
     )
     bench.add_argument(
-        "--runs", type=int, default=5, help="startup, ttft, gdpr, handoff: how many runs"
+        "--runs", type=int, default=5, help="startup, ttft, gdpr, handoff, cache: how many runs"
     )
     bench.add_argument(
         "--archived", type=int, default=1000, help="gdpr: archived conversations in the tenant"

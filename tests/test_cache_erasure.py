@@ -7,7 +7,7 @@ import uuid
 
 import numpy as np
 
-from shared.cache import AnswerCache, CachedAnswer
+from shared.cache import SEMANTIC_ENTRIES, AnswerCache, CachedAnswer
 
 
 def _folder_bytes(folder) -> bytes:
@@ -46,3 +46,51 @@ def test_offboarding_drops_every_entry_of_the_bots(tmp_path):
     assert cache.forget_bots({gone}) == 1
     assert cache.get(gone, 1, "hours?") is None
     assert cache.get(stays, 1, "hours?") is not None
+
+
+def _basis(i: int, dim: int = 384) -> np.ndarray:
+    row = np.zeros(dim, np.float32)
+    row[i % dim] = 1.0
+    return row
+
+
+def test_the_meaning_layer_keeps_the_most_recent_answers(tmp_path):
+    """GIVEN one more generated answer than the layer holds, THEN the oldest is no longer
+    found by meaning (its exact entry stays) and the newest is."""
+    cache = AnswerCache(tmp_path / "cache")
+    bot = uuid.uuid4()
+    for i in range(SEMANTIC_ENTRIES + 1):
+        answer = CachedAnswer(f"answer {i}", "rag")
+        cache.put(bot, 1, f"question {i}", answer, conversation_id=uuid.uuid4(), vector=_basis(i))
+    assert cache.get_similar(bot, 1, "question 0", _basis(0)) is None
+    assert cache.get(bot, 1, "question 0") == CachedAnswer("answer 0", "rag")
+    newest = cache.get_similar(bot, 1, f"question {SEMANTIC_ENTRIES}", _basis(SEMANTIC_ENTRIES))
+    assert newest == CachedAnswer(f"answer {SEMANTIC_ENTRIES}", "rag")
+
+
+def test_a_closer_answer_to_a_negated_question_does_not_hide_the_right_one(tmp_path):
+    """GIVEN the nearest answer in meaning came from a negated question and a slightly
+    farther one from a question like the new one, THEN the farther one is reused."""
+    cache = AnswerCache(tmp_path / "cache")
+    bot = uuid.uuid4()
+    near = _basis(0)
+    farther = (0.95 * _basis(0) + np.sqrt(1 - 0.95**2) * _basis(1)).astype(np.float32)
+    negated = CachedAnswer("You cannot.", "rag")
+    plain = CachedAnswer("You can, within 30 days.", "rag")
+    cache.put(bot, 1, "Can't I return it?", negated, conversation_id=uuid.uuid4(), vector=near)
+    cache.put(bot, 1, "Can I return it?", plain, conversation_id=uuid.uuid4(), vector=farther)
+    assert cache.get_similar(bot, 1, "Could I return it?", near) == plain
+    assert cache.get_similar(bot, 1, "Could I return it in 14 days?", near) is None
+
+
+def test_a_meaning_layer_in_the_older_layout_is_read_as_empty_and_replaced(tmp_path):
+    """An upgrade keeps serving: the list of entries earlier versions stored is not read
+    (no error), and the next generated answer starts the layer afresh."""
+    cache = AnswerCache(tmp_path / "cache")
+    bot = uuid.uuid4()
+    old = [{"key": "a:x", "vector": _basis(0).tobytes(), "guard": (False, [])}]
+    cache._cache.set(f"s:{bot}:1", old)
+    assert cache.get_similar(bot, 1, "Where is my parcel?", _basis(0)) is None
+    answer = CachedAnswer("It left today.", "rag")
+    cache.put(bot, 1, "Where is my parcel?", answer, conversation_id=uuid.uuid4(), vector=_basis(0))
+    assert cache.get_similar(bot, 1, "Where's my parcel?", _basis(0)) == answer
