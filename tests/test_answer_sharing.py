@@ -91,3 +91,19 @@ def test_sharing_rules():
         first_turn=False,
     )
     assert not shareable(question="x", answer="y", source="fallback", sources=[], first_turn=True)
+
+
+async def test_an_answer_cache_that_cannot_write_costs_only_the_reuse(
+    chat_client, chat_runtime, shop, monkeypatch
+):
+    """GIVEN the cache's disk refuses writes (full), WHEN a visitor asks, THEN they get
+    their answer all the same; the next visitor's is worked out again, not reused."""
+
+    def disk_full(*args: Any, **kwargs: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(chat_runtime.get_cache(), "put", disk_full)
+    first = await ask(chat_client, shop, "How much does shipping cost?")
+    again = await ask(chat_client, shop, "How much does shipping cost?")
+    assert (first["source"], again["source"]) == ("faq", "faq")
+    assert first["answer"] == again["answer"]
