@@ -104,6 +104,8 @@ def main(out: Path | None) -> None:
                             "rule": why.get("rule"),
                             "faq_confidence": why.get("faq_confidence"),
                             "faq_lacks": why.get("faq_lacks"),
+                            "closest_passage": why.get("closest_passage"),
+                            "matched_question": body.get("matched_question"),
                             "answer": body["answer"],
                         }
                     )
