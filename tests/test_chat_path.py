@@ -14,7 +14,7 @@ from functions.chat.app import create_app
 from shared.crypto import Keyring
 from shared.db.pool import Database
 from shared.runtime import Runtime
-from tests.chat_fixtures import make_shop
+from tests.chat_fixtures import make_shop, set_bot
 
 
 class CountingConnection(psycopg.AsyncConnection[Any]):
@@ -110,3 +110,19 @@ async def test_any_request_holds_at_most_one_connection(
         assert answered.status_code == 200, answered.text
     finally:
         await runtime.aclose()
+
+
+async def test_a_new_visitors_question_reads_no_conversation_before_its_answer(counted):
+    """GIVEN questions only the documents answer, THEN for a visitor new with the question
+    the conversation's context is not read (nothing is stored yet): one statement fewer than
+    the same visitor's next question, and than a new visitor's to a bot with a daily budget,
+    whose usage so far does count."""
+    runtime, shop, client = counted
+    await ask(client, shop, "How long does delivery take?")  # warms the tenant's key
+    first, new_visitor, _ = await ask(client, shop, "Does the warranty cover UV damage?")
+    ids = {k: first[k] for k in ("conversation_id", "visitor_id", "visitor_token")}
+    follow, returning, _ = await ask(client, shop, "Can I return a canoe?", **ids)
+    await set_bot(runtime, shop.bot_id, daily_token_budget=100_000)
+    budgeted, with_budget, _ = await ask(client, shop, "Do you ship gas cartridges?")
+    assert [a["source"] for a in (first, follow, budgeted)] == ["rag"] * 3
+    assert returning == with_budget == new_visitor + 1

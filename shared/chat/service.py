@@ -122,7 +122,7 @@ class ChatService:
             if count is not None:
                 await count(await lease.conn())
             cipher = await self.ciphers(await lease.conn(), bot["tenant_id"])
-            visitor_id = _identify(cipher, bot["id"], question)
+            visitor_id, first_visit = _identify(cipher, bot["id"], question)
         except BaseException:
             early.cancel()  # refused: its embedding is not wanted
             raise
@@ -143,14 +143,20 @@ class ChatService:
         assert lookup.vector is not None
         assert lookup.match is not None
 
-        context = await conversations.turn_context(
-            await lease.conn(),
-            bot_id=bot["id"],
-            visitor_id=visitor_id,
-            conversation_id=question.conversation_id,
-            client_message_id=question.client_message_id,
-            history=MAX_HISTORY_MESSAGES,
-        )
+        if first_visit and bot["daily_token_budget"] is None:
+            # A visitor new with this question has no conversation, history or earlier try
+            # stored, and without a daily budget the day's usage does not count: nothing to
+            # read before the first token.
+            context = conversations.TurnContext.first_question()
+        else:
+            context = await conversations.turn_context(
+                await lease.conn(),
+                bot_id=bot["id"],
+                visitor_id=visitor_id,
+                conversation_id=question.conversation_id,
+                client_message_id=question.client_message_id,
+                history=MAX_HISTORY_MESSAGES,
+            )
         if context.prior is not None:  # a retry of a message already answered
             outcome = store.replayed(turn, context.prior)
             await _emit(outcome.answer, on_token)
@@ -454,8 +460,9 @@ def _faq_answer(best: FaqCandidate, confidence: float) -> Answer:
     )
 
 
-def _identify(cipher: TenantCipher, bot_id: UUID, question: Question) -> str:
-    """Whose question this is: a proven visitor, or a new one for a new conversation."""
+def _identify(cipher: TenantCipher, bot_id: UUID, question: Question) -> tuple[str, bool]:
+    """Whose question this is: a proven visitor, or a new one for a new conversation (then
+    True: a visitor with nothing stored yet)."""
     proven = visitors.proven_visitor(
         cipher,
         bot_id=bot_id,
@@ -464,14 +471,14 @@ def _identify(cipher: TenantCipher, bot_id: UUID, question: Question) -> str:
         trusted=question.trusted,
     )
     if proven is not None:
-        return proven
+        return proven, False
     if question.conversation_id is not None:
         raise NotFoundError("conversation", question.conversation_id)
     if question.visitor_id is not None:
         raise UnauthorizedError(
             "visitor_token is missing or does not match visitor_id.", code="invalid_visitor_token"
         )
-    return visitors.new_visitor_id()
+    return visitors.new_visitor_id(), True
 
 
 def _decrypt(cipher: TenantCipher, rows: list[tuple[str, bytes]]) -> list[ChatMessage]:

@@ -166,6 +166,12 @@ class TurnContext:
     tokens_today: int  # LLM tokens the bot has spent today
     prior: dict[str, Any] | None  # the stored reply when this message is a retry
 
+    @classmethod
+    def first_question(cls) -> TurnContext:
+        """A new visitor's first question: nothing stored to read (the day's usage left at 0,
+        for a bot without a daily budget)."""
+        return cls(False, "bot", [], 0, None)
+
 
 async def turn_context(
     conn: Conn,
