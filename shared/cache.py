@@ -98,12 +98,13 @@ class _Recent:
         if not isinstance(stored, bytes) or len(stored) < 4:
             return cls()
         size = int.from_bytes(stored[:4], "little")
-        header = json.loads(stored[4 : 4 + size])
-        keys = tuple(header["keys"])
-        if not keys:
+        try:
+            header = json.loads(stored[4 : 4 + size])
+            keys, guards = tuple(header["keys"]), tuple(header["guards"])
+            rows = np.frombuffer(memoryview(stored)[4 + size :], dtype=np.float32)
+            return cls(keys, guards, rows.reshape(len(keys), -1)) if keys else cls()
+        except (ValueError, KeyError, TypeError):  # not a layer this version wrote
             return cls()
-        rows = np.frombuffer(memoryview(stored)[4 + size :], dtype=np.float32)
-        return cls(keys, tuple(header["guards"]), rows.reshape(len(keys), -1))
 
     def dump(self) -> bytes:
         header = json.dumps({"keys": self.keys, "guards": self.guards}).encode()

@@ -159,8 +159,12 @@ class LocalEmbedder(Embedder):
         if not work:
             return
         texts = [t for chunk, _ in work for t in chunk]
+        try:
+            running = self._thread.submit(self.encode, texts)
+        except Exception as exc:  # the thread could not take it (shutting down)
+            _fail(work, exc)
+            return
         self._busy = True
-        running = self._thread.submit(self.encode, texts)
         running.add_done_callback(functools.partial(self._batch_done, work, len(texts)))
 
     def _batch_done(
@@ -168,10 +172,7 @@ class LocalEmbedder(Embedder):
     ) -> None:
         error = "cancelled" if running.cancelled() else running.exception()
         if error is not None:
-            failure = EmbeddingError(f"local model failed: {error!r}")
-            for _, future in work:  # hand the failure to every waiter
-                if not future.done():
-                    future.set_exception(failure)
+            _fail(work, error)
         else:
             vectors: Vectors = running.result()
             offset = 0
@@ -195,3 +196,11 @@ class LocalEmbedder(Embedder):
             self._busy = False
             if self._pending:
                 self._next_batch()
+
+
+def _fail(work: list[tuple[list[str], asyncio.Future[Vectors]]], error: object) -> None:
+    """Hand the failure to every waiter."""
+    failure = EmbeddingError(f"local model failed: {error!r}")
+    for _, future in work:
+        if not future.done():
+            future.set_exception(failure)
