@@ -1,14 +1,20 @@
-"""What the demo shop answers, offline, to fifty questions a visitor might ask.
+"""What the demo shop answers, offline, to questions a visitor might ask.
 
-    python3 scripts/demo_questions.py [--out answers.jsonl]
+    python3 scripts/demo_questions.py [--validation] [--out answers.jsonl]
 
 Starts a ``parley serve`` of its own with the demo shop (no LLM: the extractive answers),
 asks each question through ``POST /v1/chat`` at default settings, and prints one line a
 question: where the answer came from, the rule that chose it (``why``), the FAQ match's
-confidence and the start of the answer. Written for docs/faq-matching.md: run it at two
-commits and compare the lines to see which answers a change moves (none of the questions is
-one of the demo FAQ's own phrasings; they paraphrase the FAQs or ask what only the
-documents hold).
+confidence and the start of the answer. None of the questions is one of the demo FAQ's own
+phrasings; they paraphrase the FAQs, ask what only the documents hold, or ask what nothing
+answers.
+
+Two sets. The fifty below are the *test* set, judged answer by answer in
+docs/faq-matching.md: compare them at two commits to see which answers a change moves, and
+do not tune on them. ``--validation`` asks the 42 of ``scripts/data/demo_validation.jsonl``
+instead, written afterwards and apart from them, each with the answers that count as right
+(``faq:<the FAQ's question>``, ``doc:<words the documents' answer must hold>``, or ``none``
+for the handoff text): it scores itself, and is the set to tune offline rules on.
 """
 
 from __future__ import annotations
@@ -76,8 +82,12 @@ QUESTIONS = [
 ]
 
 
-def main(out: Path | None) -> None:
-    lines = []
+VALIDATION = Path(__file__).parent / "data" / "demo_validation.jsonl"
+
+
+def ask_all(questions: list[str]) -> list[dict[str, object]]:
+    """Each question's answer from a fresh demo shop: source, rule, confidence, answer."""
+    lines: list[dict[str, object]] = []
     with tempfile.TemporaryDirectory() as tmp:
         server = ParleyServer(Path(tmp) / "state", {"PARLEY_DEMO": "1"})
         try:
@@ -90,7 +100,11 @@ def main(out: Path | None) -> None:
                     json={"tenant_id": bot["tenant_id"], "kind": "secret", "role": "saas_user"},
                 ).json()["key"]
                 caller = {"Authorization": f"Bearer {key}"}
-                for question in QUESTIONS:
+                listed = client.get(
+                    f"/v1/admin/bots/{bot['id']}/faqs", params={"limit": 200}, headers=admin
+                ).json()["items"]
+                faq_questions = {faq["id"]: faq["question"] for faq in listed}
+                for question in questions:
                     response = client.post(
                         "/v1/chat", json={"message": question, "bot_id": bot["id"]}, headers=caller
                     )
@@ -105,19 +119,47 @@ def main(out: Path | None) -> None:
                             "faq_confidence": why.get("faq_confidence"),
                             "faq_lacks": why.get("faq_lacks"),
                             "closest_passage": why.get("closest_passage"),
-                            "matched_question": body.get("matched_question"),
+                            "faq": faq_questions.get(body.get("faq_id") or ""),
                             "answer": body["answer"],
                         }
                     )
         finally:
             server.stop()
+    return lines
+
+
+def right(line: dict[str, object], accept: list[str]) -> bool:
+    """Whether an answer is one of those that count as right for its question."""
+    for wanted in accept:
+        kind, _, what = wanted.partition(":")
+        if kind == "faq" and line["source"] == "faq" and line["faq"] == what:
+            return True
+        if kind == "doc" and line["source"] == "rag" and what in str(line["answer"]):
+            return True
+        if kind == "none" and line["source"] == "fallback":
+            return True
+    return False
+
+
+def main(out: Path | None, validation: bool) -> None:
+    if validation:
+        wanted = [json.loads(line) for line in VALIDATION.read_text().splitlines() if line]
+        lines = ask_all([w["question"] for w in wanted])
+        for line, w in zip(lines, wanted, strict=True):
+            line["right"] = right(line, w["accept"])
+    else:
+        lines = ask_all(QUESTIONS)
     for line in lines:
         confidence = line["faq_confidence"]
+        verdict = "" if "right" not in line else ("right  " if line["right"] else "WRONG  ")
         print(
-            f"{line['source']:8s} {line['rule'] or '':20s}"
+            f"{verdict}{line['source']!s:8s} {line['rule'] or '':20s}"
             f" {'' if confidence is None else f'{confidence:.3f}':5s}  {line['question']}"
-            f"\n{'':36s}{line['answer'][:100]}"
+            f"\n{'':36s}{str(line['answer'])[:100]}"
         )
+    if validation:
+        scored = sum(1 for line in lines if line["right"])
+        print(f"validation: {scored} of {len(lines)} answered right")
     if out is not None:
         out.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines))
 
@@ -125,4 +167,8 @@ def main(out: Path | None) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, help="also write the answers as JSON lines")
-    main(parser.parse_args().out)
+    parser.add_argument(
+        "--validation", action="store_true", help="ask the scored validation set instead"
+    )
+    arguments = parser.parse_args()
+    main(arguments.out, arguments.validation)

@@ -148,6 +148,11 @@ SHIPPING = (
             "Switzerland, Norway, UK — Standard: from €14.90, 4–8 working days;"
             " Express: not available",
         ),
+        # the first row too (the header and rule rows before it are not read as a row)
+        (
+            "How quickly does express arrive in Germany?",
+            "Germany — Standard: €4.90, 2–4 working days; Express: €9.90, next working day",
+        ),
         (
             "What does express to Austria cost?",
             "Austria — Standard: €4.90, 2–4 working days; Express: €14.90, 1–2 working days",

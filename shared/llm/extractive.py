@@ -79,7 +79,9 @@ def _table_rows(table: str) -> list[str]:
     if columns < 2:
         return [" ".join(cells)]
     header = cells[:columns]
-    body = cells[2 * columns :]
+    # The body starts after the rule row; the flattened table may hold an empty cell
+    # between rows ("| a | b | | --- | --- | | c | d |"), which the loop below skips.
+    body = cells[max(i for i, c in enumerate(cells) if _RULE.fullmatch(c)) + 1 :]
     rows: list[list[str]] = []
     row: list[str] = []
     for cell in body:
