@@ -65,7 +65,3 @@ class AnswerStream:
         included."""
         if not self._task.done() and not self._task.cancelling():  # asked once: a second
             self._task.cancel()  # request would interrupt the provider stream's own closing
-
-
-def answer_frames(answering: Answering) -> AsyncIterator[Frame]:
-    return AnswerStream(answering).frames()

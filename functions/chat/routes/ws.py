@@ -33,7 +33,7 @@ from shared.auth.access import WIDGET
 from shared.auth.limits import limit_for
 from shared.auth.principal import Principal
 from shared.chat.bots import chat_bot
-from shared.chat.frames import Frame, answer_frames, error_frame
+from shared.chat.frames import AnswerStream, Frame, error_frame
 from shared.chat.turn import MAX_MESSAGE_CHARS, ChatOutcome, Question, vouches_for_visitors
 from shared.db import handoff as handoff_db
 from shared.db.pool import Conn
@@ -278,7 +278,7 @@ async def _answer(socket: Socket, principal: Principal, message: WsMessage) -> N
                 return await service.handle(lease, bot, question, on_token)
             return await service.handle(lease, bot, question, on_token, count=count)
 
-    async for frame in answer_frames(answering):
+    async for frame in AnswerStream(answering).frames():
         await socket.send(frame)
         if frame["type"] in ("done", "received"):
             socket.follow(UUID(frame["conversation_id"]), UUID(frame["message_id"]), frame["state"])
