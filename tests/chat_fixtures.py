@@ -127,6 +127,15 @@ def read_sse(body: str) -> tuple[str, dict[str, Any]]:
     return streamed, last
 
 
+async def ask(chat_client: Any, shop: Shop, text: str, **fields: str) -> dict[str, Any]:
+    """``POST /v1/chat`` as the shop's widget, expecting an answer: its JSON body."""
+    response = await chat_client.post(
+        "/v1/chat", json={"message": text, **fields}, headers=shop.headers()
+    )
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
 async def set_bot(runtime: Runtime, bot_id: UUID, **columns: object) -> None:
     sets = ", ".join(f"{name} = %({name})s" for name in columns)
     async with runtime.db.connection() as conn:

@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 
 from shared.chat.sharing import shareable
-from tests.chat_fixtures import set_bot
-from tests.test_chat import ask
+from tests.chat_fixtures import ask, set_bot
 
 
 @pytest.fixture

@@ -8,15 +8,7 @@ import json
 import pytest
 
 from shared.llm.base import Deadlines
-from tests.chat_fixtures import MISTRAL_KEY, OPENAI_KEY, set_bot
-
-
-async def ask(client, shop, message, **extra):
-    response = await client.post(
-        "/v1/chat", headers=shop.headers(), json={"message": message, **extra}
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
+from tests.chat_fixtures import MISTRAL_KEY, OPENAI_KEY, ask, set_bot
 
 
 async def test_faq_paraphrase_is_answered_from_the_faq(chat_client, shop):

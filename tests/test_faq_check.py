@@ -12,20 +12,12 @@ from functions.admin.app import create_app as create_admin_app
 from shared.cache import AnswerCache, Verdict
 from shared.chat.faq_check import check_deadlines, parse, read_prompt
 from shared.llm.base import Deadlines
-from tests.chat_fixtures import set_bot
+from tests.chat_fixtures import ask, set_bot
 
 # The demo shop's grey zone (docs/faq-matching.md): the shipping FAQ at 0.72, the closest
 # passage at 0.36, so without an LLM the FAQ answers it.
 CANADA = "Do you ship to Canada?"
 SHIPPING_ANSWER = "We ship to all EU countries"
-
-
-async def ask(chat_client, shop, text: str, **ids: str) -> dict[str, Any]:
-    response = await chat_client.post(
-        "/v1/chat", json={"message": text, **ids}, headers=shop.headers()
-    )
-    assert response.status_code == 200, response.text
-    return dict(response.json())
 
 
 def entries(check: dict[str, Any]) -> tuple[str, list[str]]:

@@ -13,7 +13,7 @@ import pytest
 from functions.admin.app import create_app as create_admin_app
 from shared.db import faqs
 from shared.faq_paraphrase import paraphrase_pending, parse
-from tests.chat_fixtures import ORIGIN, set_bot
+from tests.chat_fixtures import ask, set_bot
 
 SHIPPING = "Which countries do you ship to?"
 # Wordings no phrasing of the demo's FAQs comes near
@@ -46,18 +46,6 @@ async def faq_by_question(runtime, shop, question: str) -> dict[str, Any]:
         return await faqs.get_faq(
             conn, tenant_id=shop.tenant_id, bot_id=shop.bot_id, faq_id=row["id"]
         )
-
-
-async def ask(chat_client, shop, text: str) -> dict[str, Any]:
-    response = await chat_client.post(
-        "/v1/chat", json={"message": text}, headers=shop_headers(shop)
-    )
-    assert response.status_code == 200, response.text
-    return dict(response.json())
-
-
-def shop_headers(shop) -> dict[str, str]:
-    return {"Authorization": f"Bearer {shop.publishable_key}", "Origin": ORIGIN}
 
 
 @pytest.fixture

@@ -10,8 +10,7 @@ import pytest
 
 from shared.privacy.detectors import BotPattern, find_all
 from shared.privacy.placeholders import Placeholders
-from tests.chat_fixtures import read_sse, set_bot
-from tests.test_chat import ask
+from tests.chat_fixtures import ask, read_sse, set_bot
 
 pytest_plugins = ["tests.chat_fixtures"]
 

@@ -14,8 +14,7 @@ from shared.llm.base import Generation
 from shared.llm.leak import REFUSAL, WORDS, LeakGuard
 from shared.llm.prompt import RULES, build_messages
 from shared.rag.retrieve import Passage
-from tests.chat_fixtures import MISTRAL_KEY, OPENAI_KEY, read_sse, set_bot
-from tests.test_chat import ask
+from tests.chat_fixtures import MISTRAL_KEY, OPENAI_KEY, ask, read_sse, set_bot
 
 pytest_plugins = ["tests.chat_fixtures"]
 

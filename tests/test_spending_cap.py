@@ -12,8 +12,7 @@ import pytest
 
 from shared.llm.pricing import PriceTable
 from shared.scheduler import run_job
-from tests.chat_fixtures import set_bot
-from tests.test_chat import ask
+from tests.chat_fixtures import ask, set_bot
 from tests.test_handoff import Receiver
 from tests.utils.servers import ThreadServer
 
