@@ -120,6 +120,7 @@ def ask_all(questions: list[str]) -> list[dict[str, object]]:
                             "faq_lacks": why.get("faq_lacks"),
                             "closest_passage": why.get("closest_passage"),
                             "faq": faq_questions.get(body.get("faq_id") or ""),
+                            "suggested": [s["question"] for s in body["suggestions"]],
                             "answer": body["answer"],
                         }
                     )
@@ -141,12 +142,24 @@ def right(line: dict[str, object], accept: list[str]) -> bool:
     return False
 
 
+def offered_right(line: dict[str, object], accept: list[str]) -> bool:
+    """Whether a fallback answer offered (``suggestions``) a FAQ that counts as right."""
+    wanted = {what for kind, _, what in (a.partition(":") for a in accept) if kind == "faq"}
+    return line["source"] == "fallback" and bool(wanted & set(_listed(line["suggested"])))
+
+
+def _listed(value: object) -> list[object]:
+    assert isinstance(value, list)
+    return value
+
+
 def main(out: Path | None, validation: bool) -> None:
     if validation:
         wanted = [json.loads(line) for line in VALIDATION.read_text().splitlines() if line]
         lines = ask_all([w["question"] for w in wanted])
         for line, w in zip(lines, wanted, strict=True):
             line["right"] = right(line, w["accept"])
+            line["offered_right"] = offered_right(line, w["accept"])
     else:
         lines = ask_all(QUESTIONS)
     for line in lines:
@@ -156,10 +169,15 @@ def main(out: Path | None, validation: bool) -> None:
             f"{verdict}{line['source']!s:8s} {line['rule'] or '':20s}"
             f" {'' if confidence is None else f'{confidence:.3f}':5s}  {line['question']}"
             f"\n{'':36s}{str(line['answer'])[:100]}"
+            + "".join(f"\n{'':36s}offered: {q}" for q in _listed(line["suggested"]))
         )
     if validation:
         scored = sum(1 for line in lines if line["right"])
-        print(f"validation: {scored} of {len(lines)} answered right")
+        offered = sum(1 for line in lines if line["offered_right"] and not line["right"])
+        print(
+            f"validation: {scored} of {len(lines)} answered right;"
+            f" {offered} more handed over offering a right FAQ"
+        )
     if out is not None:
         out.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines))
 

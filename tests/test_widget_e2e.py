@@ -365,6 +365,26 @@ def test_an_unknown_question_offers_the_handoff_and_contact(demo, page):
     expect(contact).to_have_attribute("rel", "noopener noreferrer")
 
 
+def test_a_near_miss_offers_its_faq_and_one_click_asks_it(demo, page):
+    open_chat(page, demo.url)
+    ask(page, "The password reset link expired")
+    answer = page.locator(".msg.bot").last
+    offer = answer.get_by_role("group", name="Did you mean:")
+    expect(offer.get_by_role("button", name="I forgot my password")).to_be_visible(timeout=30_000)
+    offer.get_by_role("button", name="I forgot my password").click()
+    expect(page.locator(".msg.user")).to_have_text(
+        ["The password reset link expired", "I forgot my password"]
+    )
+    expect(page.locator(".msg.bot").last).to_contain_text("valid for 1 hour", timeout=30_000)
+    expect(page.get_by_role("group", name="Did you mean:")).to_have_count(0)
+    # the offer taken stays taken
+    expect(page.get_by_role("button", name="Helpful", exact=True).last).to_be_visible()
+    page.reload()
+    page.get_by_role("button", name="Open chat").click()
+    expect(page.locator(".msg.bot").last).to_contain_text("valid for 1 hour")
+    expect(page.get_by_role("group", name="Did you mean:")).to_have_count(0)
+
+
 def test_an_answer_given_without_the_llm_at_the_spending_cap_offers_a_person(demo, page):
     """The bot's monthly cap is reached: the server answers extractively with why.rule
     spending_cap (tests/test_spending_cap.py); the widget offers the team under it."""

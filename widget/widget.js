@@ -22,7 +22,7 @@
       err_validation_error: "That message is too long.",
       err_offline: "We can't reach the chat right now. Please try again later.",
       err_default: "Something went wrong. Please try again.",
-      contact: "Contact our team",
+      contact: "Contact our team", suggest: "Did you mean:",
       more: "More options", download: "Download my data", erase: "Delete my conversation",
       confirmErase: "Delete your conversation and everything you wrote here? This cannot be undone.",
       confirm: "Delete", cancel: "Cancel", erased: "Your conversation was deleted.",
@@ -46,7 +46,7 @@
       err_validation_error: "Diese Nachricht ist zu lang.",
       err_offline: "Der Chat ist gerade nicht erreichbar. Bitte versuchen Sie es später.",
       err_default: "Etwas ist schiefgelaufen. Bitte versuchen Sie es erneut.",
-      contact: "Team kontaktieren",
+      contact: "Team kontaktieren", suggest: "Meinten Sie:",
       more: "Weitere Optionen", download: "Meine Daten herunterladen", erase: "Meine Unterhaltung löschen",
       confirmErase: "Ihre Unterhaltung und alles, was Sie hier geschrieben haben, löschen? Das lässt sich nicht rückgängig machen.",
       confirm: "Löschen", cancel: "Abbrechen", erased: "Ihre Unterhaltung wurde gelöscht.",
@@ -195,7 +195,7 @@
     ".user{align-self:flex-end;background:var(--p-accent);color:#fff}.bot{align-self:flex-start;background:var(--p-bot)}",
     ".bot a{color:inherit}.contact{display:inline-block;margin-top:6px;font-weight:600}.src{font-size:13px;color:var(--p-muted);margin-top:6px}.src a{display:block;color:var(--p-muted)}",
     ".fb{margin-top:6px;display:flex;gap:6px;font-size:13px}.fb button{border:1px solid var(--p-border);background:transparent;border-radius:6px;padding:1px 8px;color:var(--p-fg);font-size:13px}",
-    ".chips{display:flex;flex-wrap:wrap;gap:6px}.chips button{border:1px solid var(--p-accent);background:transparent;color:var(--p-fg);border-radius:16px;padding:4px 10px}",
+    ".chips,.sugg{display:flex;flex-wrap:wrap;gap:6px}.chips button,.sugg button{border:1px solid var(--p-accent);background:transparent;color:var(--p-fg);border-radius:16px;padding:4px 10px}",
     ".notice{padding:6px 14px;font-size:13px;color:#a4262c;background:#fdecea}.notice.ok{color:#1e5e3a;background:#e6f4ea}",
     ".menu,.confirm{display:flex;flex-direction:column;gap:6px;padding:10px 14px;border-bottom:1px solid var(--p-border);font-size:14px}",
     ".menu button,.confirm button{text-align:left;border:1px solid var(--p-border);background:transparent;color:var(--p-fg);border-radius:6px;padding:5px 10px}",
@@ -361,7 +361,23 @@
           node.appendChild(talk);
         }
       }
+      if (entry.suggestions && entry.suggestions.length && !entry.picked) node.appendChild(suggested(entry));
       if (entry.message_id && !entry.rated) node.appendChild(feedback(entry));
+    }
+    // The FAQs the visitor may have meant, offered with an answer the bot could not give:
+    // one click asks that FAQ's own question.
+    function suggested(entry) {
+      var box = el(doc, "div", { "class": "sugg", role: "group", "aria-label": t.suggest }, [el(doc, "span", {}, [t.suggest])]);
+      entry.suggestions.forEach(function (q) {
+        var b = el(doc, "button", { type: "button" }, [q]);
+        b.addEventListener("click", function () {
+          entry.picked = true;
+          box.remove();
+          ask(q);
+        });
+        box.appendChild(b);
+      });
+      return box;
     }
     function feedback(entry) {
       var box = el(doc, "div", { "class": "fb" });
@@ -472,6 +488,9 @@
       if (result.state && result.state !== state.handoff) onStatus(result, true);
       var entry = { role: "bot", text: result.answer, sources: result.sources || [], source: result.source, message_id: result.message_id };
       if ((result.why || {}).rule === "spending_cap") entry.offer = true;
+      if (result.suggestions && result.suggestions.length) {
+        entry.suggestions = result.suggestions.slice(0, 3).map(function (s) { return String(s.question); });
+      }
       state.transcript.push(entry);
       save();
       if (current) { current.node.className = "msg bot"; fillBot(current.node, entry); }

@@ -99,6 +99,9 @@ def render(ctx: Context) -> None:
                     limit = decided.get("threshold")
                     said = RULES.get(decided["rule"], decided["rule"])
                     why.append(said + (f" (threshold {limit:.2f})" if limit is not None else ""))
+                offered = [f"“{s['question']}”" for s in decided.get("suggested") or []]
+                if offered:
+                    why.append("offered " + ", ".join(offered))
                 if m.get("provider"):
                     why.append(f"{m['provider']} {m.get('model') or ''}".strip())
                 why.append(f"{m.get('latency_ms') or 0} ms")

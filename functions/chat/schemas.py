@@ -35,6 +35,11 @@ class Source(BaseModel):
     chunk_id: int
 
 
+class Suggestion(BaseModel):
+    faq_id: UUID
+    question: str
+
+
 class ChatResponse(BaseModel):
     conversation_id: UUID
     message_id: UUID
@@ -48,6 +53,11 @@ class ChatResponse(BaseModel):
     state: State = Field(
         "bot", description="The conversation's: waiting or human once a person is involved"
     )
+    suggestions: list[Suggestion] = Field(
+        default_factory=list,
+        description="With a fallback answer: the FAQs the visitor may have meant (best first,"
+        " at most three); asking one's question is answered from that FAQ",
+    )
     why: dict[str, Any] | None = Field(
         None,
         description="What chose the source: rule (faq_above_threshold, faq_grey_zone,"
@@ -56,7 +66,8 @@ class ChatResponse(BaseModel):
         " faq_check (a grey-zone match put to the bot's LLM: who answered, and 'none' when"
         " no FAQ shown answers), faq_lacks (the question's words, stemmed, that no FAQ holds"
         " and a passage does: why a match above the threshold gave way to the documents),"
-        " personal_data_withheld (kinds counted, never values)",
+        " personal_data_withheld (kinds counted, never values), suggested (the FAQs offered"
+        " with a fallback answer)",
     )
 
 

@@ -286,6 +286,42 @@ def out_of_scope_queries(folder: Path) -> list[dict[str, Any]]:
     return [{"text": t, "expected_faq_id": None} for t in texts]
 
 
+def _print_suggestions(
+    answers: list[tuple[dict[str, Any], float]],
+    expected: list[str | None],
+    mapping: dict[str, str],
+) -> None:
+    """What the FAQs offered with a fallback answer (``suggestions``) are worth: how often
+    the right FAQ is among them, and how often a question no FAQ answers is offered one."""
+    handed_over = [
+        ([mapping.get(s["faq_id"], "") for s in body.get("suggestions", [])], want)
+        for (body, _), want in zip(answers, expected, strict=True)
+        if body.get("source") == "fallback"
+    ]
+    in_scope = [(offered, want) for offered, want in handed_over if want is not None]
+    right = sum(want in offered for offered, want in in_scope)
+    answered_right = sum(
+        mapping.get(body.get("faq_id", ""), "") == want
+        for (body, _), want in zip(answers, expected, strict=True)
+        if body.get("source") == "faq" and want is not None
+    )
+    scoped = sum(w is not None for w in expected)
+    print("  with a fallback answer, FAQs offered (suggestions):")
+    print(
+        f"    in scope, offered any         {_share(sum(bool(o) for o, _ in in_scope), in_scope)}"
+    )
+    print(f"    in scope, the right FAQ among {_share(right, in_scope)}")
+    print(f"  right FAQ answered or offered {(answered_right + right) / max(scoped, 1):7.1%}")
+    outside = [offered for offered, want in handed_over if want is None]
+    if len(expected) > scoped:
+        offered_outside = sum(bool(o) for o in outside)
+        print(f"  out-of-scope offered a FAQ    {offered_outside / (len(expected) - scoped):7.1%}")
+
+
+def _share(count: int, of: list[Any]) -> str:
+    return f"{count / max(len(of), 1):7.1%} of {len(of)}"
+
+
 def run(
     dataset: Path,
     *,
@@ -395,6 +431,7 @@ def run(
         print(f"  mean of the two               {(in_scope + rejected) / 2:7.1%}")
     else:
         print("  out-of-scope kept from FAQ    n/a (no out-of-scope queries in this set)")
+    _print_suggestions(sequential, expected, mapping)
 
     server_faq = [float(b["latency_ms"]) for b, _ in answered]
     request_faq = [b["_server_ms"] for b, _ in answered if b.get("_server_ms") is not None]

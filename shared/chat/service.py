@@ -43,6 +43,7 @@ from shared.rag.faq_match import (
     grey_zone_pick,
     match_faq,
     named_elsewhere,
+    suggestions,
     threshold_for,
     unmatched_words,
 )
@@ -233,6 +234,7 @@ class ChatService:
                 error="providers_failed" if answer.error else None,
                 faq_check="none" if checked is not None else None,
                 faq_lacks=lacking,
+                suggested=_suggested(answer, lookup.match, calibration, checked),
                 **checks,
                 **(answer.why or {}),  # what the generation adds (personal data withheld)
             )
@@ -444,6 +446,18 @@ def _withheld(bot: Bot) -> list[BotPattern] | None:
     if not bot.get("withhold_personal_data", True):
         return None
     return [BotPattern(p["kind"], p["pattern"]) for p in bot.get("personal_data_patterns") or []]
+
+
+def _suggested(
+    answer: Answer, match: FaqMatch, calibration: Calibration, checked: faq_check.Checked | None
+) -> list[dict[str, str]]:
+    """The FAQs offered with an answer the bot could not give (none when the bot's LLM has
+    judged the match's FAQs and none answers)."""
+    if answer.source != "fallback" or checked is not None:
+        return []
+    return [
+        {"faq_id": str(c.faq_id), "question": c.question} for c in suggestions(match, calibration)
+    ]
 
 
 def _threshold(bot: Bot, calibration: Calibration) -> float:

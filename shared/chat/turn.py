@@ -115,6 +115,8 @@ class ChatOutcome:
         }
         if self.faq_id is not None:
             body["faq_id"] = str(self.faq_id)
+        # The FAQs offered with an answer the bot could not give, as stored with its reason.
+        body["suggestions"] = (self.why or {}).get("suggested", [])
         if self.why is not None:
             body["why"] = self.why
         return body

@@ -156,3 +156,21 @@ def confidence(candidates: list[FaqCandidate]) -> float:
     runner_up = candidates[1].score if len(candidates) > 1 else 0.0
     margin = min(top - runner_up, MARGIN_CAP)
     return float(min(1.0, max(0.0, top + MARGIN_WEIGHT * margin)))
+
+
+# How many FAQs a visitor who got no answer is offered, at most.
+MAX_SUGGESTIONS = 3
+
+
+def suggestions(
+    match: FaqMatch, calibration: Calibration = DEFAULT_CALIBRATION
+) -> list[FaqCandidate]:
+    """The FAQs a visitor whose question got no answer may have meant, best first: the
+    match's candidates that reach the grey zone's floor (the best by its confidence, the
+    others by their score), at most ``MAX_SUGGESTIONS``. Asking one of them is answered from
+    its FAQ, so a near miss costs the visitor a click instead of the team an e-mail."""
+    if match.best is None or match.confidence < calibration.grey_floor:
+        return []
+    offered = [match.best]
+    offered += [c for c in match.candidates[1:] if c.score >= calibration.grey_floor]
+    return offered[:MAX_SUGGESTIONS]
