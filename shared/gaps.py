@@ -1,5 +1,7 @@
 """Knowledge gaps: what visitors asked that the bot did not answer (the handoff text) or
-answered badly (a thumbs-down), grouped by meaning, most frequent first.
+answered badly (a thumbs-down), grouped by meaning, most frequent first, each with the FAQs
+its visitors picked from those offered with the handoff text (``picked``: FAQ id -> times):
+the FAQ the gap's phrasings most likely belong to.
 
 Questions are decrypted in memory only; a phrasing joins the first group (most frequent
 first) holding a phrasing within the embedding model's ``same_gap`` cosine of it. A dismissed
@@ -45,6 +47,7 @@ async def knowledge_gaps(
     hidden = await rows.dismissed(conn, bot_id=bot_id)
     counts: Counter[str] = Counter()
     reasons: dict[str, Counter[str]] = {}
+    picks: dict[str, Counter[str]] = {}
     for row in found:
         text = normalize_question(cipher.try_decrypt(row["content_enc"]) or "")
         if not text or question_hash(cipher, text) in hidden:
@@ -52,6 +55,8 @@ async def knowledge_gaps(
         counts[text] += 1
         why = reasons.setdefault(text, Counter())
         why["not_answered" if row["fallback"] else "thumbs_down"] += 1
+        if row["picked"] is not None:
+            picks.setdefault(text, Counter())[str(row["picked"])] += 1
     if not counts:
         return []
     phrasings = [q for q, _ in counts.most_common()]
@@ -70,10 +75,14 @@ async def knowledge_gaps(
             members[similar[0]].append(i)
         else:
             group = {"question": phrasing, "phrasings": [phrasing], "count": 0}
-            group["reasons"] = Counter()
+            group["reasons"], group["picked"] = Counter(), Counter()
             groups.append(group)
             members.append([i])
         group["count"] += counts[phrasing]
         group["reasons"].update(reasons[phrasing])
+        group["picked"].update(picks.get(phrasing, {}))
     groups.sort(key=lambda g: -g["count"])
-    return [{**g, "reasons": dict(g["reasons"])} for g in groups[:top]]
+    return [
+        {**g, "reasons": dict(g["reasons"]), "picked": dict(g["picked"].most_common())}
+        for g in groups[:top]
+    ]

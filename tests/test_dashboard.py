@@ -77,12 +77,12 @@ def as_admin(session: dict[str, Any]) -> AppTest:
     return at.run()
 
 
-def chat(api, parley, message: str) -> dict[str, Any]:
+def chat(api, parley, message: str, **fields: str) -> dict[str, Any]:
     key = demo_publishable_key(Keyring(MASTER))
     response = api.post(
         "/v1/chat",
         headers={"Authorization": f"Bearer {key}", "Origin": parley.url},
-        json={"message": message},
+        json={"message": message, **fields},
     )
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
@@ -274,6 +274,35 @@ def test_a_knowledge_gap_turned_into_a_faq_answers_the_next_visitor(api, parley,
     answer = chat(api, parley, question)
     assert answer["source"] == "faq"
     assert "beach kiosk" in answer["answer"]
+
+
+def test_a_gap_whose_visitors_took_an_offered_faq_joins_it_in_one_click(api, parley, admin_session):
+    # GIVEN a visitor handed over with a FAQ offered, who takes it
+    near_miss = "Can I use fabric softener on my rain jacket?"
+    first = chat(api, parley, near_miss)
+    assert first["source"] == "fallback"
+    offered = first["suggestions"][0]
+    taken = chat(
+        api,
+        parley,
+        offered["question"],
+        conversation_id=first["conversation_id"],
+        visitor_id=first["visitor_id"],
+        visitor_token=first["visitor_token"],
+    )
+    assert taken["faq_id"] == offered["faq_id"]
+    # WHEN the owner opens the knowledge gaps
+    at = open_page(as_admin(admin_session), "Knowledge gaps")
+    gaps = [m for m in at.markdown if "asked" in str(m.value)]
+    position = next(i for i, m in enumerate(gaps) if "fabric softener" in m.value)
+    # THEN the gap says which FAQ its visitor took, and that FAQ is the one chosen
+    assert f"then took: “{offered['question']}” 1×" in shown(at)
+    assert at.selectbox(key=f"gap_faq_{position}").value == offered["faq_id"]
+    # WHEN the owner adds the phrasing to it; THEN the next visitor gets that FAQ's answer
+    at.button(key=f"gap_alt_{position}").click().run()
+    assert not at.error, [e.value for e in at.error]
+    again = chat(api, parley, near_miss)
+    assert (again["source"], again.get("faq_id")) == ("faq", offered["faq_id"])
 
 
 def test_an_ended_session_returns_to_the_login_form_with_a_message(api):

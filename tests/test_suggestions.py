@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from functions.admin.app import create_app as create_admin_app
 from shared.rag.faq_match import FaqCandidate, FaqMatch, confidence, suggestions
 from tests.chat_fixtures import ask, set_bot
 
@@ -87,3 +88,38 @@ def test_offered_are_the_candidates_that_reach_the_grey_zones_floor():
     assert offered(0.55, 0.50) == []
     assert offered() == []
     assert offered(0.70, 0.69, 0.68, 0.67) == [1, 2, 3]  # three at most
+
+
+async def test_the_knowledge_gap_says_which_offered_faq_its_visitors_took(
+    chat_client, chat_runtime, shop, make_client
+):
+    # GIVEN two visitors handed over with the same offer; one takes it, the other does not
+    took = await ask(chat_client, shop, NEAR_MISS)
+    await ask(
+        chat_client,
+        shop,
+        ITS_FAQ,
+        conversation_id=took["conversation_id"],
+        visitor_id=took["visitor_id"],
+        visitor_token=took["visitor_token"],
+    )
+    left = await ask(chat_client, shop, NEAR_MISS)
+    await ask(
+        chat_client,
+        shop,
+        "Do you sell gift cards?",  # answered from another FAQ, not one offered
+        conversation_id=left["conversation_id"],
+        visitor_id=left["visitor_id"],
+        visitor_token=left["visitor_token"],
+    )
+    # WHEN the shop reads its knowledge gaps
+    admin = make_client(create_admin_app(chat_runtime))
+    response = await admin.get(
+        f"/v1/admin/bots/{shop.bot_id}/gaps",
+        headers={"Authorization": f"Bearer {shop.secret_key}"},
+    )
+    assert response.status_code == 200, response.text
+    [gap] = [g for g in response.json()["items"] if g["question"] == NEAR_MISS.lower()]
+    # THEN the gap counts both, and names the FAQ the one visitor took
+    assert gap["count"] == 2
+    assert gap["picked"] == {took["suggestions"][0]["faq_id"]: 1}

@@ -39,6 +39,10 @@ def render(ctx: Context) -> None:
             others = [p for p in gap["phrasings"] if p != gap["question"]]
             if others:
                 st.caption("Also asked as: " + " · ".join(others[:5]))
+            picked = [(f, n) for f, n in gap.get("picked", {}).items() if f in by_id]
+            if picked:
+                took = " · ".join(f"“{question_of(f)}” {n}×" for f, n in picked)
+                st.caption("Offered FAQs its visitors then took: " + took)
             answer = st.text_area("Answer", key=f"gap_answer_{i}")
             left, middle, right = st.columns(3)
             if left.button("Add as FAQ", key=f"gap_add_{i}"):
@@ -49,8 +53,10 @@ def render(ctx: Context) -> None:
                 ):
                     done(gap["phrasings"])
             if faqs:
+                # the FAQ its visitors took most often comes first
+                choices = [f for f, _ in picked] + [f for f in by_id if f not in dict(picked)]
                 target = middle.selectbox(
-                    "FAQ", list(by_id), format_func=question_of, key=f"gap_faq_{i}"
+                    "FAQ", choices, format_func=question_of, key=f"gap_faq_{i}"
                 )
                 if middle.button("Add as alternative", key=f"gap_alt_{i}"):
                     faq = by_id[target]

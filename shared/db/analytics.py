@@ -113,9 +113,20 @@ async def unanswered(conn: Conn, period: Period) -> list[dict[str, Any]]:
 
 
 # Questions whose answer fell back to the handoff text or got a thumbs-down.
+# ``picked``: the FAQ that answered the conversation's next message, when the handoff text
+# had offered it (``why.suggested``): the visitor took the offer, or asked that FAQ's way.
 _GAPS = f"""
-SELECT q.content_enc, a.source = 'fallback' AS fallback, a.feedback = -1 AS thumbs_down
-  FROM messages a {_ASKED} WHERE a.bot_id = %(bot)s AND a.role = 'assistant'
+SELECT q.content_enc, a.source = 'fallback' AS fallback, a.feedback = -1 AS thumbs_down,
+       CASE WHEN a.why->'suggested' @> jsonb_build_array(
+                     jsonb_build_object('faq_id', n.faq_id::text))
+            THEN n.faq_id END AS picked
+  FROM messages a {_ASKED}
+  LEFT JOIN LATERAL (
+        SELECT m.faq_id FROM messages m
+         WHERE m.conversation_id = a.conversation_id AND m.role = 'assistant'
+           AND m.created_at > a.created_at
+         ORDER BY m.created_at LIMIT 1) n ON a.source = 'fallback'
+ WHERE a.bot_id = %(bot)s AND a.role = 'assistant'
    AND (a.source = 'fallback' OR a.feedback = -1)
    AND a.created_at >= %(since)s AND a.created_at < %(until)s
  ORDER BY a.created_at DESC LIMIT %(sample)s
@@ -123,7 +134,8 @@ SELECT q.content_enc, a.source = 'fallback' AS fallback, a.feedback = -1 AS thum
 
 
 async def gaps(conn: Conn, period: Period) -> list[dict[str, Any]]:
-    """Questions not answered (handoff text) or answered badly (thumbs-down), encrypted."""
+    """Questions not answered (handoff text) or answered badly (thumbs-down), encrypted,
+    and the FAQ the visitor picked from those offered with the handoff text, if any."""
     return await (await conn.execute(_GAPS, period.params())).fetchall()
 
 

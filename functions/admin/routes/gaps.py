@@ -24,6 +24,11 @@ class Gap(BaseModel):
     phrasings: list[str]
     count: int
     reasons: dict[str, int]  # not_answered, thumbs_down
+    picked: dict[str, int] = Field(
+        default_factory=dict,
+        description="FAQ id -> how often a visitor asking this took that FAQ from those"
+        " offered with the handoff text (most often first): where the phrasings likely belong",
+    )
 
 
 class GapList(BaseModel):
