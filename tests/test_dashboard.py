@@ -332,6 +332,10 @@ def test_testing_a_question_shows_the_decision_and_stores_nothing(api, admin_ses
         notes = " ".join(i.value for i in at.info)
         assert note is None or note in notes, notes
     assert "Matched FAQ" not in shown(at)  # the last one matched nothing well enough
+    assert "Offered with the handoff text" not in shown(at)  # nor came near one
+    field(at, "Test a question").input("The password reset link expired")
+    button(at, "Test").click().run()
+    assert "Offered with the handoff text: “I forgot my password”" in shown(at)
     after = api.get(f"/v1/admin/bots/{bot['id']}/conversations", headers=headers).json()
     assert after["items"] == before["items"]
 

@@ -109,6 +109,9 @@ def _test_a_question(ctx: Context) -> None:
             f" your documents do ({', '.join(result['lacking'])}): the documents answer. Add"
             " it to a FAQ's answer or phrasings if the FAQ should."
         )
+    if result.get("suggested"):
+        offered = ", ".join(f"“{q}”" for q in result["suggested"])
+        st.markdown(f"Offered with the handoff text: {offered}")
     if result.get("llm_check"):
         st.info(
             "Close to a FAQ but under the threshold: your bot's LLM is first asked which of"

@@ -569,5 +569,10 @@ class Preview(BaseModel):
         description="The match is in the grey zone and the bot's LLM would be asked which"
         " candidate answers (the decision is the offline rule's)",
     )
+    suggested: list[str] = Field(
+        default_factory=list,
+        description="Not answered: the FAQ questions the visitor would be offered with the"
+        " handoff text",
+    )
     candidates: list[PreviewCandidate]
     passages: list[PreviewPassage]

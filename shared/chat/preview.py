@@ -4,9 +4,10 @@ The same steps as a visitor's first turn, minus the answer cache and the LLM: th
 against the bot's threshold (a match short of sure whose question names something only a
 passage holds gives way to the documents: ``lacking``), else the FAQ if it is clearly closer
 than any passage (the grey zone), else the passages retrieval finds (the bot would generate
-from them), else nothing (the handoff text). A bot whose chain has an LLM first asks it
-about a grey-zone match (``shared.chat.faq_check``): the preview asks nothing, shows what
-the offline rule decides, and says (``llm_check``) that the LLM would be asked."""
+from them), else nothing (the handoff text, with the FAQs it would offer: ``suggested``). A
+bot whose chain has an LLM first asks it about a grey-zone match (``shared.chat.faq_check``):
+the preview asks nothing, shows what the offline rule decides, and says (``llm_check``) that
+the LLM would be asked."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from shared.rag.faq_match import (
     grey_zone_pick,
     match_faq,
     named_elsewhere,
+    suggestions,
     threshold_for,
     unmatched_words,
 )
@@ -78,6 +80,9 @@ async def preview(
         "threshold": threshold,
         "faq": candidates[0] if decision == "faq" else None,
         "lacking": lacking,
+        "suggested": [c.question for c in suggestions(match, calibration)]
+        if decision == "not_answered"
+        else [],
         "llm_check": has_llm
         and bool(bot["check_faq_matches"])
         and in_grey_zone(match, threshold, calibration.grey_floor),
