@@ -55,6 +55,7 @@ async def bot_analytics(
         "latency_ms": {"p50": totals["latency_p50_ms"], "p95": totals["latency_p95_ms"]},
         "providers": [{**p, "cost_usd": float(p["cost_usd"] or 0)} for p in providers],
         "feedback": {"up": totals["feedback_up"], "down": totals["feedback_down"]},
+        "offers": await rows.offers(conn, period),
         "top_questions": _count(cipher, questions, top),
         "daily": [
             {**d, "day": d["day"].isoformat(), "cost_usd": float(d["cost_usd"])}

@@ -154,6 +154,7 @@ def test_every_page_renders_with_data(api, parley, admin_session):
     assert "source:" in shown(transcript)  # each answer explained
     assert "offered “I forgot my password”" in shown(transcript)  # the latest conversation
     assert "seashells" in shown(open_page(at, "Knowledge gaps")).lower()
+    assert "but FAQs offered" in shown(open_page(at, "Analytics"))
 
 
 def test_a_faq_edited_in_the_dashboard_answers_the_chat(api, parley, admin_session):

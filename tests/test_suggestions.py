@@ -90,7 +90,7 @@ def test_offered_are_the_candidates_that_reach_the_grey_zones_floor():
     assert offered(0.70, 0.69, 0.68, 0.67) == [1, 2, 3]  # three at most
 
 
-async def test_the_knowledge_gap_says_which_offered_faq_its_visitors_took(
+async def test_gaps_and_analytics_say_which_offered_faq_the_visitors_took(
     chat_client, chat_runtime, shop, make_client
 ):
     # GIVEN two visitors handed over with the same offer; one takes it, the other does not
@@ -112,14 +112,16 @@ async def test_the_knowledge_gap_says_which_offered_faq_its_visitors_took(
         visitor_id=left["visitor_id"],
         visitor_token=left["visitor_token"],
     )
-    # WHEN the shop reads its knowledge gaps
+    # WHEN the shop reads its knowledge gaps and analytics
     admin = make_client(create_admin_app(chat_runtime))
-    response = await admin.get(
-        f"/v1/admin/bots/{shop.bot_id}/gaps",
-        headers={"Authorization": f"Bearer {shop.secret_key}"},
-    )
+    secret = {"Authorization": f"Bearer {shop.secret_key}"}
+    response = await admin.get(f"/v1/admin/bots/{shop.bot_id}/gaps", headers=secret)
     assert response.status_code == 200, response.text
     [gap] = [g for g in response.json()["items"] if g["question"] == NEAR_MISS.lower()]
     # THEN the gap counts both, and names the FAQ the one visitor took
     assert gap["count"] == 2
     assert gap["picked"] == {took["suggestions"][0]["faq_id"]: 1}
+    # and the analytics count two offers, one taken
+    analytics = await admin.get(f"/v1/admin/bots/{shop.bot_id}/analytics", headers=secret)
+    assert analytics.status_code == 200, analytics.text
+    assert analytics.json()["offers"] == {"made": 2, "taken": 1}

@@ -28,6 +28,13 @@ def render(ctx: Context) -> None:
     cols[0].metric("Latency p50", f"{data['latency_ms']['p50'] or 0:.0f} ms")
     cols[1].metric("Latency p95", f"{data['latency_ms']['p95'] or 0:.0f} ms")
     cols[2].metric("Feedback 👍 / 👎", f"{data['feedback']['up']} / {data['feedback']['down']}")
+    offers = data["offers"]
+    if offers["made"]:
+        st.caption(
+            f"Not answered, but FAQs offered {offers['made']}×; the visitor took one"
+            f" {offers['taken']}× ({offers['taken'] / offers['made']:.0%}). Knowledge gaps"
+            " shows which, to add those phrasings to their FAQ."
+        )
     if data["daily"]:
         st.caption("Answers by source, per day")
         st.bar_chart(
@@ -65,6 +72,8 @@ def render(ctx: Context) -> None:
     writer.writerow(["latency_p95_ms", data["latency_ms"]["p95"]])
     writer.writerow(["feedback_up", data["feedback"]["up"]])
     writer.writerow(["feedback_down", data["feedback"]["down"]])
+    writer.writerow(["offers_made", offers["made"]])
+    writer.writerow(["offers_taken", offers["taken"]])
     for p in data["providers"]:
         writer.writerow([f"cost_usd_{p.get('provider')}", p.get("cost_usd")])
     for d in data["daily"]:

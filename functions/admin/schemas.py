@@ -514,6 +514,10 @@ class Analytics(BaseModel):
     latency_ms: dict[str, float | None]
     providers: list[dict[str, Any]]
     feedback: dict[str, int]
+    offers: dict[str, int] = Field(
+        description="made: handoff texts that offered FAQs the visitor may have meant; taken:"
+        " those after which the visitor's next message was answered from an offered FAQ"
+    )
     top_questions: list[QuestionCount]
     # Per UTC day with messages: answers (and by source), tokens, cost_usd, feedback.
     daily: list[dict[str, Any]]

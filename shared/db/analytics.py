@@ -98,6 +98,13 @@ async def daily(conn: Conn, period: Period) -> list[dict[str, Any]]:
     return await (await conn.execute(_DAILY, period.params())).fetchall()
 
 
+async def offers(conn: Conn, period: Period) -> dict[str, Any]:
+    """Handoff texts that offered FAQs (``made``), and how many of those the visitor took."""
+    row = await (await conn.execute(_OFFERS, period.params())).fetchone()
+    assert row is not None
+    return row
+
+
 async def providers(conn: Conn, period: Period) -> list[dict[str, Any]]:
     return await (await conn.execute(_PROVIDERS, period.params())).fetchall()
 
@@ -113,19 +120,30 @@ async def unanswered(conn: Conn, period: Period) -> list[dict[str, Any]]:
 
 
 # Questions whose answer fell back to the handoff text or got a thumbs-down.
-# ``picked``: the FAQ that answered the conversation's next message, when the handoff text
-# had offered it (``why.suggested``): the visitor took the offer, or asked that FAQ's way.
-_GAPS = f"""
-SELECT q.content_enc, a.source = 'fallback' AS fallback, a.feedback = -1 AS thumbs_down,
-       CASE WHEN a.why->'suggested' @> jsonb_build_array(
-                     jsonb_build_object('faq_id', n.faq_id::text))
-            THEN n.faq_id END AS picked
-  FROM messages a {_ASKED}
+# The FAQ ``n.faq_id`` that answered the conversation's next message after a handoff text
+# ``a``; ``_TAKEN``: it was one ``a`` offered (``why.suggested``): the visitor took the
+# offer, or asked that FAQ's way.
+_NEXT_ANSWER = """
   LEFT JOIN LATERAL (
         SELECT m.faq_id FROM messages m
          WHERE m.conversation_id = a.conversation_id AND m.role = 'assistant'
            AND m.created_at > a.created_at
          ORDER BY m.created_at LIMIT 1) n ON a.source = 'fallback'
+"""
+_TAKEN = "a.why->'suggested' @> jsonb_build_array(jsonb_build_object('faq_id', n.faq_id::text))"
+
+_OFFERS = f"""
+SELECT count(*) AS made, count(*) FILTER (WHERE {_TAKEN}) AS taken
+  FROM messages a {_NEXT_ANSWER}
+ WHERE a.bot_id = %(bot)s AND a.role = 'assistant' AND a.source = 'fallback'
+   AND a.why ? 'suggested' AND a.created_at >= %(since)s AND a.created_at < %(until)s
+"""
+
+# ``picked``: the FAQ its visitor took from those the handoff text offered.
+_GAPS = f"""
+SELECT q.content_enc, a.source = 'fallback' AS fallback, a.feedback = -1 AS thumbs_down,
+       CASE WHEN {_TAKEN} THEN n.faq_id END AS picked
+  FROM messages a {_ASKED} {_NEXT_ANSWER}
  WHERE a.bot_id = %(bot)s AND a.role = 'assistant'
    AND (a.source = 'fallback' OR a.feedback = -1)
    AND a.created_at >= %(since)s AND a.created_at < %(until)s
