@@ -12,6 +12,7 @@ import httpx2
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dashboard.views.gaps import with_phrasings
 from parley.dashboard import app_path
 from shared.bootstrap import demo_publishable_key
 from shared.crypto import Keyring
@@ -304,6 +305,15 @@ def test_a_gap_whose_visitors_took_an_offered_faq_joins_it_in_one_click(api, par
     assert not at.error, [e.value for e in at.error]
     again = chat(api, parley, near_miss)
     assert (again["source"], again.get("faq_id")) == ("faq", offered["faq_id"])
+
+
+def test_a_gaps_phrasings_join_a_faq_up_to_the_apis_limit():
+    owners = [f"way {n}" for n in range(18)]
+    merged, left_out = with_phrasings(owners, ["Way 3", "new one", "new two", "new three"])
+    # the owner's own first; one already there (whatever its case); what fits of the rest
+    assert merged == [*owners, "new one", "new two"]
+    assert left_out == 1
+    assert with_phrasings([], ["a", "a", "b"]) == (["a", "b"], 0)
 
 
 def test_an_ended_session_returns_to_the_login_form_with_a_message(api):

@@ -12,6 +12,16 @@ from dashboard.context import Context
 from dashboard.views.common import attempt, need_bot, period
 
 REASONS = {"not_answered": "not answered", "thumbs_down": "thumbs-down"}
+MAX_ALTERNATIVES = 20  # the admin API's limit on a FAQ's other phrasings
+
+
+def with_phrasings(alternatives: list[str], phrasings: list[str]) -> tuple[list[str], int]:
+    """A FAQ's alternatives with a gap's phrasings added (those it lacks, up to the API's
+    limit; the owner's own come first), and how many did not fit (they stay listed)."""
+    have = {a.casefold() for a in alternatives}
+    new = [p for p in dict.fromkeys(phrasings) if p.casefold() not in have]
+    room = max(0, MAX_ALTERNATIVES - len(alternatives))
+    return [*alternatives, *new[:room]], max(0, len(new) - room)
 
 
 def render(ctx: Context) -> None:
@@ -60,11 +70,22 @@ def render(ctx: Context) -> None:
                 )
                 if middle.button("Add as alternative", key=f"gap_alt_{i}"):
                     faq = by_id[target]
-                    body = {"alternatives": [*faq["alternatives"], *gap["phrasings"]][:50]}
+                    merged, left_out = with_phrasings(faq["alternatives"], gap["phrasings"])
+                    said = "Added as more ways to ask."
+                    if left_out:
+                        said += (
+                            f" {left_out} did not fit: a FAQ has at most {MAX_ALTERNATIVES} other"
+                            " ways to ask; remove some in the FAQ's editor to make room."
+                        )
                     if attempt(
-                        partial(ctx.api.patch, ctx.bot_path(f"/faqs/{faq['id']}"), body),
-                        "Added as more ways to ask.",
+                        partial(
+                            ctx.api.patch,
+                            ctx.bot_path(f"/faqs/{faq['id']}"),
+                            {"alternatives": merged},
+                        ),
+                        said,
                     ):
-                        done(gap["phrasings"])
+                        held = {m.casefold() for m in merged}
+                        done([p for p in gap["phrasings"] if p.casefold() in held])
             if right.button("Dismiss", key=f"gap_dismiss_{i}"):
                 done(gap["phrasings"])
