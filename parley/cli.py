@@ -420,14 +420,17 @@ def _bench(args: argparse.Namespace) -> int:
         ):
             raise CommandError("--out-of-scope must name a folder with queries.jsonl or faqs.jsonl")
         extra = args.extra_phrasings
-        if extra and not (Path(args.dataset) / "train.csv").is_file():
-            raise CommandError("--extra-phrasings needs the dataset's train.csv (text,category)")
+        if (extra or args.learn) and not (Path(args.dataset) / "train.csv").is_file():
+            raise CommandError(
+                "--extra-phrasings and --learn need the dataset's train.csv (text,category)"
+            )
         faq.run(
             Path(args.dataset),
             concurrency=args.concurrency,
             out_of_scope=oos,
             extra_phrasings=extra,
             judge=args.judge,
+            learn=args.learn,
         )
     elif args.what == "ingest":
         from parley.bench import ingest
@@ -631,6 +634,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         help="faq: give each FAQ this many more phrasings from the dataset's train.csv"
         " (a stand-in for generated paraphrases)",
+    )
+    bench.add_argument(
+        "--learn",
+        type=int,
+        default=0,
+        help="faq: first ask this many train.csv questions as visitors who take the right"
+        " FAQ offered, then add what the knowledge gaps propose",
     )
     bench.add_argument(
         "--judge",

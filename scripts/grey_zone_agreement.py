@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from parley.bench.faq import Dataset, _setup_bot
+from parley.bench.faq import Dataset, setup_bot
 from parley.bench.model import local_model
 from parley.bench.servers import ParleyServer
 from shared.db import faqs
@@ -68,7 +68,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         server = ParleyServer(Path(tmp) / "state", {"PARLEY_DEMO": "0"})
         try:
-            bot_id, _, mapping = _setup_bot(server, data)
+            bot_id, _, mapping = setup_bot(server, data)
             results = asyncio.run(match_all(server, bot_id, [text for text, _ in asked]))
         finally:
             server.stop()

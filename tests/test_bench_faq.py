@@ -3,7 +3,15 @@ from the dataset's training split, the same ones on every run, none it already h
 
 from __future__ import annotations
 
-from parley.bench.faq import with_extra_phrasings
+from pathlib import Path
+
+import httpx2
+
+from parley.bench.faq import ORIGIN, Dataset, setup_bot, with_extra_phrasings
+from parley.bench.faq_learning import learn
+from parley.bench.servers import ParleyServer
+
+DEMO = Path(__file__).parents[1] / "shared" / "demo"
 
 FAQS = [
     {"id": "card_arrival", "question": "Where is my card?", "alternatives": ["Card not here"]},
@@ -43,3 +51,32 @@ def test_extra_phrasings_stop_at_what_the_api_accepts(tmp_path):
     )
     (card, _) = with_extra_phrasings(FAQS, train, 30)
     assert len(card["alternatives"]) == 20
+
+
+def test_learning_adds_a_taken_offer_to_its_faq_and_the_next_visitor_is_answered(tmp_path):
+    """``--learn``: a visitor handed over takes the right FAQ offered; the owner adds the
+    gap's phrasing to it; the same question is then answered from that FAQ."""
+    data = Dataset(faqs=Dataset.load_faqs(DEMO), queries=[])
+    server = ParleyServer(tmp_path / "state", {"PARLEY_DEMO": "0"})
+    try:
+        bot_id, key, mapping = setup_bot(server, data)
+        visitor = {"Authorization": f"Bearer {key}", "Origin": ORIGIN}
+        learnt = learn(
+            server,
+            visitor,
+            bot_id,
+            mapping,
+            [
+                ("The password reset link expired", "password-reset"),  # offered, taken
+                ("What is the capital of France?", "none"),  # nothing offered
+            ],
+        )
+        assert (learnt.handed_over, learnt.offered_right) == (2, 1)
+        assert (learnt.phrasings_added, learnt.added_to_their_intent) == (1, 1)
+        assert learnt.gaps_seen == 2  # the other dismissed
+        with httpx2.Client(base_url=server.url, headers=visitor) as client:
+            body = client.post("/v1/chat", json={"message": "The password reset link expired"})
+        assert body.json()["source"] == "faq"
+        assert mapping[body.json()["faq_id"]] == "password-reset"
+    finally:
+        server.stop()

@@ -19,6 +19,11 @@ DIR holds ``faqs.jsonl`` and ``queries.jsonl`` (see the team's datasets README).
 would write at import, to weigh what more phrasings per FAQ are worth. The queries are the
 test split's, so nothing is tuned on them.
 
+``--learn N`` first has N of ``train.csv``'s questions asked as visitors who take the right
+FAQ when it is offered with the handoff text, and an owner who adds what the knowledge gaps
+then propose (``parley.bench.faq_learning``); the matching-quality baselines keep the
+published phrasings.
+
 ``--judge`` gives the bot an LLM for its grey-zone checks (``shared.chat.faq_check``): a
 stand-in that answers each check from the data set's labels, as a perfect judge would. The
 figures through the chat API are then the most such checks can give; a real LLM's lie
@@ -45,6 +50,7 @@ import numpy as np
 import numpy.typing as npt
 from rank_bm25 import BM25Okapi
 
+from parley.bench import faq_learning
 from parley.bench.servers import ParleyServer, ThreadServer
 from parley.bench.standin import FakeLLM
 from shared.chat.faq_check import read_prompt
@@ -141,7 +147,7 @@ def _baselines(
     }
 
 
-def _setup_bot(
+def setup_bot(
     server: ParleyServer, data: Dataset, llm_chain: list[str] | None = None
 ) -> tuple[str, str, dict[str, str]]:
     """Tenant, bot, FAQs and a publishable key via the admin API; returns
@@ -330,6 +336,7 @@ def run(
     out_of_scope: Path | None = None,
     extra_phrasings: int = 0,
     judge: bool = False,
+    learn: int = 0,
 ) -> None:
     from parley.bench.model import local_model
 
@@ -345,6 +352,7 @@ def run(
         + (f" ({len(extra)} out of scope, from {out_of_scope})" if extra else "")
         + (f"; {extra_phrasings} more phrasings per FAQ from train.csv" if extra_phrasings else "")
         + ("; grey zone checked by a judge that knows the labels" if judge else "")
+        + (f"; first learning from {learn} training questions" if learn else "")
     )
 
     embedder = local_model()
@@ -370,7 +378,12 @@ def run(
             env |= {"OPENAI_API_KEY": "sk-bench-judge", "OPENAI_BASE_URL": f"{llm.url}/v1"}
         server = ParleyServer(Path(tmp) / "state", env)
         try:
-            bot_id, key, mapping = _setup_bot(server, data, ["openai"] if judge else None)
+            bot_id, key, mapping = setup_bot(server, data, ["openai"] if judge else None)
+            if learn:
+                own = {t for f in data.faqs for t in [f["question"], *f["alternatives"]]}
+                visitors = faq_learning.training_questions(dataset, learn, own)
+                visitor = {"Authorization": f"Bearer {key}", "Origin": ORIGIN}
+                faq_learning.learn(server, visitor, bot_id, mapping, visitors).print()
             sequential = asyncio.run(_ask_all(server, key, texts, 1))
             subset = texts[:throughput_queries]
             salted = [f"{t} (#{n})" for n, t in enumerate(subset)]  # defeat the exact cache
