@@ -19,7 +19,7 @@ from shared.errors import ValidationError
 
 MAX_ENTRIES = 10_000
 MAX_REPORTED = 50
-MAX_ALTERNATIVES = 20  # a FAQ's other phrasings, here and in the admin API
+MAX_ALTERNATIVES = 50  # a FAQ's other phrasings, here and in the admin API
 
 
 class FaqEntry(BaseModel):

@@ -1,7 +1,8 @@
 """Knowledge gaps: what visitors asked that the bot did not answer (the handoff text) or
 answered badly (a thumbs-down), grouped by meaning, most frequent first, each with the FAQs
-its visitors picked from those offered with the handoff text (``picked``: FAQ id -> times):
-the FAQ the gap's phrasings most likely belong to.
+its visitors took from those offered with the handoff text (``picked``: each FAQ, how often,
+and which of the group's phrasings were followed by taking it, most taken first): where
+those phrasings belong, for the owner to add them to it.
 
 Questions are decrypted in memory only; a phrasing joins the first group (most frequent
 first) holding a phrasing within the embedding model's ``same_gap`` cosine of it. A dismissed
@@ -75,14 +76,21 @@ async def knowledge_gaps(
             members[similar[0]].append(i)
         else:
             group = {"question": phrasing, "phrasings": [phrasing], "count": 0}
-            group["reasons"], group["picked"] = Counter(), Counter()
+            group["reasons"], group["picked"] = Counter(), {}
             groups.append(group)
             members.append([i])
         group["count"] += counts[phrasing]
         group["reasons"].update(reasons[phrasing])
-        group["picked"].update(picks.get(phrasing, {}))
+        for faq_id, times in picks.get(phrasing, {}).items():
+            took = group["picked"].setdefault(faq_id, {"faq_id": faq_id, "count": 0})
+            took["count"] += times
+            took.setdefault("phrasings", []).append(phrasing)
     groups.sort(key=lambda g: -g["count"])
     return [
-        {**g, "reasons": dict(g["reasons"]), "picked": dict(g["picked"].most_common())}
+        {
+            **g,
+            "reasons": dict(g["reasons"]),
+            "picked": sorted(g["picked"].values(), key=lambda took: -took["count"]),
+        }
         for g in groups[:top]
     ]

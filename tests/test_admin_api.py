@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from shared.faq_import import MAX_ALTERNATIVES
+
 
 @pytest.fixture
 def owner(world):
@@ -171,6 +173,18 @@ async def test_faq_crud_search_paging_and_kb_version(admin_client, world, owner)
     assert wildcard.json()["items"] == []  # a literal %, not a wildcard
 
     faq = created[0]
+    crowded = await admin_client.patch(
+        f"/v1/admin/bots/{bot_id}/faqs/{faq['id']}",
+        headers=owner,
+        json={"alternatives": [f"way {n}" for n in range(MAX_ALTERNATIVES + 1)]},
+    )
+    assert crowded.status_code == 422, crowded.text
+    assert crowded.json()["error"]["code"] == "validation_error"
+    at_most = [f"way {n}" for n in range(MAX_ALTERNATIVES)]
+    full = await admin_client.patch(
+        f"/v1/admin/bots/{bot_id}/faqs/{faq['id']}", headers=owner, json={"alternatives": at_most}
+    )
+    assert full.json()["alternatives"] == at_most
     edited = await admin_client.patch(
         f"/v1/admin/bots/{bot_id}/faqs/{faq['id']}",
         headers=owner,
@@ -179,7 +193,7 @@ async def test_faq_crud_search_paging_and_kb_version(admin_client, world, owner)
     assert edited.json()["alternatives"] == ["shipping parcel zero"]
     deleted = await admin_client.delete(f"/v1/admin/bots/{bot_id}/faqs/{faq['id']}", headers=owner)
     assert deleted.status_code == 200
-    assert await kb_version(admin_client, owner, bot_id) == version + 7
+    assert await kb_version(admin_client, owner, bot_id) == version + 8  # not the refused edit
 
 
 async def test_faq_phrasings_follow_edits(admin_client, world, owner, conn):

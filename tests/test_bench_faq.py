@@ -10,6 +10,7 @@ import httpx2
 from parley.bench.faq import ORIGIN, Dataset, setup_bot, with_extra_phrasings
 from parley.bench.faq_learning import learn
 from parley.bench.servers import ParleyServer
+from shared.faq_import import MAX_ALTERNATIVES
 
 DEMO = Path(__file__).parents[1] / "shared" / "demo"
 
@@ -47,10 +48,10 @@ def test_extra_phrasings_come_from_the_faqs_own_intent_and_repeat(tmp_path):
 def test_extra_phrasings_stop_at_what_the_api_accepts(tmp_path):
     train = tmp_path / "train.csv"
     train.write_text(
-        "text,category\n" + "".join(f"Card question {n},card_arrival\n" for n in range(40))
+        "text,category\n" + "".join(f"Card question {n},card_arrival\n" for n in range(80))
     )
-    (card, _) = with_extra_phrasings(FAQS, train, 30)
-    assert len(card["alternatives"]) == 20
+    (card, _) = with_extra_phrasings(FAQS, train, 60)
+    assert len(card["alternatives"]) == MAX_ALTERNATIVES
 
 
 def test_learning_adds_a_taken_offer_to_its_faq_and_the_next_visitor_is_answered(tmp_path):

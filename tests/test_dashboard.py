@@ -12,10 +12,11 @@ import httpx2
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard.views.gaps import with_phrasings
+from dashboard.views.gaps import MAX_ALTERNATIVES, with_phrasings
 from parley.dashboard import app_path
 from shared.bootstrap import demo_publishable_key
 from shared.crypto import Keyring
+from shared.faq_import import MAX_ALTERNATIVES as API_LIMIT
 from tests.utils.servers import ParleyProcess
 
 MASTER = os.urandom(32)
@@ -308,7 +309,8 @@ def test_a_gap_whose_visitors_took_an_offered_faq_joins_it_in_one_click(api, par
 
 
 def test_a_gaps_phrasings_join_a_faq_up_to_the_apis_limit():
-    owners = [f"way {n}" for n in range(18)]
+    assert MAX_ALTERNATIVES == API_LIMIT  # the dashboard keeps to the API's own
+    owners = [f"way {n}" for n in range(MAX_ALTERNATIVES - 2)]
     merged, left_out = with_phrasings(owners, ["Way 3", "new one", "new two", "new three"])
     # the owner's own first; one already there (whatever its case); what fits of the rest
     assert merged == [*owners, "new one", "new two"]

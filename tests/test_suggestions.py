@@ -120,7 +120,8 @@ async def test_gaps_and_analytics_say_which_offered_faq_the_visitors_took(
     [gap] = [g for g in response.json()["items"] if g["question"] == NEAR_MISS.lower()]
     # THEN the gap counts both, and names the FAQ the one visitor took
     assert gap["count"] == 2
-    assert gap["picked"] == {took["suggestions"][0]["faq_id"]: 1}
+    offered = took["suggestions"][0]["faq_id"]
+    assert gap["picked"] == [{"faq_id": offered, "count": 1, "phrasings": [NEAR_MISS.lower()]}]
     # and the analytics count two offers, one taken
     analytics = await admin.get(f"/v1/admin/bots/{shop.bot_id}/analytics", headers=secret)
     assert analytics.status_code == 200, analytics.text

@@ -12,7 +12,7 @@ from dashboard.context import Context
 from dashboard.views.common import attempt, need_bot, period
 
 REASONS = {"not_answered": "not answered", "thumbs_down": "thumbs-down"}
-MAX_ALTERNATIVES = 20  # the admin API's limit on a FAQ's other phrasings
+MAX_ALTERNATIVES = 50  # the admin API's limit on a FAQ's other phrasings (shared.faq_import)
 
 
 def with_phrasings(alternatives: list[str], phrasings: list[str]) -> tuple[list[str], int]:
@@ -49,9 +49,14 @@ def render(ctx: Context) -> None:
             others = [p for p in gap["phrasings"] if p != gap["question"]]
             if others:
                 st.caption("Also asked as: " + " · ".join(others[:5]))
-            picked = [(f, n) for f, n in gap.get("picked", {}).items() if f in by_id]
-            if picked:
-                took = " · ".join(f"“{question_of(f)}” {n}×" for f, n in picked)
+            # FAQ id -> the phrasings whose visitors took it from those offered (most first)
+            taken = {t["faq_id"]: t["phrasings"] for t in gap["picked"] if t["faq_id"] in by_id}
+            if taken:
+                took = " · ".join(
+                    f"“{question_of(t['faq_id'])}” {t['count']}×"
+                    for t in gap["picked"]
+                    if t["faq_id"] in taken
+                )
                 st.caption("Offered FAQs its visitors then took: " + took)
             answer = st.text_area("Answer", key=f"gap_answer_{i}")
             left, middle, right = st.columns(3)
@@ -64,13 +69,17 @@ def render(ctx: Context) -> None:
                     done(gap["phrasings"])
             if faqs:
                 # the FAQ its visitors took most often comes first
-                choices = [f for f, _ in picked] + [f for f in by_id if f not in dict(picked)]
+                choices = [*taken, *(f for f in by_id if f not in taken)]
                 target = middle.selectbox(
                     "FAQ", choices, format_func=question_of, key=f"gap_faq_{i}"
                 )
+                # to a FAQ its visitors took, the phrasings that led there; else all of them
+                adding = taken.get(target, gap["phrasings"])
+                if len(adding) < len(gap["phrasings"]):
+                    middle.caption(f"Adds the {len(adding)} phrasing(s) whose visitors took it")
                 if middle.button("Add as alternative", key=f"gap_alt_{i}"):
                     faq = by_id[target]
-                    merged, left_out = with_phrasings(faq["alternatives"], gap["phrasings"])
+                    merged, left_out = with_phrasings(faq["alternatives"], adding)
                     said = "Added as more ways to ask."
                     if left_out:
                         said += (

@@ -4,11 +4,11 @@ Before the test questions are asked, ``N`` of the data set's *training* question
 as visitors through ``POST /v1/chat``. A visitor handed over with the right FAQ among those
 offered (``suggestions``) takes it, as the widget's button does (asks that FAQ's question in
 the same conversation); one offered only wrong FAQs, or none, leaves. Then the owner works
-through the knowledge gaps (``GET …/gaps``), as on the dashboard: a gap whose visitors took
-an offered FAQ joins that FAQ's other ways to ask (``PATCH …/faqs/{id}``, within the API's
-limit), every other gap is dismissed. Everything goes through the API a shop uses; what is
-assumed is a visitor who recognises their question among at most three, and an owner who
-accepts what the gaps page proposes.
+through the knowledge gaps (``GET …/gaps``), as on the dashboard: the phrasings whose
+visitors took an offered FAQ join that FAQ's other ways to ask (``PATCH …/faqs/{id}``,
+within the API's limit), and every gap is dismissed once handled. Everything goes through
+the API a shop uses; what is assumed is a visitor who recognises their question among at
+most three, and an owner who accepts what the gaps page proposes.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ from parley.bench.servers import ParleyServer
 from shared.faq_import import MAX_ALTERNATIVES
 from shared.text import normalize_question
 
+ROUND = 1000
+
 
 @dataclass
 class Learnt:
@@ -36,7 +38,7 @@ class Learnt:
     gaps_seen: int = 0
     phrasings_added: int = 0
     added_to_their_intent: int = 0  # the phrasing's own intent's FAQ (the rest: a wrong one)
-    left_out: int = 0  # did not fit the FAQ's 20 other ways to ask
+    left_out: int = 0  # did not fit the FAQ's other ways to ask (the API's limit)
 
     def print(self) -> None:
         print(
@@ -71,11 +73,15 @@ def learn(
     offer; then the owner adds what the knowledge gaps propose. ``mapping``: Parley FAQ id
     -> the data set's intent."""
     learnt = Learnt(asked=len(questions))
-    asyncio.run(_visitors(server, visitor, mapping, questions, learnt))
     intent_of = {normalize_question(text): intent for text, intent in questions}
     with httpx2.Client(base_url=server.url, timeout=600) as client:
         client.headers["Authorization"] = f"Bearer {server.login(client)}"
-        _owner(client, bot_id, mapping, intent_of, learnt)
+        # The owner looks at the gaps after every ROUND visitors (the gaps page reads the
+        # period's latest 2,000 unanswered questions), and later visitors find what was added.
+        for start in range(0, len(questions), ROUND):
+            chunk = questions[start : start + ROUND]
+            asyncio.run(_visitors(server, visitor, mapping, chunk, learnt))
+            _owner(client, bot_id, mapping, intent_of, learnt)
     return learnt
 
 
@@ -135,24 +141,27 @@ def _owner(
             learnt.gaps_seen += 1
             phrasings: list[str] = gap["phrasings"]
             handled += phrasings
-            if not gap["picked"]:
-                continue
-            faq_id = next(iter(gap["picked"]))  # the one taken most often
-            faq = faqs[faq_id]
-            have = {a.casefold() for a in [faq["question"], *faq["alternatives"]]}
-            new = [p for p in phrasings if p.casefold() not in have]
-            room = max(0, MAX_ALTERNATIVES - len(faq["alternatives"]))
-            added = new[:room]
-            learnt.left_out += len(new) - len(added)
-            if added:
-                alternatives = [*faq["alternatives"], *added]
-                faqs[faq_id] = _send(
-                    client, "PATCH", f"{path}/faqs/{faq_id}", json={"alternatives": alternatives}
+            placed: set[str] = set()
+            for took in gap["picked"]:  # each taken FAQ gets the phrasings that led to it
+                faq_id, faq = took["faq_id"], faqs[took["faq_id"]]
+                have = {a.casefold() for a in [faq["question"], *faq["alternatives"]]}
+                new = [p for p in took["phrasings"] if p.casefold() not in have | placed]
+                room = max(0, MAX_ALTERNATIVES - len(faq["alternatives"]))
+                added = new[:room]
+                learnt.left_out += len(new) - len(added)
+                if added:
+                    alternatives = [*faq["alternatives"], *added]
+                    faqs[faq_id] = _send(
+                        client,
+                        "PATCH",
+                        f"{path}/faqs/{faq_id}",
+                        json={"alternatives": alternatives},
+                    )
+                placed |= {p.casefold() for p in added}
+                learnt.phrasings_added += len(added)
+                learnt.added_to_their_intent += sum(
+                    intent_of.get(p) == mapping.get(faq_id) for p in added
                 )
-            learnt.phrasings_added += len(added)
-            learnt.added_to_their_intent += sum(
-                intent_of.get(p) == mapping.get(faq_id) for p in added
-            )
         for start in range(0, len(handled), 500):  # the dismissal's own limit
             chunk = handled[start : start + 500]
             _send(client, "POST", f"{path}/gaps/dismiss", json={"phrasings": chunk})

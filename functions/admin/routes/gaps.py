@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
+from uuid import UUID
 
 from pydantic import BaseModel, Field
 from starlette.requests import Request
@@ -19,15 +20,21 @@ from shared.http.endpoints import Endpoint, RequestModel, read_json
 from shared.http.params import respond
 
 
+class Taken(BaseModel):
+    faq_id: UUID
+    count: int  # how often
+    phrasings: list[str]  # the group's phrasings whose visitors took it
+
+
 class Gap(BaseModel):
     question: str  # the group's most frequent phrasing
     phrasings: list[str]
     count: int
     reasons: dict[str, int]  # not_answered, thumbs_down
-    picked: dict[str, int] = Field(
-        default_factory=dict,
-        description="FAQ id -> how often a visitor asking this took that FAQ from those"
-        " offered with the handoff text (most often first): where the phrasings likely belong",
+    picked: list[Taken] = Field(
+        default_factory=list,
+        description="The FAQs visitors asking this took from those offered with the handoff"
+        " text, most taken first: where those phrasings belong",
     )
 
 
