@@ -61,7 +61,11 @@ def render(ctx: Context) -> None:
             answer = st.text_area("Answer", key=f"gap_answer_{i}")
             left, middle, right = st.columns(3)
             if left.button("Add as FAQ", key=f"gap_add_{i}"):
-                body = {"question": gap["question"], "alternatives": others[:20], "answer": answer}
+                body = {
+                    "question": gap["question"],
+                    "alternatives": others[:MAX_ALTERNATIVES],
+                    "answer": answer,
+                }
                 if attempt(
                     partial(ctx.api.post, ctx.bot_path("/faqs"), body),
                     "Added: the next visitor asking this gets the answer.",
