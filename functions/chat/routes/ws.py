@@ -54,6 +54,7 @@ MAX_FRAME = 16_000
 # How often a followed conversation is read even without a notification: a safety net
 # only, since the listener wakes every follower when it reconnects.
 REREAD_SECONDS = 30.0
+RETRY_READ_SECONDS = 1.0  # after a read that failed
 
 
 class WsMessage(RequestModel):
@@ -165,14 +166,18 @@ class Socket:
         bus = self.runtime.conversation_bus()
         async with bus.watching(conversation_id) as subscription:
             while True:
+                wait = REREAD_SECONDS
                 try:
                     async with self.telling:
                         after = await self._tell_news(conversation_id, after)
                 except NotFoundError:  # erased meanwhile (GDPR): nothing more to follow
                     return
-                except ParleyError:  # the database is away: the bus wakes us when it is back
-                    pass
-                await subscription.wait(REREAD_SECONDS)
+                except ParleyError:
+                    # The database is away, or back with this pool's connection not yet
+                    # renewed (the bus's wake-up after a restart can come first): read again
+                    # soon, not at the next safety-net reread.
+                    wait = RETRY_READ_SECONDS
+                await subscription.wait(wait)
 
     async def _tell_news(self, conversation_id: UUID, after: UUID | None) -> UUID | None:
         """Send the operator messages after ``after`` and a changed state; the new cursor."""
