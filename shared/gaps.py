@@ -82,9 +82,11 @@ async def knowledge_gaps(
         group["count"] += counts[phrasing]
         group["reasons"].update(reasons[phrasing])
         for faq_id, times in picks.get(phrasing, {}).items():
-            took = group["picked"].setdefault(faq_id, {"faq_id": faq_id, "count": 0})
+            took = group["picked"].setdefault(
+                faq_id, {"faq_id": faq_id, "count": 0, "phrasings": []}
+            )
             took["count"] += times
-            took.setdefault("phrasings", []).append(phrasing)
+            took["phrasings"].append(phrasing)
     groups.sort(key=lambda g: -g["count"])
     return [
         {

@@ -12,7 +12,7 @@ import httpx2
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard.views.gaps import MAX_ALTERNATIVES, with_phrasings
+from dashboard.phrasings import MAX_ALTERNATIVES, with_phrasings
 from parley.dashboard import app_path
 from shared.bootstrap import demo_publishable_key
 from shared.crypto import Keyring

@@ -9,19 +9,10 @@ from functools import partial
 import streamlit as st
 
 from dashboard.context import Context
+from dashboard.phrasings import MAX_ALTERNATIVES, with_phrasings
 from dashboard.views.common import attempt, need_bot, period
 
 REASONS = {"not_answered": "not answered", "thumbs_down": "thumbs-down"}
-MAX_ALTERNATIVES = 50  # the admin API's limit on a FAQ's other phrasings (shared.faq_import)
-
-
-def with_phrasings(alternatives: list[str], phrasings: list[str]) -> tuple[list[str], int]:
-    """A FAQ's alternatives with a gap's phrasings added (those it lacks, up to the API's
-    limit; the owner's own come first), and how many did not fit (they stay listed)."""
-    have = {a.casefold() for a in alternatives}
-    new = [p for p in dict.fromkeys(phrasings) if p.casefold() not in have]
-    room = max(0, MAX_ALTERNATIVES - len(alternatives))
-    return [*alternatives, *new[:room]], max(0, len(new) - room)
 
 
 def render(ctx: Context) -> None:

@@ -23,8 +23,8 @@ from typing import Any
 
 import httpx2
 
+from dashboard.phrasings import with_phrasings
 from parley.bench.servers import ParleyServer
-from shared.faq_import import MAX_ALTERNATIVES
 from shared.text import normalize_question
 
 ROUND = 1000
@@ -144,13 +144,11 @@ def _owner(
             placed: set[str] = set()
             for took in gap["picked"]:  # each taken FAQ gets the phrasings that led to it
                 faq_id, faq = took["faq_id"], faqs[took["faq_id"]]
-                have = {a.casefold() for a in [faq["question"], *faq["alternatives"]]}
-                new = [p for p in took["phrasings"] if p.casefold() not in have | placed]
-                room = max(0, MAX_ALTERNATIVES - len(faq["alternatives"]))
-                added = new[:room]
-                learnt.left_out += len(new) - len(added)
+                leading = [p for p in took["phrasings"] if p.casefold() not in placed]
+                alternatives, left_out = with_phrasings(faq["alternatives"], leading)
+                added = alternatives[len(faq["alternatives"]) :]
+                learnt.left_out += left_out
                 if added:
-                    alternatives = [*faq["alternatives"], *added]
                     faqs[faq_id] = _send(
                         client,
                         "PATCH",

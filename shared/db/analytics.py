@@ -119,7 +119,6 @@ async def unanswered(conn: Conn, period: Period) -> list[dict[str, Any]]:
     return await (await conn.execute(_UNANSWERED, period.params())).fetchall()
 
 
-# Questions whose answer fell back to the handoff text or got a thumbs-down.
 # The FAQ ``n.faq_id`` that answered the conversation's next message after a handoff text
 # ``a``; ``_TAKEN``: it was one ``a`` offered (``why.suggested``): the visitor took the
 # offer, or asked that FAQ's way.
@@ -139,7 +138,8 @@ SELECT count(*) AS made, count(*) FILTER (WHERE {_TAKEN}) AS taken
    AND a.why ? 'suggested' AND a.created_at >= %(since)s AND a.created_at < %(until)s
 """
 
-# ``picked``: the FAQ its visitor took from those the handoff text offered.
+# Questions whose answer fell back to the handoff text or got a thumbs-down; ``picked``: the
+# FAQ its visitor took from those the handoff text offered.
 _GAPS = f"""
 SELECT q.content_enc, a.source = 'fallback' AS fallback, a.feedback = -1 AS thumbs_down,
        CASE WHEN {_TAKEN} THEN n.faq_id END AS picked
