@@ -8,7 +8,11 @@ later piece counts too. The same run measures, as medians over ``runs`` question
 - the baseline: time to the first streamed token when calling the stand-in directly;
 - Parley: time to the first SSE ``token`` event of ``POST /v1/chat`` on a ``parley serve``
   whose bot answers through that provider (RAG over the demo shop's documents; every
-  question is new, so neither the FAQ nor the cache answers it).
+  question is new, so neither the FAQ nor the cache answers it);
+- Parley over the widget's WebSocket (``/v1/chat/ws``): a new visitor opens a socket, then
+  the time from sending the question to the first ``token`` frame (the socket was
+  authenticated when it opened, and the message is counted against the limits while its
+  question is embedded).
 
 The difference is Parley's own work before the provider: auth, embedding the question,
 FAQ matching, retrieval, prompt building and the extra HTTP hop.
@@ -23,6 +27,8 @@ import time
 from pathlib import Path
 
 import httpx2
+from websockets.sync.client import connect
+from websockets.typing import Origin
 
 from parley.bench.servers import ParleyServer, ThreadServer
 from parley.bench.standin import FakeLLM
@@ -53,6 +59,21 @@ def _first_token(
     if first is None:
         raise RuntimeError(f"no token from {url}")
     return begin, first
+
+
+def _first_token_ws(url: str, origin: str, question: str) -> float:
+    """A new visitor's socket, then how long (ms) from sending ``question`` to its first
+    token frame; the rest of the answer is read too."""
+    with connect(url, origin=Origin(origin)) as ws:
+        begin = time.perf_counter()
+        ws.send(json.dumps({"type": "message", "text": question}))
+        first: float | None = None
+        while (frame := json.loads(ws.recv()))["type"] not in ("done", "error"):
+            if first is None and frame["type"] == "token":
+                first = (time.perf_counter() - begin) * 1000
+    if first is None:
+        raise RuntimeError(f"no token over the socket: {frame}")
+    return first
 
 
 def run(runs: int = 30, provider_delay: float = 0.2, token_interval: float = 0.015) -> None:
@@ -101,7 +122,8 @@ def run(runs: int = 30, provider_delay: float = 0.2, token_interval: float = 0.0
                     "messages": [{"role": "user", "content": "hi"}],
                 }
                 with httpx2.Client(base_url=llm.url, timeout=60) as direct:
-                    baseline, parley, before_call = [], [], []
+                    baseline, parley, before_call, socket = [], [], [], []
+                    ws_url = f"{server.url.replace('http', 'ws', 1)}/v1/chat/ws?key={key}"
                     for n in range(runs + 2):
                         _, d = _first_token(
                             direct, "/v1/chat/completions", direct_body, {}, '"content"'
@@ -115,6 +137,10 @@ def run(runs: int = 30, provider_delay: float = 0.2, token_interval: float = 0.0
                             parley.append(p)
                             # the stand-in runs in this process: one clock for both
                             before_call.append((standin.arrivals[-1] - begin) * 1000)
+                        question = f"{QUESTIONS[(n + 1) % len(QUESTIONS)]} (socket {n})"
+                        w = _first_token_ws(ws_url, server.url, question)
+                        if n >= 2:
+                            socket.append(w)
         finally:
             server.stop()
     assert standin.requests, "the stand-in provider was never called"
@@ -122,15 +148,18 @@ def run(runs: int = 30, provider_delay: float = 0.2, token_interval: float = 0.0
     last = json.dumps(standin.requests[-1])
     assert "[1]" in last, "the prompt carried no numbered sources"
     base, ours = statistics.median(baseline), statistics.median(parley)
+    over_ws = statistics.median(socket)
     print(
         f"parley bench ttft: {runs} questions, stand-in provider first-token delay "
         f"{provider_delay * 1000:.0f} ms then a piece every {token_interval * 1000:.0f} ms,"
         " medians"
     )
     print(f"  provider called directly        {base:7.1f} ms to the first token")
-    print(f"  through Parley (SSE /v1/chat)   {ours:7.1f} ms to the first token")
-    print(f"  Parley adds                     {ours - base:7.1f} ms (ratio {ours / base:.3f})")
+    for how, median in (("SSE /v1/chat", ours), ("WebSocket", over_ws)):
+        print(f"  through Parley ({how + ')':15s} {median:7.1f} ms to the first token")
+        added = median - base
+        print(f"  Parley adds                     {added:7.1f} ms (ratio {median / base:.3f})")
     print(
-        f"    of which before it calls the provider {statistics.median(before_call):.1f} ms"
+        f"    of which (SSE) before it calls the provider {statistics.median(before_call):.1f} ms"
         " (from the request's start to the provider's receiving it, direct call included)"
     )
