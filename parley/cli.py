@@ -164,18 +164,24 @@ def _run_job(
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    """Apply migrations, then create or update the admin named by PARLEY_ADMIN_USERNAME and
-    PARLEY_ADMIN_PASSWORD (the production stack's only way to its first login)."""
+    """Apply migrations, create or update the admin named by PARLEY_ADMIN_USERNAME and
+    PARLEY_ADMIN_PASSWORD (the production stack's only way to its first login), and
+    re-embed the knowledge base if the local embedding model changed."""
     from shared.bootstrap import ensure_configured_admin
     from shared.db import users
+    from shared.rag.index import check_embedding_model
 
-    async def job(runtime: Runtime, conn: Conn) -> tuple[list[int], str | None, bool]:
+    async def job(runtime: Runtime, conn: Conn) -> tuple[list[int], str | None, bool, int]:
         applied = await migrate(conn)
         admin = await ensure_configured_admin(conn, runtime.settings)
-        return applied, admin, await users.count_admins(conn) > 0
+        embedder = runtime.get_embedder()
+        embedded = await check_embedding_model(conn, embedder, runtime.embedder_for)
+        return applied, admin, await users.count_admins(conn) > 0, embedded
 
-    _, (applied, admin, any_admin) = _run_job(args, job)
+    runtime, (applied, admin, any_admin, embedded) = _run_job(args, job)
     print(f"applied migrations: {applied}" if applied else "schema is up to date")
+    if embedded:
+        print(f"re-embedded {embedded} texts with {runtime.get_embedder().name}")
     if admin is not None:
         print(f"admin user {admin!r} is set up with PARLEY_ADMIN_PASSWORD")
     elif not any_admin:

@@ -74,8 +74,8 @@ async def prepare(
     embedder = runtime.get_embedder()
     await embedder.warm_up()
     async with runtime.db.connection() as conn:
-        await check_embedding_model(conn, embedder)
-        embedded = await embed_every_bot(conn, runtime.embedder_for)
+        embedded = await check_embedding_model(conn, embedder, runtime.embedder_for)
+        embedded += await embed_every_bot(conn, runtime.embedder_for)
     if embedded:
         log.info("embedded pending texts", count=embedded)
 

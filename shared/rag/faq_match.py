@@ -6,10 +6,12 @@ each FAQ is scored from all its phrasings (the question and every alternative) a
 ``ts_rank_cd`` in the bot's language, normalised by the best rank among the candidates,
 weight 0.05) that breaks ties on rare words such as product names. The confidence is the
 best score plus a quarter of its margin over the runner-up (the margin capped at 0.2),
-within [0, 1]; the default threshold is 0.75. The FAQs scored are the candidates that own the
-bot's phrasings nearest to the question or its best full-text matches (every FAQ of a bot
-with up to 50 phrasings), found by an exact scan or, for a bot with thousands, through
-indexes of its own (shared.db.bot_indexes); PostgreSQL scores and ranks them.
+within [0, 1]; the default threshold is the model's (``Calibration``: 0.75 for MiniLM in
+full precision, 0.748 with the default runner's 8-bit weights). The FAQs scored are the
+candidates that own the bot's phrasings nearest to the question or its best full-text
+matches (every FAQ of a bot with up to 50 phrasings), found by an exact scan or, for a bot
+with thousands, through indexes of its own (shared.db.bot_indexes); PostgreSQL scores and
+ranks them.
 """
 
 from __future__ import annotations
