@@ -15,6 +15,7 @@ import subprocess
 import sys
 from importlib import resources
 from pathlib import Path
+from typing import NoReturn
 
 from parley.ports import PortInUseError, check_port_free
 
@@ -99,15 +100,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace) -> int:
-    """The dashboard in the foreground; its exit status."""
+def run(args: argparse.Namespace) -> NoReturn:
+    """The dashboard in the foreground: this process becomes Streamlit, so a stop signal
+    reaches it (a parent waiting on a child died of SIGTERM and left Streamlit running on
+    its port, and as a container's process 1 ignored it until Docker's SIGKILL)."""
     if not installed():
         raise DashboardError("the dashboard needs Streamlit: pip install 'parley[dashboard]'")
     check_port_free(args.host, args.port)
     print(f"The dashboard is on http://{args.host}:{args.port} (API: {args.api})", file=sys.stderr)
     env = environment(args.api, args.public_url)
     proc = command(host=args.host, port=args.port, base_path=args.base_path)
-    return subprocess.call(proc, env=env)  # noqa: S603 (our own command)
+    os.execve(proc[0], proc, env)  # noqa: S606 (our own command)
 
 
 def main(argv: list[str] | None = None) -> int:

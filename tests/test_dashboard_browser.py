@@ -87,10 +87,14 @@ def test_the_dashboard_can_live_under_a_path_behind_a_proxy(tmp_path):
     command = [sys.executable, "-m", "parley", "dashboard", "--api", "http://127.0.0.1:9"]
     command += ["--port", str(port), "--base-path", "dashboard"]
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    health = f"http://127.0.0.1:{port}/dashboard/_stcore/health"
     try:
-        wait_until_responds(f"http://127.0.0.1:{port}/dashboard/_stcore/health", timeout=60)
+        wait_until_responds(health, timeout=60)
         page = httpx2.get(f"http://127.0.0.1:{port}/dashboard/", timeout=10)
         assert page.status_code == 200
     finally:
-        proc.terminate()
+        proc.terminate()  # as a service manager or `docker stop` does
         proc.wait(timeout=20)
+    # and the stop signal stopped Streamlit itself, not only the command that started it
+    with pytest.raises(httpx2.HTTPError):
+        httpx2.get(health, timeout=2)
