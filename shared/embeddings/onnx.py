@@ -96,12 +96,14 @@ class OnnxMiniLM:
             tokenizer.enable_padding(**padding, pad_to_multiple_of=PAD_TO)
             options = onnxruntime.SessionOptions()
             options.log_severity_level = 3  # warnings about unused initialisers are noise
-            # Its threads wait for work without spinning: a server shares its cores with the
-            # event loop and PostgreSQL. bench load, two runs each (the same session): 16
-            # visitors 166.8 and 152.2 answers/s against 155.5 and 131.7 spinning (one thread:
-            # 128.3 and 121.9), one visitor ~10 ms of CPU an answer against ~17. Alone, one
-            # question is slower (210-253/s against 303-320/s).
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            # One thread, the caller's: a text at a time is too small to share, and a second
+            # thread (waiting without spinning, as the event loop and PostgreSQL share the
+            # cores) only had to be woken for every operator. bench load --levels 1,16, two
+            # runs each (the same session): one visitor 150.1 and 145.0 answers/s against
+            # 134.9 and 139.9 with two threads, sixteen 242.7 and 247.8 against 232.8 and
+            # 222.1, the server's CPU 4.7-5.3 ms an answer against 5.7-6.2; bench ttft the
+            # same (four runs each).
+            options.intra_op_num_threads = 1
             self._session = onnxruntime.InferenceSession(
                 str(self._path), options, providers=["CPUExecutionProvider"]
             )
