@@ -3,8 +3,9 @@
 It runs the model exactly as sentence-transformers does (BERT, mean pooling over the
 attention mask, L2 normalisation; a test checks the vectors are equal) without importing
 sentence-transformers, which alone costs ~250 MB. Texts that arrive while the model is busy
-are embedded together in the next batch, so concurrent visitors share one forward pass;
-within a batch, texts are sorted by length so each sub-batch pads as little as possible.
+go to its thread together as the next batch (the PyTorch runner runs a batch as one forward
+pass, its texts sorted by length so each sub-batch pads as little as possible; the 8-bit
+ONNX runner runs its texts one at a time).
 
 The forward pass itself is a runner's: ONNX Runtime with 8-bit weights
 (``shared.embeddings.onnx``, the default), or PyTorch through transformers in full
