@@ -209,6 +209,34 @@ async def test_faq_phrasings_follow_edits(admin_client, world, owner, conn):
     )
     assert [r["text"] for r in await cur.fetchall()] == ["Opening hours?", "When open?"]
 
+    async def rows() -> dict[str, tuple[int, list[float]]]:
+        cur = await conn.execute(
+            "SELECT id, text, embedding FROM faq_phrasings WHERE faq_id = %s", (faq_id,)
+        )
+        return {r["text"]: (r["id"], r["embedding"].to_list()) for r in await cur.fetchall()}
+
+    # WHEN the owner adds an alternative, then drops another
+    before = await rows()
+    await admin_client.patch(
+        f"/v1/admin/bots/{bot_id}/faqs/{faq_id}",
+        headers=owner,
+        json={"alternatives": ["When open?", "Open on Sundays?"]},
+    )
+    added = await rows()
+    await admin_client.patch(
+        f"/v1/admin/bots/{bot_id}/faqs/{faq_id}",
+        headers=owner,
+        json={"alternatives": ["Open on Sundays?"]},
+    )
+    dropped = await rows()
+    # THEN the phrasings kept keep their rows and embeddings (not embedded again at every
+    # edit), the new one is embedded, the dropped one is gone
+    assert set(added) == {"Opening hours?", "When open?", "Open on Sundays?"}
+    assert all(added[text] == before[text] for text in before)
+    assert added["Open on Sundays?"][1] is not None
+    assert set(dropped) == {"Opening hours?", "Open on Sundays?"}
+    assert all(dropped[text] == added[text] for text in dropped)
+
 
 async def test_import_is_all_or_nothing_with_bad_lines_by_number(admin_client, world, owner):
     bot_id = world.tenants["a"].bot_id

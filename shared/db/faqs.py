@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
@@ -28,7 +29,7 @@ RETURNING id
 
 _INSERT_PHRASINGS = """
 INSERT INTO faq_phrasings (faq_id, bot_id, ord, text, tsv)
-SELECT %(faq_id)s, b.id, p.ord - 1, p.text, to_tsvector(b.text_search_config, p.text)
+SELECT %(faq_id)s, b.id, %(first)s + p.ord - 1, p.text, to_tsvector(b.text_search_config, p.text)
   FROM bots b, unnest(%(texts)s::text[]) WITH ORDINALITY AS p(text, ord)
  WHERE b.id = %(bot_id)s
 """
@@ -70,7 +71,9 @@ async def create_faq(
         return None
     faq_id: UUID = row["id"]
     texts = [question, *alternatives, *(generated or [])]
-    await conn.execute(_INSERT_PHRASINGS, {"faq_id": faq_id, "bot_id": bot_id, "texts": texts})
+    await conn.execute(
+        _INSERT_PHRASINGS, {"faq_id": faq_id, "bot_id": bot_id, "texts": texts, "first": 0}
+    )
     return faq_id
 
 
@@ -189,10 +192,35 @@ async def update_faq(
 
 
 async def _rebuild_phrasings(conn: Conn, faq: dict[str, Any]) -> None:
-    await conn.execute("DELETE FROM faq_phrasings WHERE faq_id = %s", (faq["id"],))
-    await conn.execute(
-        _INSERT_PHRASINGS, {"faq_id": faq["id"], "bot_id": faq["bot_id"], "texts": phrasings(faq)}
+    """Bring the FAQ's phrasing rows in line with its phrasings: the rows of texts it keeps
+    stay as they are, with their embeddings; the others go; new texts come in without one
+    (``shared.rag.index.embed_pending`` embeds them). Deleting and inserting every row, as
+    this did, embedded the whole FAQ again at every edit and left two dead rows a phrasing
+    behind, which the FAQ match of a bot whose owner keeps adding phrasings scanned."""
+    cur = await conn.execute(
+        "SELECT id, text, ord FROM faq_phrasings WHERE faq_id = %s ORDER BY ord", (faq["id"],)
     )
+    rows = await cur.fetchall()
+    wanted = Counter(phrasings(faq))
+    gone = []
+    for row in rows:
+        if wanted[row["text"]] > 0:
+            wanted[row["text"]] -= 1
+        else:
+            gone.append(row["id"])
+    new = []
+    for text in phrasings(faq):  # in the FAQ's order; a text kept n times is not added again
+        if wanted[text] > 0:
+            wanted[text] -= 1
+            new.append(text)
+    if gone:
+        await conn.execute("DELETE FROM faq_phrasings WHERE id = ANY(%s)", (gone,))
+    if new:
+        first = max((row["ord"] for row in rows), default=-1) + 1  # (faq_id, ord) is unique
+        await conn.execute(
+            _INSERT_PHRASINGS,
+            {"faq_id": faq["id"], "bot_id": faq["bot_id"], "texts": new, "first": first},
+        )
 
 
 _UNPARAPHRASED = """
