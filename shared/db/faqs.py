@@ -201,7 +201,8 @@ async def _rebuild_phrasings(conn: Conn, faq: dict[str, Any]) -> None:
         "SELECT id, text, ord FROM faq_phrasings WHERE faq_id = %s ORDER BY ord", (faq["id"],)
     )
     rows = await cur.fetchall()
-    wanted = Counter(phrasings(faq))
+    texts = phrasings(faq)
+    wanted = Counter(texts)
     gone = []
     for row in rows:
         if wanted[row["text"]] > 0:
@@ -209,7 +210,7 @@ async def _rebuild_phrasings(conn: Conn, faq: dict[str, Any]) -> None:
         else:
             gone.append(row["id"])
     new = []
-    for text in phrasings(faq):  # in the FAQ's order; a text kept n times is not added again
+    for text in texts:  # in the FAQ's order; a text kept n times is not added again
         if wanted[text] > 0:
             wanted[text] -= 1
             new.append(text)
