@@ -34,6 +34,22 @@ async def test_offline_default_answers_extractively_with_its_source(chat_client,
     assert body["sources"][0]["chunk_id"]
 
 
+async def test_offline_answer_hands_over_when_no_passage_holds_a_word_of_the_question(
+    chat_client, shop
+):
+    # GIVEN the demo shop offline: retrieval finds passages near this question by meaning,
+    # none of which has a word of it (the shop's documents do not give opening hours)
+    # WHEN a visitor asks it
+    body = await ask(chat_client, shop, "What are your store opening hours?")
+    # THEN the bot says it cannot answer and how to reach the team, instead of reading out
+    # the first sentence of the nearest passage (it was when orders leave the warehouse)
+    assert body["source"] == "fallback", body["answer"]
+    assert "care@fernwood.example" in body["answer"]
+    assert body["why"]["rule"] == "no_answer"
+    assert body["why"]["closest_passage"] is not None  # passages were read, not missing
+    assert body["sources"] == []
+
+
 async def test_openai_sdk_streams_a_grounded_answer(chat_client, chat_runtime, shop, fake_openai):
     await set_bot(chat_runtime, shop.bot_id, llm_chain=["openai"])
     response = await chat_client.post(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from uuid import uuid4
 
 import numpy as np
 import pytest
@@ -11,10 +12,12 @@ import pytest
 from shared.cache import AnswerCache, CachedAnswer
 from shared.embeddings.base import Embedder
 from shared.embeddings.local import LocalEmbedder
-from shared.llm.extractive import extract_answer
+from shared.llm.base import Deadlines, Generation, NotInSources
+from shared.llm.extractive import ExtractiveProvider, extract_answer
 from shared.rag.chunk import chunk_markdown
 from shared.rag.faq_match import LEXICAL_WEIGHT, FaqCandidate, confidence
 from shared.rag.index import EmbeddingModelMismatchError, check_embedding_model, reindex
+from shared.rag.retrieve import Passage
 
 # A match_rows limit that returns every candidate FAQ, not only the best few
 EVERY_CANDIDATE = 10_000
@@ -151,7 +154,28 @@ def test_extractive_answer_picks_the_sentences_that_fit():
     )
     answer = extract_answer("How much does return shipping cost from Switzerland?", passage)
     assert answer.startswith("From other countries, return shipping costs €6.90.")
-    assert len(extract_answer("anything", "word " * 500).split()) <= 71
+    assert len(extract_answer("Which word?", "word " * 500).split()) <= 71
+    # no sentence shares a word with the question: no answer, not the first sentence
+    assert extract_answer("When is customer service open?", passage) == ""
+
+
+async def test_the_offline_answerer_reads_the_first_passage_that_fits_or_says_none_does():
+    returns = Passage(1, uuid4(), "Returns", "", None, "Returns are free. We love hiking.", 0.6)
+    sizes = Passage(2, uuid4(), "Sizes", "", None, "Our hiking boots run half a size small.", 0.5)
+    provider = ExtractiveProvider()
+
+    async def answer(question: str, *passages: Passage) -> str:
+        request = Generation(question, passages)
+        stream = provider.stream(request, model="extractive", max_tokens=100, deadlines=Deadlines())
+        return "".join([item async for item in stream if isinstance(item, str)])
+
+    # the best passage shares no word with the question; the second does, and is cited
+    assert await answer("Do the boots run small?", returns, sizes) == (
+        "Our hiking boots run half a size small. [2]"
+    )
+    assert (await answer("Are returns free?", returns, sizes)).endswith("[1]")
+    with pytest.raises(NotInSources):
+        await answer("When is customer service open?", returns, sizes)
 
 
 # A table and the sentences after it, as the chunker flattens a Markdown section.

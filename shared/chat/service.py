@@ -32,7 +32,7 @@ from shared.db import conversations
 from shared.db.pool import Conn, Lease
 from shared.embeddings.base import Calibration, Embedder, Vector, Vectors
 from shared.errors import NotFoundError, UnauthorizedError
-from shared.llm.base import ChatMessage, Generation
+from shared.llm.base import ChatMessage, Generation, NotInSources
 from shared.llm.chain import AllProvidersFailedError, OnToken, ProviderChain
 from shared.llm.prompt import MAX_HISTORY_MESSAGES
 from shared.logging import get_logger
@@ -302,15 +302,15 @@ class ChatService:
         """The generated answer, and what was held against the bot's spending cap."""
         best = match.best
         confidence = match.confidence if best else None
+        handoff = Answer(
+            handoff_text(bot),
+            "fallback",
+            confidence=confidence,
+            matched_question=best.question if best else None,
+        )
         if not passages:
-            answer = Answer(
-                handoff_text(bot),
-                "fallback",
-                confidence=confidence,
-                matched_question=best.question if best else None,
-            )
-            await _emit(answer.text, on_token)
-            return answer, None
+            await _emit(handoff.text, on_token)
+            return handoff, None
         over_budget = _over_budget(bot, context)
         if over_budget:
             log.warning("daily token budget reached; answering extractively", bot_id=str(bot["id"]))
@@ -327,6 +327,9 @@ class ChatService:
                 on_token=on_token,
                 withhold=_withheld(bot),
             )
+        except NotInSources:  # read them, and they do not answer it (the offline answerer)
+            await _emit(handoff.text, on_token)
+            return handoff, admission
         except AllProvidersFailedError as failed:
             log.error("every llm provider failed", bot_id=str(bot["id"]), errors=len(failed.errors))
             answer = Answer(handoff_text(bot), "fallback", error=str(failed))

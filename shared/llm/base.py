@@ -56,6 +56,15 @@ class LLMError(Exception):
         super().__init__(f"{provider}: {kind}{f' ({detail})' if detail else ''}")
 
 
+class NotInSources(Exception):
+    """A provider read the sources and found nothing in them that answers: the bot hands
+    over, as when nothing was retrieved (not a failure: no other provider is tried)."""
+
+    def __init__(self, provider: str) -> None:
+        self.provider = provider
+        super().__init__(f"{provider}: the sources do not answer the question")
+
+
 class LLMProvider(ABC):
     name: str
     default_model: str

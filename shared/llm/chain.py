@@ -136,7 +136,8 @@ class ProviderChain:
     ) -> Generated:
         """The first answer a provider gives. ``withhold``: the bot's own personal-data
         patterns (besides the built-in ones) when remote providers get placeholders; None
-        when they get the visitor's words as they are."""
+        when they get the visitor's words as they are. Raises AllProvidersFailedError, or
+        NotInSources from a provider that found no answer in the passages."""
         errors: list[str] = []
         for position, name in enumerate(names):
             provider = self.providers.get(name)

@@ -6,7 +6,7 @@ import math
 import re
 from collections.abc import AsyncIterator, Sequence
 
-from shared.llm.base import Deadlines, Generation, LLMError, LLMProvider, Usage
+from shared.llm.base import Deadlines, Generation, LLMError, LLMProvider, NotInSources, Usage
 
 MAX_WORDS = 70
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9*|])|\n+")
@@ -121,11 +121,11 @@ def _sentences(text: str) -> list[str]:
 
 def extract_answer(question: str, passage: str, *, max_words: int = MAX_WORDS) -> str:
     """The passage's sentence (or table row) that best fits the question, and for a sentence
-    what follows it, trimmed to ``max_words``. Words the question shares with a unit count by
-    how rare they are in the passage, so "UK" outweighs the "Express" every row has."""
+    what follows it, trimmed to ``max_words``; "" when no sentence shares a word with the
+    question (its first would answer something else). Words the question shares with a unit
+    count by how rare they are in the passage, so "UK" outweighs the "Express" every row
+    has."""
     units = _units(passage)
-    if not units:
-        return ""
     bags = [_words(text) for text, _ in units]
     wanted = _words(question)
     rarity = {
@@ -133,6 +133,8 @@ def extract_answer(question: str, passage: str, *, max_words: int = MAX_WORDS) -
         for w in wanted
         if any(w in bag for bag in bags)
     }
+    if not rarity:
+        return ""
     scores = [sum(rarity.get(w, 0.0) for w in wanted & bag) for bag in bags]
     start = max(range(len(units)), key=lambda i: (scores[i], -i))
     if units[start][1]:  # a table row answers on its own
@@ -155,8 +157,9 @@ def _trim(words: list[str], max_words: int) -> str:
 
 
 class ExtractiveProvider(LLMProvider):
-    """The offline answer, as a provider like the others: the best passage's best-fitting
-    sentences, citing it as [1]. Needs no key and never fails."""
+    """The offline answer, as a provider like the others: the best-fitting sentences of the
+    first passage that shares a word with the question, citing it ([1] for the best one).
+    Needs no key and never fails; raises NotInSources when no passage shares a word."""
 
     name = "extractive"
     default_model = "extractive"
@@ -170,9 +173,13 @@ class ExtractiveProvider(LLMProvider):
         max_tokens: int,
         deadlines: Deadlines,
     ) -> AsyncIterator[str | Usage]:
-        if request.passages:
-            yield f"{extract_answer(request.question, request.passages[0].text)} [1]"
-        yield Usage(0, 0)
+        for number, passage in enumerate(request.passages, start=1):
+            text = extract_answer(request.question, passage.text)
+            if text:
+                yield f"{text} [{number}]"
+                yield Usage(0, 0)
+                return
+        raise NotInSources(self.name)
 
     def stream_messages(
         self,
