@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shared.faq_import import MAX_ALTERNATIVES
+from shared.rag.faq_match import threshold_for
 
 
 @pytest.fixture
@@ -285,3 +286,45 @@ async def test_display_updates_keep_the_fields_not_sent(admin_client, world, own
     assert display["greeting"] == "Hello!"
     assert display["primary_color"] == "#112233"
     assert display["greeting_delay_seconds"] == 5
+
+
+async def test_the_bot_counts_its_faqs_phrasings_as_they_change(
+    admin_client, world, owner, conn, embedder
+):
+    """The count the default FAQ threshold follows (shared.rag.faq_match.threshold_for)."""
+    bot_id = world.tenants["a"].bot_id
+
+    async def per_faq() -> float | None:
+        cur = await conn.execute("SELECT phrasings_per_faq FROM bots WHERE id = %s", (bot_id,))
+        row = await cur.fetchone()
+        return None if row["phrasings_per_faq"] is None else float(row["phrasings_per_faq"])
+
+    cur = await conn.execute(
+        "SELECT count(*) AS n, count(DISTINCT faq_id) AS faqs FROM faq_phrasings WHERE bot_id = %s",
+        (bot_id,),
+    )
+    start = await cur.fetchone()
+    # GIVEN a FAQ with four phrasings added to the bot's
+    created = await admin_client.post(
+        f"/v1/admin/bots/{bot_id}/faqs",
+        headers=owner,
+        json={
+            "question": "Do you ship abroad?",
+            "alternatives": ["Ship abroad?", "International shipping?", "Worldwide delivery?"],
+            "answer": "Yes.",
+        },
+    )
+    assert created.status_code == 201
+    # THEN the bot's count reads them, and the API shows the threshold it gives
+    assert await per_faq() == pytest.approx((start["n"] + 4) / (start["faqs"] + 1))
+    shown = (await admin_client.get(f"/v1/admin/bots/{bot_id}", headers=owner)).json()
+    assert shown["phrasings_per_faq"] == pytest.approx(await per_faq())
+    calibration = embedder.calibration
+    assert shown["default_faq_threshold"] == threshold_for(None, calibration, await per_faq())
+    # WHEN the FAQ is disabled, THEN its phrasings no longer count
+    await admin_client.patch(
+        f"/v1/admin/bots/{bot_id}/faqs/{created.json()['id']}",
+        headers=owner,
+        json={"enabled": False},
+    )
+    assert await per_faq() == pytest.approx(start["n"] / start["faqs"])

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from shared.llm.base import Deadlines
+from shared.rag.faq_match import threshold_for
 from tests.chat_fixtures import MISTRAL_KEY, OPENAI_KEY, ask, set_bot
 
 
@@ -530,6 +531,30 @@ async def test_every_answer_says_why_it_came_from_where_it_did(chat_client, chat
         cur = await conn.execute("SELECT why FROM messages WHERE id = %s", (hit["message_id"],))
         row = await cur.fetchone()
     assert row["why"] == hit["why"]
+
+
+async def test_the_default_threshold_falls_as_the_bots_faqs_gain_phrasings(
+    chat_client, chat_runtime, shop
+):
+    calibration = chat_runtime.get_embedder().calibration
+    # GIVEN the demo shop, whose FAQs have three phrasings each
+    question = "How do I return an item?"
+    first = await ask(chat_client, shop, question)
+    assert first["why"]["threshold"] == calibration.faq_threshold
+    # WHEN its FAQs gain alternatives (an owner adding what the knowledge gaps propose;
+    # here every FAQ by the same number, as the count after such edits would read)
+    await set_bot(chat_runtime, shop.bot_id, phrasings_per_faq=21.0, kb_version=2)
+    # THEN the threshold a match is held to is the model's for that many phrasings, lower
+    more = await ask(chat_client, shop, f"{question} Thanks")
+    expected = threshold_for(None, calibration, 21.0)
+    assert more["why"]["threshold"] == expected
+    assert more["why"]["threshold_from"] == "default"
+    if calibration.threshold_by_phrasings:  # the default model's is measured
+        assert expected < calibration.faq_threshold
+    # and the owner's own threshold still wins
+    await set_bot(chat_runtime, shop.bot_id, faq_threshold=0.9, kb_version=3)
+    strict = await ask(chat_client, shop, question)
+    assert (strict["why"]["threshold"], strict["why"]["threshold_from"]) == (0.9, "bot")
 
 
 async def test_a_lone_surrogate_from_the_provider_is_replaced_not_fatal(

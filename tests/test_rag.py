@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 from shared.cache import AnswerCache, CachedAnswer
-from shared.embeddings.base import Embedder
+from shared.embeddings.base import Calibration, Embedder
 from shared.embeddings.local import LocalEmbedder
 from shared.llm.base import Deadlines, Generation, NotInSources
 from shared.llm.extractive import ExtractiveProvider, extract_answer
 from shared.rag.chunk import chunk_markdown
-from shared.rag.faq_match import LEXICAL_WEIGHT, FaqCandidate, confidence
+from shared.rag.faq_match import LEXICAL_WEIGHT, FaqCandidate, confidence, threshold_for
 from shared.rag.index import EmbeddingModelMismatchError, check_embedding_model, reindex
 from shared.rag.retrieve import Passage
 
@@ -374,3 +374,13 @@ async def test_full_text_ranks_the_rows_sharing_a_word_and_only_those(runtime, c
     assert all(r["lexical"] == 0 for r in rows)
     found = await chunks.search(conn, bot_id=shop.bot_id, text=quiet, vector=vector, limit=5)
     assert len(found) == 5
+
+
+def test_the_default_threshold_reads_the_models_points_by_phrasings_per_faq():
+    points = Calibration(faq_threshold=0.75, threshold_by_phrasings=((3, 0.75), (8, 0.70)))
+    assert threshold_for(0.9, points, 30.0) == 0.9  # the bot's own wins
+    assert threshold_for(None, points, None) == 0.75  # not counted yet
+    assert threshold_for(None, points, 1.0) == 0.75  # flat below the first point
+    assert threshold_for(None, points, 5.5) == pytest.approx(0.725)  # between, linearly
+    assert threshold_for(None, points, 40.0) == 0.70  # flat past the last
+    assert threshold_for(None, Calibration(faq_threshold=0.8), 40.0) == 0.8  # none measured

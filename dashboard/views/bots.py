@@ -28,7 +28,11 @@ def _settings_form(ctx: Context, bot: dict[str, Any]) -> None:
         origins = st.text_area("Allowed origins (one a line)", "\n".join(bot["allowed_origins"]))
         language = st.selectbox("Language", ["en", "de"], index=0 if bot["language"] == "en" else 1)
         threshold = st.number_input(
-            "FAQ threshold (empty: default)", 0.0, 1.0, float(bot["faq_threshold"] or 0.0), 0.01
+            f"FAQ threshold (0: this bot's default, {bot['default_faq_threshold']:.2f})",
+            0.0,
+            1.0,
+            float(bot["faq_threshold"] or 0.0),
+            0.01,
         )
         chain = st.multiselect("Provider chain", PROVIDERS, bot["llm_chain"] or [])
         model = st.text_input("Model of the first provider", bot["llm_model"] or "")

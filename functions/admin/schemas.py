@@ -272,6 +272,10 @@ class Bot(BaseModel):
     llm_chain: list[str] | None
     llm_model: str | None
     faq_threshold: float | None
+    # What the bot is held to without a threshold of its own: its model's, for as many
+    # phrasings as its enabled FAQs have on average (``phrasings_per_faq``).
+    default_faq_threshold: float
+    phrasings_per_faq: float | None
     rate_limit_per_minute: int | None
     daily_token_budget: int | None
     retention_days: int | None

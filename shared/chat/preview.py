@@ -36,7 +36,7 @@ async def preview(
         conn, bot_id=bot["id"], text=text, vector=vector, indexed=bot["faqs_indexed"]
     )
     calibration = embedder.calibration
-    threshold = threshold_for(bot["faq_threshold"], calibration)
+    threshold = threshold_for(bot["faq_threshold"], calibration, bot["phrasings_per_faq"])
     candidates = [
         {"faq_id": c.faq_id, "question": c.question, "answer": c.answer, "score": round(c.score, 4)}
         for c in match.candidates

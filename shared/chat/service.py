@@ -464,7 +464,7 @@ def _suggested(
 
 
 def _threshold(bot: Bot, calibration: Calibration) -> float:
-    return threshold_for(bot["faq_threshold"], calibration)
+    return threshold_for(bot["faq_threshold"], calibration, bot["phrasings_per_faq"])
 
 
 def _faq_answer(best: FaqCandidate, confidence: float) -> Answer:

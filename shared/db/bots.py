@@ -17,7 +17,7 @@ COLUMNS = (
     " kb_version, created_at, updated_at, handoff_enabled, business_hours, handoff_webhook_url,"
     " handoff_webhook_secret_enc, handoff_email, chunks_indexed, faqs_indexed,"
     " withhold_personal_data, personal_data_patterns, currency, monthly_spend_cap,"
-    " paraphrase_faqs, check_faq_matches"
+    " paraphrase_faqs, check_faq_matches, phrasings_per_faq"
 )
 # Settings a caller may change, besides name and slug.
 SETTINGS = (
@@ -201,10 +201,20 @@ async def delete_bot(conn: Conn, *, scope: UUID | None, bot_id: UUID) -> None:
         raise NotFoundError("bot", bot_id)
 
 
+# The average number of phrasings of the bot's enabled FAQs (NULL without any), which the
+# FAQ threshold follows (shared.rag.faq_match.threshold_for).
+_PHRASINGS_PER_FAQ = """
+    (SELECT count(*)::real / nullif(count(DISTINCT p.faq_id), 0)
+       FROM faq_phrasings p JOIN faqs f ON f.id = p.faq_id
+      WHERE p.bot_id = bots.id AND f.enabled)"""
+
+
 async def bump_kb_version(conn: Conn, *, tenant_id: UUID, bot_id: UUID) -> int:
-    """Invalidate everything cached for the bot's knowledge base."""
+    """Invalidate everything cached for the bot's knowledge base, and count its FAQs'
+    phrasings again (call it in the transaction that changed them)."""
     cur = await conn.execute(
-        "UPDATE bots SET kb_version = kb_version + 1, updated_at = now()"
+        "UPDATE bots SET kb_version = kb_version + 1, updated_at = now(),"
+        f" phrasings_per_faq = {_PHRASINGS_PER_FAQ}"
         " WHERE tenant_id = %(t)s AND id = %(b)s RETURNING kb_version",
         {"t": tenant_id, "b": bot_id},
     )
@@ -214,7 +224,9 @@ async def bump_kb_version(conn: Conn, *, tenant_id: UUID, bot_id: UUID) -> int:
 
 async def bump_every_kb_version(conn: Conn) -> None:
     """Every bot's cached answers become unreachable (after a reindex)."""
-    await conn.execute("UPDATE bots SET kb_version = kb_version + 1")
+    await conn.execute(
+        f"UPDATE bots SET kb_version = kb_version + 1, phrasings_per_faq = {_PHRASINGS_PER_FAQ}"
+    )
 
 
 async def bot_by_slugs(conn: Conn, *, tenant_slug: str, bot_slug: str) -> dict[str, Any] | None:

@@ -38,6 +38,10 @@ class Calibration:
     passage_relevance: float = 0.30  # a passage below this is not about the question
     same_answer: float = 0.92  # the answer cache's meaning layer reuses an answer above this
     same_gap: float = 0.75  # knowledge gaps: unanswered questions grouped above this
+    # The FAQ threshold for bots whose FAQs have more phrasings each: (phrasings per FAQ,
+    # threshold) points, read piecewise-linearly, flat past either end; empty: not measured
+    # for this model, so ``faq_threshold`` whatever the bot holds.
+    threshold_by_phrasings: tuple[tuple[float, float], ...] = ()
 
 
 DEFAULT_CALIBRATION = Calibration()

@@ -85,9 +85,19 @@ async def match_faq(
     )
 
 
-def threshold_for(bot_setting: float | None, calibration: Calibration) -> float:
-    """The bot's own FAQ threshold, or the embedding model's."""
-    return calibration.faq_threshold if bot_setting is None else float(bot_setting)
+def threshold_for(
+    bot_setting: float | None, calibration: Calibration, phrasings_per_faq: float | None = None
+) -> float:
+    """The bot's own FAQ threshold, or the embedding model's for FAQs with that many
+    phrasings each: a visitor's question comes closer to one of a FAQ's many phrasings, so
+    the same precision takes a lower threshold (docs/faq-matching.md)."""
+    if bot_setting is not None:
+        return float(bot_setting)
+    points = calibration.threshold_by_phrasings
+    if not points or phrasings_per_faq is None:
+        return calibration.faq_threshold
+    counts, thresholds = zip(*points, strict=True)
+    return round(float(np.interp(phrasings_per_faq, counts, thresholds)), 3)
 
 
 async def unmatched_words(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -14,8 +16,16 @@ from shared.errors import ValidationError
 from shared.http.context import get_runtime
 from shared.http.endpoints import Endpoint, get_principal, read_json
 from shared.http.params import page_of, paging, path_uuid, query_uuid, respond
+from shared.rag.faq_match import threshold_for
 from shared.rag.index import reembed_bot
 from shared.runtime import Runtime
+
+
+def _shown(runtime: Runtime, row: dict[str, Any]) -> dict[str, Any]:
+    """The bot as the API shows it: with the FAQ threshold it has by default."""
+    calibration = runtime.embedder_for(row).calibration
+    default = threshold_for(None, calibration, row["phrasings_per_faq"])
+    return {**row, "default_faq_threshold": default}
 
 
 async def list_bots(request: Request) -> Response:
@@ -28,7 +38,8 @@ async def list_bots(request: Request) -> Response:
             limit=limit,
             offset=offset,
         )
-    return page_of(Bot, rows, limit, offset)
+    runtime = get_runtime(request)
+    return page_of(Bot, [_shown(runtime, row) for row in rows], limit, offset)
 
 
 async def create_bot(request: Request) -> Response:
@@ -51,13 +62,14 @@ async def create_bot(request: Request) -> Response:
             name=body.name,
             settings=settings,
         )
-    return respond(Bot.model_validate(row), 201)
+    return respond(Bot.model_validate(_shown(runtime, row)), 201)
 
 
 async def get_bot(request: Request) -> Response:
-    async with get_runtime(request).db.connection() as conn:
+    runtime = get_runtime(request)
+    async with runtime.db.connection() as conn:
         row = await scoped_bot(conn, request)
-    return respond(Bot.model_validate(row))
+    return respond(Bot.model_validate(_shown(runtime, row)))
 
 
 async def update_bot(request: Request) -> Response:
@@ -78,7 +90,7 @@ async def update_bot(request: Request) -> Response:
         embedder = runtime.embedder_for(row)
         if embedder is not runtime.embedder_for(before):  # its language changed its model
             await reembed_bot(conn, embedder, row)
-    return respond(Bot.model_validate(row))
+    return respond(Bot.model_validate(_shown(runtime, row)))
 
 
 def _check_currency(runtime: Runtime, currency: str | None) -> None:
