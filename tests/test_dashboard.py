@@ -516,6 +516,11 @@ def test_privacy_and_spending_settings_are_saved_and_the_overview_shows_the_cap(
     api, parley, admin_session
 ):
     at = open_page(as_admin(admin_session), "Bots")
+    # the threshold field says what the bot is held to without one of its own
+    listed = api.get("/v1/admin/bots", headers=admin_headers(admin_session)).json()["items"]
+    [threshold] = [n for n in at.number_input if n.label.startswith("FAQ threshold")]
+    default = listed[0]["default_faq_threshold"]
+    assert threshold.label == f"FAQ threshold (0: this bot's default, {default:.2f})"
     [cap] = [n for n in at.number_input if n.label == "Monthly spending cap (empty: none)"]
     cap.set_value(25.0)
     [currency] = [s for s in at.selectbox if s.label == "Currency of the cap"]
