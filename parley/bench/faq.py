@@ -41,6 +41,7 @@ import re
 import statistics
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -433,7 +434,10 @@ def run(
         if w is None
     ]
     judged = ", grey zone checked by the label judge: a ceiling, not an LLM's" if judge else ""
-    print(f"\nThrough POST /v1/chat (default threshold{judged})")
+    # the bot's default follows its phrasings per FAQ: the one its answers were held to
+    held = Counter(b["why"]["threshold"] for b, _ in sequential if "threshold" in b.get("why", {}))
+    at = f" {held.most_common(1)[0][0]}" if held else ""
+    print(f"\nThrough POST /v1/chat (default threshold{at}{judged})")
     print(f"  answered from a FAQ           {len(answered) / len(sequential):7.1%}")
     print(f"  of those, the right FAQ       {correct / max(len(answered), 1):7.1%}")
     print(f"  right FAQ over all queries    {correct / max(len(scoped), 1):7.1%}")
