@@ -106,6 +106,12 @@ async def test_a_tenant_slug_is_derived_from_its_name_and_stays_unique_and_edita
         ({"display": {"primary_color": "red; background: url(x)"}}, "display.primary_color"),
         ({"rate_limit_per_minute": "fast"}, "rate_limit_per_minute"),
         ({"colour": "blue"}, "colour"),
+        # the URL patterns let these through; no client can follow them (the fuzzer stored
+        # one, and echoing it back crashed Schemathesis's own URL parsing)
+        ({"handoff_webhook_url": "http://[oops"}, "handoff_webhook_url"),
+        ({"handoff_webhook_url": "https://shop.example:port/hook"}, "handoff_webhook_url"),
+        ({"handoff_webhook_url": "https://:443/hook"}, "handoff_webhook_url"),
+        ({"display": {"contact_url": "https://[::1/help"}}, "display.contact_url"),
     ],
 )
 async def test_bad_bot_settings_are_422_and_change_nothing(admin_client, world, owner, body, field):

@@ -86,6 +86,22 @@ class Tenant(BaseModel):
 # ----- bots ---------------------------------------------------------------------
 
 
+def _web_address(value: str) -> str:
+    """A link's pattern lets through what no client can follow ("http://[x", a port that is
+    not a number): an http(s) address must parse and name a host (a mailto: link is left to
+    its pattern)."""
+    if value.startswith("mailto:"):
+        return value
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  (raises ValueError for a port that is not one)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a web address") from None
+    if not parts.hostname:
+        raise ValueError(f"{value!r} names no host")
+    return value
+
+
 class BotDisplay(RequestModel):
     title: Annotated[str, Field(max_length=100)] = ""
     greeting: Annotated[str, Field(max_length=1000)] = ""
@@ -97,7 +113,12 @@ class BotDisplay(RequestModel):
     position: Literal["right", "left"] = "right"
     greeting_delay_seconds: Annotated[int, Field(ge=0, le=600)] | None = None
     contact_url: (
-        Annotated[str, Field(max_length=500, pattern=r"^(https?://|mailto:)\S+$")] | None
+        Annotated[
+            str,
+            Field(max_length=500, pattern=r"^(https?://|mailto:)\S+$"),
+            AfterValidator(_web_address),
+        ]
+        | None
     ) = None
     remember_conversation: Literal["off", "tab", "browser"] = Field(
         "tab",
@@ -162,9 +183,14 @@ class BotSettings(RequestModel):
     business_hours: BusinessHours | None = Field(
         None, description="When a person may answer; null: at any time"
     )
-    handoff_webhook_url: Annotated[str, Field(max_length=500, pattern=r"^https?://\S+$")] | None = (
-        Field(None, description="POSTed a signed event when a visitor waits for a person")
-    )
+    handoff_webhook_url: (
+        Annotated[
+            str,
+            Field(max_length=500, pattern=r"^https?://\S+$"),
+            AfterValidator(_web_address),
+        ]
+        | None
+    ) = Field(None, description="POSTed a signed event when a visitor waits for a person")
     handoff_webhook_secret: Annotated[str, Field(min_length=16, max_length=200)] | None = Field(
         None, description="Signs that webhook (Parley-Signature); write-only, stored encrypted"
     )
