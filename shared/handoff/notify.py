@@ -100,7 +100,11 @@ async def _public_address(host: str) -> None:
 async def send_webhook(
     settings: Settings, url: str, secret: str | None, body: dict[str, Any]
 ) -> None:
-    parts = urlsplit(url)
+    try:  # stored before the API checked it, a URL may not parse ("http://[oops")
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises ValueError for a port that is not one)
+    except ValueError:
+        raise DeliveryError("the webhook URL is not a web address") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise DeliveryError("the webhook URL is not http(s)")
     if not settings.webhooks_private:
