@@ -16,6 +16,7 @@ from shared.handoff.hours import BusinessHours
 from shared.http.endpoints import RequestModel
 from shared.languages import TEXT_SEARCH
 from shared.privacy.detectors import KIND, pattern_error
+from shared.web_address import web_address
 
 T = TypeVar("T")
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
@@ -90,15 +91,8 @@ def _web_address(value: str) -> str:
     """A link's pattern lets through what no client can follow ("http://[x", a port that is
     not a number): an http(s) address must parse and name a host (a mailto: link is left to
     its pattern)."""
-    if value.startswith("mailto:"):
-        return value
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018  (raises ValueError for a port that is not one)
-    except ValueError:
-        raise ValueError(f"{value!r} is not a web address") from None
-    if not parts.hostname:
-        raise ValueError(f"{value!r} names no host")
+    if not value.startswith("mailto:") and web_address(value) is None:
+        raise ValueError(f"{value!r} is not a web address with a host")
     return value
 
 

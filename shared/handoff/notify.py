@@ -24,7 +24,6 @@ import time
 from collections.abc import Sequence
 from email.message import EmailMessage
 from typing import Any
-from urllib.parse import urlsplit
 from uuid import UUID
 
 import httpx2
@@ -34,6 +33,7 @@ from shared.crypto import TenantCipher
 from shared.db import handoff
 from shared.db.pool import Database
 from shared.logging import get_logger
+from shared.web_address import web_address
 
 log = get_logger("parley.handoff")
 
@@ -100,13 +100,9 @@ async def _public_address(host: str) -> None:
 async def send_webhook(
     settings: Settings, url: str, secret: str | None, body: dict[str, Any]
 ) -> None:
-    try:  # stored before the API checked it, a URL may not parse ("http://[oops")
-        parts = urlsplit(url)
-        parts.port  # noqa: B018  (raises ValueError for a port that is not one)
-    except ValueError:
-        raise DeliveryError("the webhook URL is not a web address") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise DeliveryError("the webhook URL is not http(s)")
+    parts = web_address(url)  # stored before the API checked, it may not parse at all
+    if parts is None or parts.hostname is None:
+        raise DeliveryError("the webhook URL is not a web address (http(s), with a host)")
     if not settings.webhooks_private:
         await _public_address(parts.hostname)
     raw = json.dumps(body, separators=(",", ":")).encode()
