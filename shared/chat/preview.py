@@ -17,11 +17,11 @@ from shared.chat.faq_check import in_grey_zone
 from shared.db.pool import Conn
 from shared.embeddings.base import Embedder
 from shared.rag.faq_match import (
+    bot_threshold,
     grey_zone_pick,
     match_faq,
     named_elsewhere,
     suggestions,
-    threshold_for,
     unmatched_words,
 )
 from shared.rag.retrieve import retrieve
@@ -36,7 +36,7 @@ async def preview(
         conn, bot_id=bot["id"], text=text, vector=vector, indexed=bot["faqs_indexed"]
     )
     calibration = embedder.calibration
-    threshold = threshold_for(bot["faq_threshold"], calibration, bot["phrasings_per_faq"])
+    threshold = bot_threshold(bot, calibration)
     candidates = [
         {"faq_id": c.faq_id, "question": c.question, "answer": c.answer, "score": round(c.score, 4)}
         for c in match.candidates

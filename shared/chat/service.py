@@ -40,11 +40,11 @@ from shared.privacy.detectors import BotPattern
 from shared.rag.faq_match import (
     FaqCandidate,
     FaqMatch,
+    bot_threshold,
     grey_zone_pick,
     match_faq,
     named_elsewhere,
     suggestions,
-    threshold_for,
     unmatched_words,
 )
 from shared.rag.retrieve import Passage, retrieve
@@ -176,7 +176,7 @@ class ChatService:
             min_relevance=calibration.passage_relevance,
             indexed=bot["chunks_indexed"],
         )
-        threshold = _threshold(bot, calibration)
+        threshold = bot_threshold(bot, calibration)
         above = bool(lookup.unmatched)  # a match above the threshold, held back
         lacking, passages = await named_elsewhere(await lease.conn(), lookup.unmatched, passages)
         checked: faq_check.Checked | None = None
@@ -268,7 +268,7 @@ class ChatService:
         )
         best = match.best
         calibration = embedder.calibration
-        threshold = _threshold(bot, calibration)
+        threshold = bot_threshold(bot, calibration)
         if best is not None and match.confidence >= threshold:
             unmatched = await unmatched_words(
                 conn, bot=bot, match=match, text=text, threshold=threshold, calibration=calibration
@@ -430,7 +430,7 @@ def _why(
     why: dict[str, Any] = {
         "rule": rule,
         "faq_confidence": None if confidence is None else round(confidence, 3),
-        "threshold": _threshold(bot, calibration),
+        "threshold": bot_threshold(bot, calibration),
         "threshold_from": "default" if bot["faq_threshold"] is None else "bot",
     }
     why.update({k: round(v, 3) if isinstance(v, float) else v for k, v in extra.items() if v})
@@ -461,10 +461,6 @@ def _suggested(
     return [
         {"faq_id": str(c.faq_id), "question": c.question} for c in suggestions(match, calibration)
     ]
-
-
-def _threshold(bot: Bot, calibration: Calibration) -> float:
-    return threshold_for(bot["faq_threshold"], calibration, bot["phrasings_per_faq"])
 
 
 def _faq_answer(best: FaqCandidate, confidence: float) -> Answer:

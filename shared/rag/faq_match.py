@@ -100,6 +100,11 @@ def threshold_for(
     return round(float(np.interp(phrasings_per_faq, counts, thresholds)), 3)
 
 
+def bot_threshold(bot: Mapping[str, Any], calibration: Calibration) -> float:
+    """The threshold a bot's FAQ matches are held to (:func:`threshold_for` its row)."""
+    return threshold_for(bot["faq_threshold"], calibration, bot["phrasings_per_faq"])
+
+
 async def unmatched_words(
     conn: Conn,
     *,
