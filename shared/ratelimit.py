@@ -13,7 +13,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from shared import metrics
-from shared.auth.limits import ADDRESS_CEILING, PERIOD_SECONDS, Limit, per_minute
 from shared.db import rate_limits
 from shared.db.pool import Conn
 from shared.errors import RateLimitedError
@@ -26,21 +25,6 @@ async def check(conn: Conn, *, bucket: str, limit: int, period: float) -> None:
         bucket=bucket,
         interval=timedelta(seconds=period / limit),
         period=timedelta(seconds=period),
-    )
-    raise_if_limited(wait)
-
-
-async def check_limit(conn: Conn, limit: Limit, *, bot_per_minute: int | None) -> None:
-    """Count one request against a caller's limit (``shared.auth.limits``), its ceiling
-    included; raise RateLimitedError when over."""
-    rate = per_minute(limit, bot_per_minute)
-    wait = await rate_limits.count(
-        conn,
-        bucket=limit.bucket,
-        interval=timedelta(seconds=PERIOD_SECONDS / rate),
-        period=timedelta(seconds=PERIOD_SECONDS),
-        ceiling=limit.ceiling,
-        ceiling_interval=timedelta(seconds=PERIOD_SECONDS / (rate * ADDRESS_CEILING)),
     )
     raise_if_limited(wait)
 

@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import time
+from uuid import UUID
 
 import httpx2
 import pytest
@@ -15,6 +16,7 @@ from websockets.typing import Origin
 
 from functions.chat.app import create_app
 from shared.crypto import Keyring
+from shared.db import bots, faqs
 from shared.db.pool import Database
 from shared.runtime import Runtime
 from tests.chat_fixtures import ORIGIN, make_shop, set_bot
@@ -123,6 +125,57 @@ async def test_a_websocket_flood_over_the_limit_costs_no_embeddings(served, embe
     assert {f["code"] for f in frames[2:]} == {"rate_limited"}
     assert embedded[:2] == [1, 1]  # answered: embedded while being counted
     assert embedded[3:] == [0, 0, 0]  # the first refusal may have embedded; none after it
+
+
+async def ask_over(socket, text):
+    await socket.send(json.dumps({"type": "message", "text": text}))
+    return (await receive_answer(socket))[1]
+
+
+async def test_an_open_socket_stops_chatting_when_its_key_is_revoked(served):
+    """GIVEN a visitor's socket that has been answered, WHEN the owner revokes the key it
+    was opened with, THEN its next message is refused as a new request would be."""
+    server, shop, setup = served
+    async with websockets.connect(ws_url(server, shop), origin=WS_ORIGIN) as socket:
+        assert (await ask_over(socket, "How much does shipping cost?"))["type"] == "done"
+        async with setup.db.connection() as conn:
+            await conn.execute(
+                "UPDATE api_keys SET revoked_at = now() WHERE bot_id = %s", (shop.bot_id,)
+            )
+        refused = await ask_over(socket, "Do you sell gift cards?")
+    assert (refused["type"], refused["code"]) == ("error", "unauthorized")
+
+
+async def test_an_open_socket_stops_chatting_when_its_site_is_no_longer_allowed(served):
+    server, shop, setup = served
+    async with websockets.connect(ws_url(server, shop), origin=WS_ORIGIN) as socket:
+        assert (await ask_over(socket, "How much does shipping cost?"))["type"] == "done"
+        await set_bot(setup, shop.bot_id, allowed_origins=["https://other.example"])
+        refused = await ask_over(socket, "Do you sell gift cards?")
+    assert (refused["type"], refused["code"]) == ("error", "origin_not_allowed")
+
+
+async def test_an_open_socket_hears_the_faq_as_the_owner_last_wrote_it(served):
+    """GIVEN a socket whose question was answered from a FAQ (and so cached), WHEN the owner
+    rewrites that FAQ's answer, THEN the same question on the same socket gets the new
+    answer, not the cached old one."""
+    server, shop, setup = served
+    question = "How much does shipping cost?"
+    async with websockets.connect(ws_url(server, shop), origin=WS_ORIGIN) as socket:
+        first = await ask_over(socket, question)
+        assert first["source"] == "faq"
+        async with setup.db.connection() as conn, conn.transaction():
+            await faqs.update_faq(
+                conn,
+                tenant_id=shop.tenant_id,
+                bot_id=shop.bot_id,
+                faq_id=UUID(first["faq_id"]),
+                changes={"answer": "Shipping is free this week."},
+            )
+            await bots.bump_kb_version(conn, tenant_id=shop.tenant_id, bot_id=shop.bot_id)
+        again = await ask_over(socket, question)
+    assert first["answer"] != "Shipping is free this week."
+    assert (again["source"], again["answer"]) == ("faq", "Shipping is free this week.")
 
 
 @pytest.mark.parametrize("origin", ["https://evil.example", None])

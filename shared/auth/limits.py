@@ -55,8 +55,3 @@ def limit_for(
             return Limit(f"chat:{credential_id}:v:{visitor[:MAX_VISITOR_ID]}", None, ceiling)
         return Limit(f"chat:{credential_id}:new:{address}", None, ceiling)
     return Limit(f"api:{credential_id}", api_per_minute)
-
-
-def per_minute(limit: Limit, bot_setting: int | None) -> int:
-    """The number a check uses: the limit's own, else the bot's, else the default."""
-    return limit.per_minute or bot_setting or DEFAULT_CHAT_PER_MINUTE

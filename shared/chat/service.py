@@ -53,8 +53,9 @@ log = get_logger("parley.chat")
 
 Ciphers = Callable[[Conn, UUID], Awaitable[TenantCipher]]
 Bot = dict[str, Any]
-# Counts a question against its caller's limit (raising RateLimitedError when over).
-Count = Callable[[Conn], Awaitable[None]]
+# Checks the caller again and counts the question against its limit (raising when refused);
+# returns the bot as it now is.
+Check = Callable[[Conn], Awaitable[Bot]]
 
 
 @dataclass(frozen=True)
@@ -64,13 +65,20 @@ class _Early:
 
     cached: CachedAnswer | None
     vector: asyncio.Future[Vectors] | None  # one row
+    begun_for: tuple[UUID, int, Embedder]  # the bot's id, knowledge base version, model
 
     @classmethod
     def begin(cls, cache: AnswerCache, bot: Bot, embedder: Embedder, text: str) -> _Early:
+        begun_for = (bot["id"], bot["kb_version"], embedder)
         cached = cache.get(bot["id"], bot["kb_version"], text)
         if cached is not None:
-            return cls(cached, None)
-        return cls(None, embedder.embed_soon([text]))
+            return cls(cached, None, begun_for)
+        return cls(None, embedder.embed_soon([text]), begun_for)
+
+    def holds_for(self, bot: Bot, embedder: Embedder) -> bool:
+        """Whether what was begun is right for ``bot`` as it now is: the same knowledge base
+        (what the cache holds for it) and the same model."""
+        return self.begun_for == (bot["id"], bot["kb_version"], embedder)
 
     def cancel(self) -> None:
         if self.vector is None:
@@ -112,16 +120,22 @@ class ChatService:
         question: Question,
         on_token: OnToken | None = None,
         *,
-        count: Count | None = None,
+        check: Check | None = None,
     ) -> ChatOutcome:
-        """``count``: counts the question against its caller's limit, raising when over,
-        while the question is embedded (None: the route counted it already)."""
+        """``check``: checks the caller again and counts the question, while the question is
+        embedded for ``bot`` as it was last seen (None: the route checked it, ``bot`` is
+        current)."""
         started = time.perf_counter()
         embedder = self.embedders(bot)
         early = _Early.begin(self.cache, bot, embedder, question.text)
         try:
-            if count is not None:
-                await count(await lease.conn())
+            if check is not None:
+                current = await check(await lease.conn())
+                if not early.holds_for(current, self.embedders(current)):
+                    early.cancel()
+                    embedder = self.embedders(current)
+                    early = _Early.begin(self.cache, current, embedder, question.text)
+                bot = current
             cipher = await self.ciphers(await lease.conn(), bot["tenant_id"])
             visitor_id, first_visit = _identify(cipher, bot["id"], question)
         except BaseException:

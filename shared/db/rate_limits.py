@@ -7,20 +7,10 @@ from datetime import timedelta
 from shared.db.pool import Conn
 
 
-async def count(
-    conn: Conn,
-    *,
-    bucket: str,
-    interval: timedelta,
-    period: timedelta,
-    ceiling: str | None = None,
-    ceiling_interval: timedelta | None = None,
-) -> float:
-    """Count one request (under ``ceiling`` too, when given); 0 when allowed, else the
-    seconds until the next one is."""
+async def count(conn: Conn, *, bucket: str, interval: timedelta, period: timedelta) -> float:
+    """Count one request; 0 when allowed, else the seconds until the next one is."""
     cur = await conn.execute(
-        "SELECT parley_rate_check_under(%s, %s, %s, %s, %s) AS wait",
-        (bucket, interval, ceiling, ceiling_interval, period),
+        "SELECT parley_rate_check(%s, %s, %s) AS wait", (bucket, interval, period)
     )
     row = await cur.fetchone()
     assert row is not None

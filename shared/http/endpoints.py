@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, model_validator
@@ -21,7 +21,7 @@ from shared.auth.access import Access
 from shared.auth.authenticate import Caller, RequestFacts, authenticate, bearer_token
 from shared.auth.origins import request_origin
 from shared.auth.principal import Principal
-from shared.db.pool import Lease
+from shared.db.pool import Conn, Lease
 from shared.errors import BadRequestError, ParleyError, PayloadTooLargeError, ValidationError
 from shared.http.context import get_runtime
 from shared.logging import append_keys
@@ -172,9 +172,21 @@ def _guarded_ws(ep: WebSocketEndpoint) -> WsHandler:
             await websocket.close(code=1008, reason=exc.code)
             return
         _remember(websocket, caller, None)
+        websocket.state.credential = (token, facts)  # for check_again
         await ep.handler(websocket)
 
     return guarded
+
+
+async def check_again(
+    websocket: WebSocket, conn: Conn, access: Access, *, visitor: str | None = None
+) -> Caller:
+    """A socket's caller checked again, as an HTTP request with the credential it opened
+    with would be now: the key may have been revoked or have expired, its site be no longer
+    allowed, its bot changed; and the request counted against ``access``'s limit (a visitor
+    message's for ``visitor``). Each message over a socket is such a request."""
+    token, facts = websocket.state.credential
+    return await authenticate(conn, token, access, replace(facts, visitor=visitor))
 
 
 def get_principal(connection: HTTPConnection) -> Principal:

@@ -12,8 +12,10 @@ socket follows, ``{"type": "operator_message", "text", "operator", "message_id"}
 ``{"type": "status", "state"}`` whenever they happen (in any process: see
 :mod:`shared.handoff.bus`). A visitor's error (too long, rate-limited, unknown
 conversation) leaves the socket open; a bad key or origin refuses the handshake (HTTP 403,
-checked by the route builder like every endpoint's access). Each message and handoff
-counts against the same limit as a ``POST /v1/chat`` from the same caller.
+checked by the route builder like every endpoint's access). Each message and handoff is
+checked and counted again as a ``POST /v1/chat`` from the same caller would be
+(``check_again``): a key revoked or a site removed since the handshake refuses it, and it
+meets the bot as it now is.
 """
 
 from __future__ import annotations
@@ -28,9 +30,7 @@ from pydantic import Field
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from functions.chat.schemas import Email, PersonName, VisitorId, VisitorToken
-from shared import ratelimit
-from shared.auth.access import WIDGET
-from shared.auth.limits import limit_for
+from shared.auth.access import CHAT, WIDGET, Access
 from shared.auth.principal import Principal
 from shared.chat.bots import chat_bot
 from shared.chat.frames import AnswerStream, Frame, error_frame
@@ -43,6 +43,7 @@ from shared.http.context import get_runtime
 from shared.http.endpoints import (
     RequestModel,
     WebSocketEndpoint,
+    check_again,
     get_caller_bot,
     get_principal,
     validate,
@@ -94,14 +95,10 @@ FRAMES: dict[str, type[ClientFrame]] = {
 class Socket:
     """One visitor's socket: frames out one at a time, and the conversation it follows."""
 
-    def __init__(
-        self, websocket: WebSocket, runtime: Runtime, bot: dict[str, Any], principal: Principal
-    ) -> None:
+    def __init__(self, websocket: WebSocket, runtime: Runtime, bot: dict[str, Any]) -> None:
         self.websocket = websocket
         self.runtime = runtime
         self.bot = bot
-        self.principal = principal
-        self.address = websocket.client.host if websocket.client else "unknown"
         self._lock = asyncio.Lock()
         # Its last message was over the limit: the next is counted before any work on it
         # (otherwise while its question is embedded), so a flood costs no embeddings.
@@ -114,25 +111,18 @@ class Socket:
         # The followed conversation's state as this visitor last heard it (None: not yet).
         self._state: str | None = None
 
-    async def count(self, conn: Conn, visitor: str | None) -> None:
-        """Count a message against the same limit as a POST /v1/chat from this caller."""
+    async def check(self, conn: Conn, visitor: str | None, access: Access = CHAT) -> dict[str, Any]:
+        """Check the caller again and count the message, as a POST /v1/chat from it would
+        be now (the key revoked, its site no longer allowed, the limit); the bot as it now
+        is, kept for the next message (its knowledge base or settings may have changed)."""
         try:
-            await self._count(conn, visitor)
+            caller = await check_again(self.websocket, conn, access, visitor=visitor)
         except RateLimitedError:
             self.limited = True
             raise
         self.limited = False
-
-    async def _count(self, conn: Conn, visitor: str | None) -> None:
-        limit = limit_for(
-            self.principal.credential,
-            self.principal.credential_id,
-            address=self.address,
-            api_per_minute=self.runtime.settings.api_rate_limit,
-            visitor=visitor,
-        )
-        assert limit is not None  # every message counts
-        await ratelimit.check_limit(conn, limit, bot_per_minute=self.bot["rate_limit_per_minute"])
+        self.bot = await chat_bot(conn, caller.principal, caller.bot, self.bot["id"])
+        return self.bot
 
     async def send(self, frame: Frame) -> None:
         async with self._lock:
@@ -220,7 +210,7 @@ async def chat_ws(websocket: WebSocket) -> None:
         await websocket.close(code=1008, reason=code)  # before accept: an HTTP 403
         return
     await websocket.accept()
-    socket = Socket(websocket, runtime, bot, principal)
+    socket = Socket(websocket, runtime, bot)
     incoming: asyncio.Queue[str | None] = asyncio.Queue()
 
     async def read() -> None:
@@ -262,7 +252,7 @@ async def chat_ws(websocket: WebSocket) -> None:
 
 
 async def _answer(socket: Socket, principal: Principal, message: WsMessage) -> None:
-    runtime, bot = socket.runtime, socket.bot
+    runtime = socket.runtime
     question = Question.from_caller(
         principal,
         message.text,
@@ -273,15 +263,16 @@ async def _answer(socket: Socket, principal: Principal, message: WsMessage) -> N
     )
     service = runtime.chat_service()
 
-    async def count(conn: Conn) -> None:
-        await socket.count(conn, message.visitor_id)
+    async def check(conn: Conn) -> dict[str, Any]:
+        return await socket.check(conn, message.visitor_id)
 
     async def answering(on_token: OnToken) -> ChatOutcome:
         async with runtime.db.lease() as lease:
             if socket.limited:
-                await count(await lease.conn())
+                bot = await check(await lease.conn())
                 return await service.handle(lease, bot, question, on_token)
-            return await service.handle(lease, bot, question, on_token, count=count)
+            # Embedded for the bot as it was at the last message while the caller is checked.
+            return await service.handle(lease, socket.bot, question, on_token, check=check)
 
     async for frame in AnswerStream(answering).frames():
         await socket.send(frame)
@@ -291,8 +282,9 @@ async def _answer(socket: Socket, principal: Principal, message: WsMessage) -> N
 
 async def _resume(socket: Socket, principal: Principal, frame: WsResume) -> None:
     """After a reconnect: the follower sends what was said after ``after``, then the state."""
-    runtime, bot = socket.runtime, socket.bot
+    runtime = socket.runtime
     async with runtime.db.connection() as conn:
+        bot = await socket.check(conn, frame.visitor_id, WIDGET)  # not a message: not counted
         cipher = await runtime.cipher(conn, bot["tenant_id"])
         visitor = await handoff.prove(
             conn,
@@ -310,9 +302,9 @@ async def _resume(socket: Socket, principal: Principal, frame: WsResume) -> None
 
 async def _ask(socket: Socket, principal: Principal, frame: WsHandoff) -> None:
     """A visitor asks for a person: answered with a ``status`` frame, then followed."""
-    runtime, bot = socket.runtime, socket.bot
+    runtime = socket.runtime
     async with socket.telling, runtime.db.connection() as conn:
-        await socket.count(conn, frame.visitor_id)
+        bot = await socket.check(conn, frame.visitor_id)
         ask = handoff.Ask(
             frame.conversation_id, frame.visitor_token, frame.visitor_id, frame.name, frame.email
         )
