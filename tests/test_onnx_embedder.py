@@ -72,10 +72,13 @@ def test_the_quantised_model_stays_close_to_full_precision(exported):
     # WHEN texts of every length are embedded
     ours = LocalEmbedder(OnnxMiniLM(exported)).encode(TEXTS)
     # THEN each vector is near sentence-transformers' (BANKING77's 1,500 training questions:
-    # 0.985 at least, median 0.994) but not equal: the runner is a model of its own
+    # 0.984 at least, median 0.994) but not equal: the runner is a model of its own. The
+    # 8-bit products' results depend on the CPU's instructions: these texts, long runs of
+    # one word among them, give 0.962 at least and 0.988 as median on an AVX2 machine
+    # without VNNI (more elsewhere); a broken graph or quantisation gives far less.
     cosines = (ours * _sentence_transformers(TEXTS)).sum(axis=1)
-    assert cosines.min() >= 0.97
-    assert np.median(cosines) >= 0.99
+    assert cosines.min() >= 0.95
+    assert np.median(cosines) >= 0.98
     assert not np.allclose(cosines, 1.0, atol=1e-5)
     assert LocalEmbedder(OnnxMiniLM(exported)).name == "local:all-MiniLM-L6-v2-int8"
 
