@@ -93,6 +93,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             # Forwarded headers count only from PARLEY_TRUSTED_PROXIES (shared.http.forwarded),
             # not from whatever uvicorn trusts by default.
             proxy_headers=False,
+            # The widget's frames are small JSON (a token, a done): compressing each cost the
+            # server about a millisecond of CPU an answer at 16 visitors (docs/faq-matching.md).
+            ws_per_message_deflate=False,
         )
         if not args.no_dashboard:
             from parley import dashboard

@@ -14,6 +14,8 @@ import sys
 import httpx2
 import psycopg
 import pytest
+from websockets.sync.client import connect as ws_connect
+from websockets.typing import Origin
 
 from tests.utils.servers import ParleyProcess, postgres_processes
 
@@ -39,7 +41,18 @@ def test_first_start_restart_and_clean_stop(data_dir):
     first = ParleyProcess(data_dir, env).start()
     try:
         assert httpx2.get(first.url + "/readyz").json() == {"status": "ready"}
-        assert "Fernwood Outfitters" in httpx2.get(first.url + "/").text
+        page = httpx2.get(first.url + "/").text
+        assert "Fernwood Outfitters" in page
+        # the widget's socket: accepted from the page's own site, its small frames sent as
+        # they are (no per-message compression, whatever the client offers)
+        key = re.search(r'data-key="([^"]+)"', page)
+        assert key, page
+        socket_url = first.url.replace("http", "ws", 1) + f"/v1/chat/ws?key={key[1]}"
+        with ws_connect(socket_url, origin=Origin(first.url), compression="deflate") as ws:
+            assert ws.response is not None
+            assert "permessage-deflate" not in ws.response.headers.get(
+                "Sec-WebSocket-Extensions", ""
+            )
         faqs = count(data_dir / "pg", "SELECT count(*) FROM faqs")
         assert faqs >= 30
         assert count(data_dir / "pg", "SELECT count(*) FROM documents") == 3
