@@ -137,13 +137,33 @@ async def test_an_open_socket_stops_chatting_when_its_key_is_revoked(served):
     was opened with, THEN its next message is refused as a new request would be."""
     server, shop, setup = served
     async with websockets.connect(ws_url(server, shop), origin=WS_ORIGIN) as socket:
-        assert (await ask_over(socket, "How much does shipping cost?"))["type"] == "done"
+        first = await ask_over(socket, "How much does shipping cost?")
+        assert first["type"] == "done"
         async with setup.db.connection() as conn:
             await conn.execute(
                 "UPDATE api_keys SET revoked_at = now() WHERE bot_id = %s", (shop.bot_id,)
             )
         refused = await ask_over(socket, "Do you sell gift cards?")
+        # nor may it pick up its conversation again (not a message: checked, not counted)
+        done = await ask_over(socket, "How much does shipping cost?")
+        await socket.send(
+            json.dumps(
+                {
+                    "type": "resume",
+                    "conversation_id": first["conversation_id"],
+                    "visitor_id": first["visitor_id"],
+                    "visitor_token": first["visitor_token"],
+                }
+            )
+        )
+        resumed = json.loads(await asyncio.wait_for(socket.recv(), timeout=30))
     assert (refused["type"], refused["code"]) == ("error", "unauthorized")
+    assert done["code"] == "unauthorized"
+    assert (resumed["type"], resumed["code"], resumed["frame"]) == (
+        "error",
+        "unauthorized",
+        "resume",
+    )
 
 
 async def test_an_open_socket_stops_chatting_when_its_site_is_no_longer_allowed(served):
