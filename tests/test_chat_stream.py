@@ -17,6 +17,7 @@ from websockets.typing import Origin
 from functions.chat.app import create_app
 from shared.crypto import Keyring
 from shared.db import bots, faqs
+from shared.db import handoff as handoff_db
 from shared.db.pool import Database
 from shared.runtime import Runtime
 from tests.chat_fixtures import ORIGIN, make_shop, set_bot
@@ -164,6 +165,46 @@ async def test_an_open_socket_stops_chatting_when_its_key_is_revoked(served):
         "unauthorized",
         "resume",
     )
+
+
+async def test_a_revoked_keys_socket_is_closed_instead_of_told_the_operators_reply(served):
+    """GIVEN a visitor waiting for a person on an open socket, WHEN the key is revoked and
+    an operator replies, THEN the reply is not pushed to the socket: it is closed (1008)."""
+    server, shop, setup = served
+    async with websockets.connect(ws_url(server, shop), origin=WS_ORIGIN) as socket:
+        first = await ask_over(socket, "How much does shipping cost?")
+        conversation = {k: first[k] for k in ("conversation_id", "visitor_id", "visitor_token")}
+        await socket.send(json.dumps({"type": "handoff", **conversation}))
+        _, status = await receive_answer(socket)
+        assert (status["type"], status["state"]) == ("status", "waiting")
+        async with setup.db.connection() as conn:
+            await conn.execute(
+                "UPDATE api_keys SET revoked_at = now() WHERE bot_id = %s", (shop.bot_id,)
+            )
+            cipher = await setup.cipher(conn, shop.tenant_id)
+            await handoff_db.add_operator_message(
+                conn,
+                scope=None,
+                conversation_id=UUID(first["conversation_id"]),
+                text_enc=cipher.encrypt("Hello, Anna here."),
+                user_id=None,
+                name="Anna",
+            )
+        told, closed = await frames_until_closed(socket)
+    assert closed is not None
+    assert (closed.code, closed.reason) == (1008, "unauthorized")
+    assert "operator_message" not in {frame["type"] for frame in told}
+
+
+async def frames_until_closed(socket):
+    """The frames the server sends until it closes the socket (10 s at most each), and its
+    close frame."""
+    told = []
+    try:
+        while True:
+            told.append(json.loads(await asyncio.wait_for(socket.recv(), timeout=10)))
+    except websockets.ConnectionClosed as closed:
+        return told, closed.rcvd
 
 
 async def test_an_open_socket_stops_chatting_when_its_site_is_no_longer_allowed(served):

@@ -15,7 +15,8 @@ conversation) leaves the socket open; a bad key or origin refuses the handshake 
 checked by the route builder like every endpoint's access). Each message and handoff is
 checked and counted again as a ``POST /v1/chat`` from the same caller would be
 (``check_again``): a key revoked or a site removed since the handshake refuses it, and it
-meets the bot as it now is.
+meets the bot as it now is. The follower checks the caller before each read too (not
+counted), and closes the socket (1008) rather than tell a refused caller what was said.
 """
 
 from __future__ import annotations
@@ -37,7 +38,14 @@ from shared.chat.frames import AnswerStream, Frame, error_frame
 from shared.chat.turn import MAX_MESSAGE_CHARS, ChatOutcome, Question, vouches_for_visitors
 from shared.db import handoff as handoff_db
 from shared.db.pool import Conn
-from shared.errors import BadRequestError, NotFoundError, ParleyError, RateLimitedError
+from shared.errors import (
+    BadRequestError,
+    ForbiddenError,
+    NotFoundError,
+    ParleyError,
+    RateLimitedError,
+    UnauthorizedError,
+)
 from shared.handoff import visitor as handoff
 from shared.http.context import get_runtime
 from shared.http.endpoints import (
@@ -162,6 +170,11 @@ class Socket:
                         after = await self._tell_news(conversation_id, after)
                 except NotFoundError:  # erased meanwhile (GDPR): nothing more to follow
                     return
+                except (UnauthorizedError, ForbiddenError) as exc:
+                    # The key was revoked or the site removed: what follows is not told, and
+                    # the socket is closed, as a new one would be refused.
+                    await self.websocket.close(code=1008, reason=exc.code)
+                    return
                 except ParleyError:
                     # The database is away, or back with this pool's connection not yet
                     # renewed (the bus's wake-up after a restart can come first): read again
@@ -170,8 +183,10 @@ class Socket:
                 await subscription.wait(wait)
 
     async def _tell_news(self, conversation_id: UUID, after: UUID | None) -> UUID | None:
-        """Send the operator messages after ``after`` and a changed state; the new cursor."""
+        """Send the operator messages after ``after`` and a changed state; the new cursor.
+        The caller is checked first (not counted), as for everything else the socket says."""
         async with self.runtime.db.connection() as conn:
+            await check_again(self.websocket, conn, WIDGET)
             cipher = await self.runtime.cipher(conn, self.bot["tenant_id"])
             news = await handoff.updates(conn, cipher, conversation_id, after)
         for message in news["messages"]:
