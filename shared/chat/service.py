@@ -130,12 +130,11 @@ class ChatService:
         early = _Early.begin(self.cache, bot, embedder, question.text)
         try:
             if check is not None:
-                current = await check(await lease.conn())
-                if not early.holds_for(current, self.embedders(current)):
+                bot = await check(await lease.conn())
+                embedder = self.embedders(bot)
+                if not early.holds_for(bot, embedder):
                     early.cancel()
-                    embedder = self.embedders(current)
-                    early = _Early.begin(self.cache, current, embedder, question.text)
-                bot = current
+                    early = _Early.begin(self.cache, bot, embedder, question.text)
             cipher = await self.ciphers(await lease.conn(), bot["tenant_id"])
             visitor_id, first_visit = _identify(cipher, bot["id"], question)
         except BaseException:

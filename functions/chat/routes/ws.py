@@ -15,8 +15,8 @@ conversation) leaves the socket open; a bad key or origin refuses the handshake 
 checked by the route builder like every endpoint's access). Each message and handoff is
 checked and counted again as a ``POST /v1/chat`` from the same caller would be
 (``check_again``): a key revoked or a site removed since the handshake refuses it, and it
-meets the bot as it now is. The follower checks the caller before each read too (not
-counted), and closes the socket (1008) rather than tell a refused caller what was said.
+meets the bot as it now is. The follower checks the caller too before it tells anything
+(not counted), and closes the socket (1008) rather than tell a refused caller what was said.
 """
 
 from __future__ import annotations
@@ -184,11 +184,14 @@ class Socket:
 
     async def _tell_news(self, conversation_id: UUID, after: UUID | None) -> UUID | None:
         """Send the operator messages after ``after`` and a changed state; the new cursor.
-        The caller is checked first (not counted), as for everything else the socket says."""
+        When there is something to tell, the caller is checked first (not counted), as for
+        everything else the socket says."""
         async with self.runtime.db.connection() as conn:
-            await check_again(self.websocket, conn, WIDGET)
             cipher = await self.runtime.cipher(conn, self.bot["tenant_id"])
             news = await handoff.updates(conn, cipher, conversation_id, after)
+            roles = {message["role"] for message in news["messages"]}
+            if "operator" in roles or news["state"] != self._state:
+                await check_again(self.websocket, conn, WIDGET)
         for message in news["messages"]:
             after = UUID(message["message_id"])
             if message["role"] == "operator":
