@@ -15,8 +15,9 @@ import websockets
 from websockets.typing import Origin
 
 from functions.chat.app import create_app
+from shared.auth.tokens import api_key_prefix
 from shared.crypto import Keyring
-from shared.db import bots, faqs
+from shared.db import api_keys, bots, faqs
 from shared.db import handoff as handoff_db
 from shared.db.pool import Database
 from shared.runtime import Runtime
@@ -133,6 +134,16 @@ async def ask_over(socket, text):
     return (await receive_answer(socket))[1]
 
 
+async def revoke_widget_key(runtime, shop) -> None:
+    """The owner revokes the shop's publishable key (as the admin API does)."""
+    async with runtime.db.connection() as conn:
+        cur = await conn.execute(
+            "SELECT id FROM api_keys WHERE prefix = %s", (api_key_prefix(shop.publishable_key),)
+        )
+        row = await cur.fetchone()
+        await api_keys.revoke_key(conn, scope=shop.tenant_id, key_id=row["id"])
+
+
 async def test_an_open_socket_stops_chatting_when_its_key_is_revoked(served):
     """GIVEN a visitor's socket that has been answered, WHEN the owner revokes the key it
     was opened with, THEN its next message is refused as a new request would be."""
@@ -140,10 +151,7 @@ async def test_an_open_socket_stops_chatting_when_its_key_is_revoked(served):
     async with websockets.connect(ws_url(server, shop), origin=WS_ORIGIN) as socket:
         first = await ask_over(socket, "How much does shipping cost?")
         assert first["type"] == "done"
-        async with setup.db.connection() as conn:
-            await conn.execute(
-                "UPDATE api_keys SET revoked_at = now() WHERE bot_id = %s", (shop.bot_id,)
-            )
+        await revoke_widget_key(setup, shop)
         refused = await ask_over(socket, "Do you sell gift cards?")
         # nor may it pick up its conversation again (not a message: checked, not counted)
         done = await ask_over(socket, "How much does shipping cost?")
@@ -177,10 +185,8 @@ async def test_a_revoked_keys_socket_is_closed_instead_of_told_the_operators_rep
         await socket.send(json.dumps({"type": "handoff", **conversation}))
         _, status = await receive_answer(socket)
         assert (status["type"], status["state"]) == ("status", "waiting")
+        await revoke_widget_key(setup, shop)
         async with setup.db.connection() as conn:
-            await conn.execute(
-                "UPDATE api_keys SET revoked_at = now() WHERE bot_id = %s", (shop.bot_id,)
-            )
             cipher = await setup.cipher(conn, shop.tenant_id)
             await handoff_db.add_operator_message(
                 conn,

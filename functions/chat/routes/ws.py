@@ -189,8 +189,8 @@ class Socket:
         async with self.runtime.db.connection() as conn:
             cipher = await self.runtime.cipher(conn, self.bot["tenant_id"])
             news = await handoff.updates(conn, cipher, conversation_id, after)
-            roles = {message["role"] for message in news["messages"]}
-            if "operator" in roles or news["state"] != self._state:
+            told = any(message["role"] == "operator" for message in news["messages"])
+            if told or news["state"] != self._state:
                 await check_again(self.websocket, conn, WIDGET)
         for message in news["messages"]:
             after = UUID(message["message_id"])
