@@ -1,6 +1,6 @@
 """What the demo shop answers, offline, to questions a visitor might ask.
 
-    python3 scripts/demo_questions.py [--validation] [--out answers.jsonl]
+    python3 scripts/demo_questions.py [--validation | --questions queries.jsonl] [--out F]
 
 Starts a ``parley serve`` of its own with the demo shop (no LLM: the extractive answers),
 asks each question through ``POST /v1/chat`` at default settings, and prints one line a
@@ -15,6 +15,10 @@ do not tune on them. ``--validation`` asks the 42 of ``scripts/data/demo_validat
 instead, written afterwards and apart from them, each with the answers that count as right
 (``faq:<the FAQ's question>``, ``doc:<words the documents' answer must hold>``, or ``none``
 for the handoff text): it scores itself, and is the set to tune offline rules on.
+``--questions`` asks the ``text`` of each line of a JSON-lines file instead (another data
+set's questions, which the shop should mostly not answer: BANKING77's test questions in
+``../shared/datasets/banking77/queries.jsonl``) and prints how many each rule answered, and
+the FAQ answers given below the threshold.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 import httpx2
@@ -89,7 +94,9 @@ def ask_all(questions: list[str]) -> list[dict[str, object]]:
     """Each question's answer from a fresh demo shop: source, rule, confidence, answer."""
     lines: list[dict[str, object]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        server = ParleyServer(Path(tmp) / "state", {"PARLEY_DEMO": "1"})
+        # One caller asks them all: thousands a minute with --questions.
+        env = {"PARLEY_DEMO": "1", "PARLEY_API_RATE_LIMIT": "1000000"}
+        server = ParleyServer(Path(tmp) / "state", env)
         try:
             with httpx2.Client(base_url=server.url, timeout=60) as client:
                 admin = {"Authorization": f"Bearer {server.login(client)}"}
@@ -153,7 +160,24 @@ def _listed(value: object) -> list[object]:
     return value
 
 
-def main(out: Path | None, validation: bool) -> None:
+def tally(lines: list[dict[str, object]]) -> None:
+    """How many questions each rule answered, and which FAQ answered below its threshold."""
+    rules = Counter(f"{line['source']} / {line['rule']}" for line in lines)
+    for rule, count in rules.most_common():
+        print(f"{count:6d}  {rule}")
+    for line in lines:
+        if line["rule"] == "faq_answer_agrees":
+            print(f"  {line['question']}\n      -> {line['faq']}")
+
+
+def main(out: Path | None, validation: bool, questions: Path | None) -> None:
+    if questions is not None:
+        texts = [json.loads(line)["text"] for line in questions.read_text().splitlines() if line]
+        lines = ask_all(texts)
+        tally(lines)
+        if out is not None:
+            out.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines))
+        return
     if validation:
         wanted = [json.loads(line) for line in VALIDATION.read_text().splitlines() if line]
         lines = ask_all([w["question"] for w in wanted])
@@ -188,5 +212,8 @@ if __name__ == "__main__":
     parser.add_argument(
         "--validation", action="store_true", help="ask the scored validation set instead"
     )
+    parser.add_argument(
+        "--questions", type=Path, help="ask the text of each line of this JSON-lines file"
+    )
     arguments = parser.parse_args()
-    main(arguments.out, arguments.validation)
+    main(arguments.out, arguments.validation, arguments.questions)

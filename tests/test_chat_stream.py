@@ -120,7 +120,9 @@ async def test_a_websocket_flood_over_the_limit_costs_no_embeddings(served, embe
         embedded = []
         for n in range(6):
             before = embedder.misses
-            await socket.send(json.dumps({"type": "message", "text": f"Flood question {n}?"}))
+            # answered from a FAQ: a handoff would also embed the FAQs' answers (once each)
+            text = f"Do you sell gift cards? (question {n})"
+            await socket.send(json.dumps({"type": "message", "text": text}))
             frames.append((await receive_answer(socket))[1])
             embedded.append(embedder.misses - before)
     assert [f["type"] for f in frames] == ["done", "done"] + ["error"] * 4

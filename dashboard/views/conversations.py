@@ -23,6 +23,7 @@ RULES = {
     "faq_above_threshold": "FAQ above the threshold",
     "faq_grey_zone": "FAQ, closer than any document",
     "faq_checked": "FAQ, confirmed by the bot's LLM",
+    "faq_answer_agrees": "FAQ, its answer fits the question too",
     "documents": "from the documents",
     "no_answer": "nothing relevant: handoff",
     "answer_cache": "from the answer cache",

@@ -109,6 +109,12 @@ def _test_a_question(ctx: Context) -> None:
             f" your documents do ({', '.join(result['lacking'])}): the documents answer. Add"
             " it to a FAQ's answer or phrasings if the FAQ should."
         )
+    if result.get("answer_similarity") is not None:
+        st.info(
+            "Under the threshold and nothing in your documents answers it, but the FAQ's"
+            f" answer fits the question too (similarity {result['answer_similarity']:.2f}):"
+            " the FAQ answers."
+        )
     if result.get("suggested"):
         offered = ", ".join(f"“{q}”" for q in result["suggested"])
         st.markdown(f"Offered with the handoff text: {offered}")

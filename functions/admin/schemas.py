@@ -466,9 +466,9 @@ class Message(BaseModel):
     why: dict[str, Any] | None = Field(
         None,
         description="What decided the answer's source: rule (faq_above_threshold,"
-        " faq_grey_zone, faq_checked, documents, no_answer, answer_cache, spending_cap),"
-        " faq_confidence, threshold, threshold_from (bot or default), closest_passage,"
-        " checked_by, faq_check, faq_lacks",
+        " faq_grey_zone, faq_checked, faq_answer_agrees, documents, no_answer, answer_cache,"
+        " spending_cap), faq_confidence, threshold, threshold_from (bot or default),"
+        " closest_passage, checked_by, faq_check, faq_lacks, answer_similarity",
     )
     created_at: datetime
 
@@ -591,6 +591,11 @@ class Preview(BaseModel):
         default_factory=list,
         description="The question's words (stemmed) that no FAQ holds and a passage does:"
         " a match above the threshold, short of sure, gives way to the documents for them",
+    )
+    answer_similarity: float | None = Field(
+        None,
+        description="Nothing else would answer, and the best FAQ's answer is also the nearest"
+        " of the candidates' answers to the question, at this cosine: that FAQ answers",
     )
     llm_check: bool = Field(
         False,

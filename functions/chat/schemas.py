@@ -61,8 +61,10 @@ class ChatResponse(BaseModel):
     why: dict[str, Any] | None = Field(
         None,
         description="What chose the source: rule (faq_above_threshold, faq_grey_zone,"
-        " faq_checked, documents, no_answer, answer_cache, spending_cap), faq_confidence,"
-        " threshold, threshold_from (bot or default), closest_passage, checked_by and"
+        " faq_checked, faq_answer_agrees, documents, no_answer, answer_cache, spending_cap),"
+        " faq_confidence, threshold, threshold_from (bot or default), closest_passage,"
+        " answer_similarity (faq_answer_agrees: the FAQ's answer's cosine to the question,"
+        " nothing else answering), checked_by and"
         " faq_check (a grey-zone match put to the bot's LLM: who answered, and 'none' when"
         " no FAQ shown answers), faq_lacks (the question's words, stemmed, that no FAQ holds"
         " and a passage does: why a match above the threshold gave way to the documents),"

@@ -4,8 +4,10 @@ The same steps as a visitor's first turn, minus the answer cache and the LLM: th
 against the bot's threshold (a match short of sure whose question names something only a
 passage holds gives way to the documents: ``lacking``), else the FAQ if it is clearly closer
 than any passage (the grey zone), else the passages retrieval finds (the bot would generate
-from them), else nothing (the handoff text, with the FAQs it would offer: ``suggested``). A
-bot whose chain has an LLM first asks it about a grey-zone match (``shared.chat.faq_check``):
+from them; offline, from those the extractive answerer can read an answer from), else the
+best FAQ if its answer, too, is the nearest to the question (``answer_similarity``), else
+nothing (the handoff text, with the FAQs it would offer: ``suggested``). A bot whose chain
+has an LLM first asks it about a grey-zone match (``shared.chat.faq_check``):
 the preview asks nothing, shows what the offline rule decides, and says (``llm_check``) that
 the LLM would be asked."""
 
@@ -16,7 +18,9 @@ from typing import Any
 from shared.chat.faq_check import in_grey_zone
 from shared.db.pool import Conn
 from shared.embeddings.base import Embedder
+from shared.llm.extractive import extract_answer
 from shared.rag.faq_match import (
+    answer_agrees,
     bot_threshold,
     grey_zone_pick,
     match_faq,
@@ -73,13 +77,18 @@ async def preview(
         elif grey_zone_pick(match, threshold, closest, calibration) is not None:
             decision = "faq"  # the grey zone: the FAQ is clearly closer than any passage
         else:
-            decision = "documents" if found else "not_answered"
+            readable = found if has_llm else [p for p in found if extract_answer(text, p.text)]
+            decision = "documents" if readable else "not_answered"
+    agreeing = await answer_agrees(embedder, match, vector) if decision == "not_answered" else None
+    if agreeing is not None:
+        decision = "faq"
     return {
         "decision": decision,
         "confidence": round(match.confidence, 4),
         "threshold": threshold,
         "faq": candidates[0] if decision == "faq" else None,
         "lacking": lacking,
+        "answer_similarity": round(agreeing[1], 4) if agreeing else None,
         "suggested": [c.question for c in suggestions(match, calibration)]
         if decision == "not_answered"
         else [],

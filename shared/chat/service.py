@@ -5,7 +5,8 @@ confidence threshold (unless, not sure of it, the question asks about something 
 never mentions and a passage does: then the documents), a FAQ in the grey zone below it that
 the bot's LLM confirms (``shared.chat.faq_check``; without an LLM, one that fits better than
 any passage), a generated answer grounded in retrieved passages (the bot's provider chain,
-extractive included), and when nothing relevant exists, the bot's handoff text. While a
+extractive included), and when nothing relevant exists, the best FAQ if its answer, too, is
+the nearest to the question (``faq_match.answer_agrees``), else the bot's handoff text. While a
 person handles the conversation (handoff), the bot gives nothing: the question is stored for
 them. A ready answer (cache, FAQ) costs three statements on one pooled connection: the
 caller's (authenticated by the route), the FAQ match, and storing the exchange (a match held
@@ -40,6 +41,7 @@ from shared.privacy.detectors import BotPattern
 from shared.rag.faq_match import (
     FaqCandidate,
     FaqMatch,
+    answer_agrees,
     bot_threshold,
     grey_zone_pick,
     match_faq,
@@ -237,20 +239,39 @@ class ChatService:
             answer, admission = await self._generate(
                 lease, bot, question.text, history, passages, lookup.match, context, on_token
             )
-            rule = "documents" if answer.source == "rag" else "no_answer"
-            answer.why = _why(
-                "spending_cap" if admission is not None and admission.capped else rule,
-                bot,
-                calibration,
-                lookup.match.confidence if lookup.match.best else None,
-                closest_passage=max(closest) if closest else None,
-                error="providers_failed" if answer.error else None,
-                faq_check="none" if checked is not None else None,
-                faq_lacks=lacking,
-                suggested=_suggested(answer, lookup.match, calibration, checked),
-                **checks,
-                **(answer.why or {}),  # what the generation adds (personal data withheld)
-            )
+            agreeing = None
+            if answer.source == "fallback" and not answer.error and not above and checked is None:
+                # about to hand over, with no LLM's verdict on the FAQs and no match held
+                # back for the documents: the best FAQ answers if its answer agrees
+                agreeing = await answer_agrees(embedder, lookup.match, lookup.vector)
+            if agreeing is not None:
+                faq, similarity = agreeing
+                answer = _faq_answer(faq, lookup.match.confidence)
+                answer.why = _why(
+                    "faq_answer_agrees",
+                    bot,
+                    calibration,
+                    lookup.match.confidence,
+                    answer_similarity=round(similarity, 4),
+                    closest_passage=max(closest) if closest else None,
+                )
+            else:
+                rule = "documents" if answer.source == "rag" else "no_answer"
+                answer.why = _why(
+                    "spending_cap" if admission is not None and admission.capped else rule,
+                    bot,
+                    calibration,
+                    lookup.match.confidence if lookup.match.best else None,
+                    closest_passage=max(closest) if closest else None,
+                    error="providers_failed" if answer.error else None,
+                    faq_check="none" if checked is not None else None,
+                    faq_lacks=lacking,
+                    suggested=_suggested(answer, lookup.match, calibration, checked),
+                    **checks,
+                    **(answer.why or {}),  # what the generation adds (personal data withheld)
+                )
+            if answer.source != "rag":  # a generated answer streamed as it was written
+                await _emit(answer.text, on_token)
         answer.vector = lookup.vector
         latency_ms = turn.elapsed_ms()
         stored = await store.save(await lease.conn(), turn, answer, latency_ms, streamed=True)
@@ -312,7 +333,8 @@ class ChatService:
         context: conversations.TurnContext,
         on_token: OnToken | None,
     ) -> tuple[Answer, spending.Admission | None]:
-        """The generated answer, and what was held against the bot's spending cap."""
+        """The generated answer, and what was held against the bot's spending cap; a
+        ``fallback`` answer (the handoff text) is left to the caller to send."""
         best = match.best
         confidence = match.confidence if best else None
         handoff = Answer(
@@ -322,7 +344,6 @@ class ChatService:
             matched_question=best.question if best else None,
         )
         if not passages:
-            await _emit(handoff.text, on_token)
             return handoff, None
         over_budget = _over_budget(bot, context)
         if over_budget:
@@ -341,13 +362,10 @@ class ChatService:
                 withhold=_withheld(bot),
             )
         except NotInSources:  # read them, and they do not answer it (the offline answerer)
-            await _emit(handoff.text, on_token)
             return handoff, admission
         except AllProvidersFailedError as failed:
             log.error("every llm provider failed", bot_id=str(bot["id"]), errors=len(failed.errors))
-            answer = Answer(handoff_text(bot), "fallback", error=str(failed))
-            await _emit(answer.text, on_token)
-            return answer, admission
+            return Answer(handoff_text(bot), "fallback", error=str(failed)), admission
         answer = Answer(
             generated.text,
             "rag",

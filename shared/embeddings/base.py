@@ -42,6 +42,10 @@ class Calibration:
     # threshold) points, read piecewise-linearly, flat past either end; empty: not measured
     # for this model, so ``faq_threshold`` whatever the bot holds.
     threshold_by_phrasings: tuple[tuple[float, float], ...] = ()
+    # A question the bot would hand over is answered from its best FAQ when that FAQ's
+    # answer is also the nearest of the candidates' answers, at this cosine or more; None:
+    # not measured for this model, so never.
+    answer_agrees: float | None = None
 
 
 DEFAULT_CALIBRATION = Calibration()

@@ -26,7 +26,7 @@ import numpy.typing as npt
 
 from shared.db import chunks, faqs
 from shared.db.pool import Conn
-from shared.embeddings.base import DEFAULT_CALIBRATION, Calibration
+from shared.embeddings.base import DEFAULT_CALIBRATION, Calibration, Embedder
 from shared.rag.retrieve import Passage
 
 LEXICAL_WEIGHT = 0.05
@@ -164,6 +164,28 @@ def grey_zone_pick(
         return None
     lead = match.confidence - max(passage_similarities)
     return best if lead >= calibration.faq_lead else None
+
+
+async def answer_agrees(
+    embedder: Embedder, match: FaqMatch, vector: npt.NDArray[np.float32]
+) -> tuple[FaqCandidate, float] | None:
+    """The best FAQ and its answer's cosine to the question (``vector``), when that answer is
+    also the nearest to the question of the candidates' answers, at the calibration's
+    ``answer_agrees`` or more; else None (and always None for a model without that figure).
+
+    For a question the bot would otherwise hand over: its words may be the answer's rather
+    than any phrasing's ("Do you take Apple Pay?" against "We accept … Apple Pay …"), so two
+    views that point at one FAQ answer it instead (docs/faq-matching.md). The answers are
+    embedded as questions are, so the embedder's cache keeps them for the next time."""
+    floor = embedder.calibration.answer_agrees
+    best = match.best
+    if floor is None or best is None:
+        return None
+    answers = await embedder.embed([c.answer for c in match.candidates])
+    similarities = answers @ np.asarray(vector, dtype=np.float32)
+    nearest = int(np.argmax(similarities))
+    similarity = float(similarities[0])
+    return (best, similarity) if nearest == 0 and similarity >= floor else None
 
 
 def confidence(candidates: list[FaqCandidate]) -> float:
