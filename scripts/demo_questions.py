@@ -1,6 +1,7 @@
 """What the demo shop answers, offline, to questions a visitor might ask.
 
-    python3 scripts/demo_questions.py [--validation | --questions queries.jsonl] [--out F]
+    python3 scripts/demo_questions.py [--validation | --questions queries.jsonl] [--faq-only]
+                                      [--out answers.jsonl]
 
 Starts a ``parley serve`` of its own with the demo shop (no LLM: the extractive answers),
 asks each question through ``POST /v1/chat`` at default settings, and prints one line a
@@ -18,7 +19,8 @@ for the handoff text): it scores itself, and is the set to tune offline rules on
 ``--questions`` asks the ``text`` of each line of a JSON-lines file instead (another data
 set's questions, which the shop should mostly not answer: BANKING77's test questions in
 ``../shared/datasets/banking77/queries.jsonl``) and prints how many each rule answered, and
-the FAQ answers given below the threshold.
+the FAQ answers given below the threshold. ``--faq-only`` deletes the shop's documents first
+(through the admin API), for a shop that has only its FAQ.
 """
 
 from __future__ import annotations
@@ -90,8 +92,9 @@ QUESTIONS = [
 VALIDATION = Path(__file__).parent / "data" / "demo_validation.jsonl"
 
 
-def ask_all(questions: list[str]) -> list[dict[str, object]]:
-    """Each question's answer from a fresh demo shop: source, rule, confidence, answer."""
+def ask_all(questions: list[str], *, faq_only: bool = False) -> list[dict[str, object]]:
+    """Each question's answer from a fresh demo shop (without its documents: ``faq_only``):
+    source, rule, confidence, answer."""
     lines: list[dict[str, object]] = []
     with tempfile.TemporaryDirectory() as tmp:
         # One caller asks them all: thousands a minute with --questions.
@@ -101,6 +104,8 @@ def ask_all(questions: list[str]) -> list[dict[str, object]]:
             with httpx2.Client(base_url=server.url, timeout=60) as client:
                 admin = {"Authorization": f"Bearer {server.login(client)}"}
                 bot = client.get("/v1/admin/bots", headers=admin).json()["items"][0]
+                if faq_only:
+                    delete_documents(client, admin, bot["id"])
                 key = client.post(
                     "/v1/admin/api-keys",
                     headers=admin,
@@ -134,6 +139,12 @@ def ask_all(questions: list[str]) -> list[dict[str, object]]:
         finally:
             server.stop()
     return lines
+
+
+def delete_documents(client: httpx2.Client, admin: dict[str, str], bot_id: str) -> None:
+    documents = f"/v1/admin/bots/{bot_id}/documents"
+    for document in client.get(documents, headers=admin).json()["items"]:
+        client.delete(f"{documents}/{document['id']}", headers=admin).raise_for_status()
 
 
 def right(line: dict[str, object], accept: list[str]) -> bool:
@@ -170,22 +181,22 @@ def tally(lines: list[dict[str, object]]) -> None:
             print(f"  {line['question']}\n      -> {line['faq']}")
 
 
-def main(out: Path | None, validation: bool, questions: Path | None) -> None:
+def main(out: Path | None, validation: bool, questions: Path | None, faq_only: bool) -> None:
     if questions is not None:
         texts = [json.loads(line)["text"] for line in questions.read_text().splitlines() if line]
-        lines = ask_all(texts)
+        lines = ask_all(texts, faq_only=faq_only)
         tally(lines)
         if out is not None:
             out.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines))
         return
     if validation:
         wanted = [json.loads(line) for line in VALIDATION.read_text().splitlines() if line]
-        lines = ask_all([w["question"] for w in wanted])
+        lines = ask_all([w["question"] for w in wanted], faq_only=faq_only)
         for line, w in zip(lines, wanted, strict=True):
             line["right"] = right(line, w["accept"])
             line["offered_right"] = offered_right(line, w["accept"])
     else:
-        lines = ask_all(QUESTIONS)
+        lines = ask_all(QUESTIONS, faq_only=faq_only)
     for line in lines:
         confidence = line["faq_confidence"]
         verdict = "" if "right" not in line else ("right  " if line["right"] else "WRONG  ")
@@ -215,5 +226,6 @@ if __name__ == "__main__":
     parser.add_argument(
         "--questions", type=Path, help="ask the text of each line of this JSON-lines file"
     )
+    parser.add_argument("--faq-only", action="store_true", help="delete the shop's documents first")
     arguments = parser.parse_args()
-    main(arguments.out, arguments.validation, arguments.questions)
+    main(arguments.out, arguments.validation, arguments.questions, arguments.faq_only)
