@@ -186,9 +186,15 @@ def main(out: Path | None, validation: bool, questions: Path | None, faq_only: b
         texts = [json.loads(line)["text"] for line in questions.read_text().splitlines() if line]
         lines = ask_all(texts, faq_only=faq_only)
         tally(lines)
-        if out is not None:
-            out.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines))
-        return
+    else:
+        lines = ask_set(validation, faq_only)
+    if out is not None:
+        out.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines))
+
+
+def ask_set(validation: bool, faq_only: bool) -> list[dict[str, object]]:
+    """The fifty or the validation set, each answer printed (and the validation set's
+    scored)."""
     if validation:
         wanted = [json.loads(line) for line in VALIDATION.read_text().splitlines() if line]
         lines = ask_all([w["question"] for w in wanted], faq_only=faq_only)
@@ -213,8 +219,7 @@ def main(out: Path | None, validation: bool, questions: Path | None, faq_only: b
             f"validation: {scored} of {len(lines)} answered right;"
             f" {offered} more handed over offering a right FAQ"
         )
-    if out is not None:
-        out.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines))
+    return lines
 
 
 if __name__ == "__main__":
