@@ -213,6 +213,7 @@ class ChatService:
         await lease.release()  # no connection is held while a model writes
 
         closest = [p.similarity for p in passages]
+        closest_passage = max(closest) if closest else None
         admission: spending.Admission | None = None
         if checked is not None:  # the bot's LLM said which FAQ answers, if any
             grey, rule = checked.faq, "faq_checked"
@@ -230,7 +231,7 @@ class ChatService:
                 bot,
                 calibration,
                 lookup.match.confidence,
-                closest_passage=max(closest) if closest else None,
+                closest_passage=closest_passage,
                 **checks,
             )
             await _emit(answer.text, on_token)
@@ -253,7 +254,7 @@ class ChatService:
                     calibration,
                     lookup.match.confidence,
                     answer_similarity=round(similarity, 4),
-                    closest_passage=max(closest) if closest else None,
+                    closest_passage=closest_passage,
                 )
             else:
                 rule = "documents" if answer.source == "rag" else "no_answer"
@@ -262,7 +263,7 @@ class ChatService:
                     bot,
                     calibration,
                     lookup.match.confidence if lookup.match.best else None,
-                    closest_passage=max(closest) if closest else None,
+                    closest_passage=closest_passage,
                     error="providers_failed" if answer.error else None,
                     faq_check="none" if checked is not None else None,
                     faq_lacks=lacking,
