@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from urllib.parse import quote_plus
 
 import pytest
@@ -206,6 +207,11 @@ async def test_a_bulk_upload_is_taken_in_several_at_a_time_sharing_forward_passe
 
     def counting(texts):
         batches.append(len(texts))
+        if len(batches) == 1:
+            # The first pass held long enough for the other reconciles to be waiting: on a
+            # fast model each pass could end before the next document is parsed, and then
+            # nothing would be waiting to share one.
+            time.sleep(0.5)
         return encode(texts)
 
     local.encode = counting
