@@ -18,9 +18,10 @@ instead, written afterwards and apart from them, each with the answers that coun
 for the handoff text): it scores itself, and is the set to tune offline rules on.
 ``--questions`` asks the ``text`` of each line of a JSON-lines file instead (another data
 set's questions, which the shop should mostly not answer: BANKING77's test questions in
-``../shared/datasets/banking77/queries.jsonl``) and prints how many each rule answered, and
-the FAQ answers given below the threshold. ``--faq-only`` deletes the shop's documents first
-(through the admin API), for a shop that has only its FAQ.
+``../shared/datasets/banking77/queries.jsonl``) and prints how many each rule answered, the
+FAQs offered with the handoff text, and the FAQ answers given below the threshold.
+``--faq-only`` deletes the shop's documents first (through the admin API), for a shop that
+has only its FAQ.
 """
 
 from __future__ import annotations
@@ -172,10 +173,17 @@ def _listed(value: object) -> list[object]:
 
 
 def tally(lines: list[dict[str, object]]) -> None:
-    """How many questions each rule answered, and which FAQ answered below its threshold."""
+    """How many questions each rule answered, how many handed over were offered FAQs (and
+    which), and which FAQ answered below its threshold."""
     rules = Counter(f"{line['source']} / {line['rule']}" for line in lines)
     for rule, count in rules.most_common():
         print(f"{count:6d}  {rule}")
+    offered = Counter(q for line in lines for q in _listed(line["suggested"]))
+    with_offers = sum(1 for line in lines if line["suggested"])
+    print(
+        f"{with_offers:6d}  handed over with FAQs offered: "
+        + ", ".join(f"{q} ({n})" for q, n in offered.most_common())
+    )
     for line in lines:
         if line["rule"] == "faq_answer_agrees":
             print(f"  {line['question']}\n      -> {line['faq']}")

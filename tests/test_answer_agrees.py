@@ -1,6 +1,8 @@
 """A question the bot would hand over is answered from its best FAQ when that FAQ's answer,
-too, is the nearest to the question (``shared.rag.faq_match.answer_agrees``): through the
-chat and admin APIs on the demo shop, offline, and on the rule itself with the real model."""
+too, is the nearest to the question (``shared.rag.faq_match.answer_agrees``), and offered the
+FAQ whose answer is nearest when that answer comes near enough (``suggestions``): through the
+chat and admin APIs on the demo shop, offline, and on the rules themselves with the real
+model."""
 
 from __future__ import annotations
 
@@ -10,7 +12,15 @@ from functions.admin.app import create_app as create_admin_app
 from shared.embeddings.base import DEFAULT_CALIBRATION
 from shared.embeddings.cached import CachedEmbedder
 from shared.embeddings.onnx import INT8_CALIBRATION
-from shared.rag.faq_match import FaqCandidate, FaqMatch, answer_agrees
+from shared.rag.faq_match import (
+    MAX_SUGGESTIONS,
+    AnswerFit,
+    FaqCandidate,
+    FaqMatch,
+    answer_agrees,
+    nearest_answer,
+    suggestions,
+)
 from tests.chat_fixtures import ask, set_bot
 
 FLOOR = INT8_CALIBRATION.answer_agrees or 1.0  # the default runner's, measured
@@ -25,6 +35,11 @@ RENTAL = "Can I rent equipment?"
 # documents cannot settle.
 EXPIRED = "The password reset link expired"
 PASSWORD = "I forgot my password"
+# 0.58 to the exchange FAQ: under the grey zone's floor (0.60), so no FAQ was offered by its
+# phrasings; that FAQ's answer is the nearest of the candidates' answers, at 0.44 (the offer
+# by the answer: 0.35, with the match at 0.50 or more).
+SWAP = "Can I swap these boots for a bigger size?"
+EXCHANGE = "Can I exchange an item for a different size?"
 
 
 async def faq_question(runtime, faq_id: str) -> str:
@@ -71,6 +86,25 @@ async def test_a_question_nothing_answers_still_gets_the_handoff_text(chat_clien
     assert body["source"] == "fallback"
     assert body["why"]["rule"] == "no_answer"
     assert "answer_similarity" not in body["why"]
+    assert body["suggestions"] == []
+
+
+async def test_a_question_handed_over_is_offered_the_faq_whose_answer_fits_it(
+    chat_client, chat_runtime, shop
+):
+    # WHEN a visitor asks what a FAQ answers, too far from its phrasings to be offered by them
+    body = await ask(chat_client, shop, SWAP)
+    # THEN the bot hands over and offers that FAQ, whose answer is nearest to the question
+    assert body["source"] == "fallback"
+    assert body["why"]["rule"] == "no_answer"
+    assert body["why"]["faq_confidence"] < INT8_CALIBRATION.grey_floor
+    assert [s["question"] for s in body["suggestions"]] == [EXCHANGE]
+    assert body["why"]["suggested"] == body["suggestions"]
+    # and taking the offer is answered from that FAQ
+    visitor = {k: body[k] for k in ("conversation_id", "visitor_id", "visitor_token")}
+    taken = await ask(chat_client, shop, EXCHANGE, **visitor)
+    assert taken["source"] == "faq"
+    assert taken["faq_id"] == body["suggestions"][0]["faq_id"]
 
 
 async def test_when_the_bots_llm_judged_the_faqs_their_answers_do_not_overrule_it(
@@ -104,6 +138,9 @@ async def test_testing_a_question_shows_that_the_faqs_answer_decides(
     assert agreed["suggested"] == []
     nothing = (await admin.post(url, json={"question": "What is the capital of France?"})).json()
     assert (nothing["decision"], nothing["answer_similarity"]) == ("not_answered", None)
+    assert nothing["suggested"] == []
+    offered = (await admin.post(url, json={"question": SWAP})).json()
+    assert (offered["decision"], offered["suggested"]) == ("not_answered", [EXCHANGE])
 
 
 def candidate(n: int, question: str, answer: str, score: float) -> FaqCandidate:
@@ -116,17 +153,50 @@ WASH = candidate(2, "How do I wash my jacket?", "Wash it at 30 °C with a mild d
 
 async def test_the_best_faq_answers_only_if_its_answer_is_the_nearest_and_near_enough(embedder):
     vector = await embedder.embed_one(HIRE)
+    calibration = embedder.calibration
     # the best FAQ's answer is the nearest and past the floor: it answers
-    agreed = await answer_agrees(embedder, FaqMatch([RENT, WASH], 0.5), vector)
-    assert agreed is not None
-    assert agreed[0] == RENT
-    assert agreed[1] >= FLOOR
+    fit = await nearest_answer(embedder, FaqMatch([RENT, WASH], 0.5), vector)
+    assert fit is not None
+    assert (fit.candidate, fit.best) == (RENT, True)
+    assert fit.similarity >= FLOOR
+    assert answer_agrees(fit, calibration)
     # the best FAQ by its phrasings is another than the one whose answer is nearest: none
-    assert await answer_agrees(embedder, FaqMatch([WASH, RENT], 0.5), vector) is None
+    other = await nearest_answer(embedder, FaqMatch([WASH, RENT], 0.5), vector)
+    assert other is not None
+    assert (other.candidate, other.best) == (RENT, False)
+    assert not answer_agrees(other, calibration)
     # the nearest answer, but far from the question: none
     far = candidate(3, RENTAL, "Please see our terms.", 0.45)
-    assert await answer_agrees(embedder, FaqMatch([far, WASH], 0.5), vector) is None
-    # a model whose figure was never measured never answers this way
+    assert not answer_agrees(
+        await nearest_answer(embedder, FaqMatch([far, WASH], 0.5), vector), calibration
+    )
+    # a model whose figure was never measured never looks at the answers
     unmeasured = CachedEmbedder(embedder.inner)
     unmeasured.calibration = DEFAULT_CALIBRATION
-    assert await answer_agrees(unmeasured, FaqMatch([RENT, WASH], 0.5), vector) is None
+    assert await nearest_answer(unmeasured, FaqMatch([RENT, WASH], 0.5), vector) is None
+    assert not answer_agrees(fit, DEFAULT_CALIBRATION)
+
+
+OFFER = INT8_CALIBRATION.answer_offer or 1.0
+
+
+def test_the_faq_whose_answer_is_nearest_is_offered_past_both_bars():
+    calibration = INT8_CALIBRATION
+    floor = calibration.offer_floor
+    near = AnswerFit(RENT, OFFER + 0.05, best=False)
+    # near enough, and the match came near enough: offered, after those its phrasings offer
+    assert suggestions(FaqMatch([WASH, RENT], floor + 0.01), calibration, near) == [RENT]
+    # the answer not near enough, or the match too far: not offered
+    too_far = AnswerFit(RENT, OFFER - 0.05, best=False)
+    assert suggestions(FaqMatch([WASH, RENT], floor + 0.01), calibration, too_far) == []
+    assert suggestions(FaqMatch([WASH, RENT], floor - 0.01), calibration, near) == []
+    # offered once, when the phrasings offer it already
+    grey = calibration.grey_floor
+    both_near = FaqMatch([RENT, WASH], grey + 0.01)
+    assert suggestions(both_near, calibration, AnswerFit(RENT, 0.9, best=True)) == [RENT]
+    # and kept when the phrasings offer as many as may be offered
+    others = [candidate(10 + n, f"Q{n}", f"A{n}", grey + 0.01) for n in range(MAX_SUGGESTIONS)]
+    offered = suggestions(FaqMatch(others, grey + 0.02), calibration, near)
+    assert offered == [*others[: MAX_SUGGESTIONS - 1], RENT]
+    # a model without the measured figure offers by phrasings alone
+    assert suggestions(FaqMatch([WASH, RENT], floor + 0.01), DEFAULT_CALIBRATION, near) == []

@@ -55,7 +55,8 @@ class ChatResponse(BaseModel):
     )
     suggestions: list[Suggestion] = Field(
         default_factory=list,
-        description="With a fallback answer: the FAQs the visitor may have meant (best first,"
+        description="With a fallback answer: the FAQs the visitor may have meant (those near the"
+        " question by their phrasings, best first, then the one whose answer is nearest to it;"
         " at most three); asking one's question is answered from that FAQ",
     )
     why: dict[str, Any] | None = Field(

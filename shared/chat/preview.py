@@ -25,6 +25,7 @@ from shared.rag.faq_match import (
     grey_zone_pick,
     match_faq,
     named_elsewhere,
+    nearest_answer,
     suggestions,
     unmatched_words,
 )
@@ -79,8 +80,9 @@ async def preview(
         else:
             readable = found if has_llm else [p for p in found if extract_answer(text, p.text)]
             decision = "documents" if readable else "not_answered"
-    agreeing = await answer_agrees(embedder, match, vector) if decision == "not_answered" else None
-    if agreeing is not None:
+    fit = await nearest_answer(embedder, match, vector) if decision == "not_answered" else None
+    agreeing = answer_agrees(fit, calibration)
+    if agreeing:
         decision = "faq"
     return {
         "decision": decision,
@@ -88,8 +90,8 @@ async def preview(
         "threshold": threshold,
         "faq": candidates[0] if decision == "faq" else None,
         "lacking": lacking,
-        "answer_similarity": round(agreeing[1], 4) if agreeing else None,
-        "suggested": [c.question for c in suggestions(match, calibration)]
+        "answer_similarity": round(fit.similarity, 4) if agreeing and fit else None,
+        "suggested": [c.question for c in suggestions(match, calibration, fit)]
         if decision == "not_answered"
         else [],
         "llm_check": has_llm

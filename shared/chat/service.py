@@ -6,12 +6,13 @@ never mentions and a passage does: then the documents), a FAQ in the grey zone b
 the bot's LLM confirms (``shared.chat.faq_check``; without an LLM, one that fits better than
 any passage), a generated answer grounded in retrieved passages (the bot's provider chain,
 extractive included), and when nothing relevant exists, the best FAQ if its answer, too, is
-the nearest to the question (``faq_match.answer_agrees``), else the bot's handoff text. While a
-person handles the conversation (handoff), the bot gives nothing: the question is stored for
-them. A ready answer (cache, FAQ) costs three statements on one pooled connection: the
-caller's (authenticated by the route), the FAQ match, and storing the exchange (a match held
-back for words its FAQ lacks, one to three more). A generated one gives the connection back
-while the model writes."""
+the nearest to the question (``faq_match.answer_agrees``), else the bot's handoff text with
+the FAQs the visitor may have meant (``faq_match.suggestions``). While a person handles the
+conversation (handoff), the bot gives nothing: the question is stored for them. A ready
+answer (cache, FAQ) costs three statements on one pooled connection: the caller's
+(authenticated by the route), the FAQ match, and storing the exchange (a match held back for
+words its FAQ lacks, one to three more). A generated one gives the connection back while the
+model writes."""
 
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ from shared.llm.prompt import MAX_HISTORY_MESSAGES
 from shared.logging import get_logger
 from shared.privacy.detectors import BotPattern
 from shared.rag.faq_match import (
+    AnswerFit,
     FaqCandidate,
     FaqMatch,
     answer_agrees,
@@ -46,6 +48,7 @@ from shared.rag.faq_match import (
     grey_zone_pick,
     match_faq,
     named_elsewhere,
+    nearest_answer,
     suggestions,
     unmatched_words,
 )
@@ -240,20 +243,20 @@ class ChatService:
             answer, admission = await self._generate(
                 lease, bot, question.text, history, passages, lookup.match, context, on_token
             )
-            agreeing = None
+            fit = None
             if answer.source == "fallback" and not answer.error and not above and checked is None:
                 # about to hand over, with no LLM's verdict on the FAQs and no match held
-                # back for the documents: the best FAQ answers if its answer agrees
-                agreeing = await answer_agrees(embedder, lookup.match, lookup.vector)
-            if agreeing is not None:
-                faq, similarity = agreeing
-                answer = _faq_answer(faq, lookup.match.confidence)
+                # back for the documents: the best FAQ answers if its answer agrees, and the
+                # FAQ whose answer is nearest may be offered
+                fit = await nearest_answer(embedder, lookup.match, lookup.vector)
+            if fit is not None and answer_agrees(fit, calibration):
+                answer = _faq_answer(fit.candidate, lookup.match.confidence)
                 answer.why = _why(
                     "faq_answer_agrees",
                     bot,
                     calibration,
                     lookup.match.confidence,
-                    answer_similarity=round(similarity, 4),
+                    answer_similarity=round(fit.similarity, 4),
                     closest_passage=closest_passage,
                 )
             else:
@@ -267,7 +270,7 @@ class ChatService:
                     error="providers_failed" if answer.error else None,
                     faq_check="none" if checked is not None else None,
                     faq_lacks=lacking,
-                    suggested=_suggested(answer, lookup.match, calibration, checked),
+                    suggested=_suggested(answer, lookup.match, calibration, checked, fit),
                     **checks,
                     **(answer.why or {}),  # what the generation adds (personal data withheld)
                 )
@@ -484,15 +487,18 @@ def _withheld(bot: Bot) -> list[BotPattern] | None:
 
 
 def _suggested(
-    answer: Answer, match: FaqMatch, calibration: Calibration, checked: faq_check.Checked | None
+    answer: Answer,
+    match: FaqMatch,
+    calibration: Calibration,
+    checked: faq_check.Checked | None,
+    fit: AnswerFit | None,
 ) -> list[dict[str, str]]:
     """The FAQs offered with an answer the bot could not give (none when the bot's LLM has
     judged the match's FAQs and none answers)."""
     if answer.source != "fallback" or checked is not None:
         return []
-    return [
-        {"faq_id": str(c.faq_id), "question": c.question} for c in suggestions(match, calibration)
-    ]
+    offered = suggestions(match, calibration, fit)
+    return [{"faq_id": str(c.faq_id), "question": c.question} for c in offered]
 
 
 def _faq_answer(best: FaqCandidate, confidence: float) -> Answer:

@@ -46,6 +46,11 @@ class Calibration:
     # answer is also the nearest of the candidates' answers, at this cosine or more; None:
     # not measured for this model, so never.
     answer_agrees: float | None = None
+    # With the handoff text, the candidate whose answer is nearest to the question is offered
+    # when that answer's cosine reaches ``answer_offer`` and the match's confidence
+    # ``offer_floor`` (an offer is not an answer: lower bars); None: not measured, never.
+    answer_offer: float | None = None
+    offer_floor: float = 0.5
 
 
 DEFAULT_CALIBRATION = Calibration()

@@ -50,7 +50,9 @@ STEM = "all-MiniLM-L6-v2-"
 # the bank's FAQs given more of its training phrasings (docs/faq-matching.md); flat past 21,
 # where out-of-scope questions began to pass. The answer's agreement: the demo shop's
 # validation questions, with BANKING77's test questions asked of the shop as the questions it
-# must not answer (docs/faq-matching.md, "Before the handoff: the FAQ's answer").
+# must not answer (docs/faq-matching.md, "Before the handoff: the FAQ's answer"); the offer
+# by the answer likewise, as the questions it should not be offered for (docs/faq-matching.md,
+# "With the handoff text, the FAQs the visitor may have meant").
 INT8_CALIBRATION = Calibration(
     faq_threshold=0.748,
     faq_sure=0.845,
@@ -61,6 +63,8 @@ INT8_CALIBRATION = Calibration(
     same_gap=0.748,
     threshold_by_phrasings=((3.0, 0.748), (8.0, 0.71), (13.0, 0.68), (21.0, 0.67)),
     answer_agrees=0.55,
+    answer_offer=0.35,
+    offer_floor=0.5,
 )
 
 

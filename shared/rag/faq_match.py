@@ -166,26 +166,41 @@ def grey_zone_pick(
     return best if lead >= calibration.faq_lead else None
 
 
-async def answer_agrees(
+@dataclass(frozen=True)
+class AnswerFit:
+    """The match's candidate whose *answer* is nearest to the question, and that cosine."""
+
+    candidate: FaqCandidate
+    similarity: float
+    best: bool  # it is also the match's best FAQ
+
+
+async def nearest_answer(
     embedder: Embedder, match: FaqMatch, vector: npt.NDArray[np.float32]
-) -> tuple[FaqCandidate, float] | None:
-    """The best FAQ and its answer's cosine to the question (``vector``), when that answer is
-    also the nearest to the question of the candidates' answers, at the calibration's
-    ``answer_agrees`` or more; else None (and always None for a model without that figure).
+) -> AnswerFit | None:
+    """Which of the match's candidates has the answer nearest to the question (``vector``);
+    None without candidates or for a model whose calibration has neither ``answer_agrees``
+    nor ``answer_offer`` (never measured: its answers are not embedded).
 
     For a question the bot would otherwise hand over: its words may be the answer's rather
-    than any phrasing's ("Do you take Apple Pay?" against "We accept … Apple Pay …"), so two
-    views that point at one FAQ answer it instead (docs/faq-matching.md). The answers are
-    embedded as questions are, so the embedder's cache keeps them for the next time."""
-    floor = embedder.calibration.answer_agrees
-    best = match.best
-    if floor is None or best is None:
+    than any phrasing's ("Do you take Apple Pay?" against "We accept … Apple Pay …"). The
+    answers are embedded as questions are, so the embedder's cache keeps them for the next
+    time (docs/faq-matching.md)."""
+    calibration = embedder.calibration
+    unmeasured = calibration.answer_agrees is None and calibration.answer_offer is None
+    if unmeasured or not match.candidates:
         return None
     answers = await embedder.embed([c.answer for c in match.candidates])
     similarities = answers @ np.asarray(vector, dtype=np.float32)
     nearest = int(np.argmax(similarities))
-    similarity = float(similarities[0])
-    return (best, similarity) if nearest == 0 and similarity >= floor else None
+    return AnswerFit(match.candidates[nearest], float(similarities[nearest]), nearest == 0)
+
+
+def answer_agrees(fit: AnswerFit | None, calibration: Calibration) -> bool:
+    """The best FAQ answers a question nothing else answers when its answer, too, is the
+    nearest to the question, at the calibration's ``answer_agrees`` or more."""
+    floor = calibration.answer_agrees
+    return fit is not None and fit.best and floor is not None and fit.similarity >= floor
 
 
 def confidence(candidates: list[FaqCandidate]) -> float:
@@ -202,14 +217,29 @@ MAX_SUGGESTIONS = 3
 
 
 def suggestions(
-    match: FaqMatch, calibration: Calibration = DEFAULT_CALIBRATION
+    match: FaqMatch, calibration: Calibration = DEFAULT_CALIBRATION, fit: AnswerFit | None = None
 ) -> list[FaqCandidate]:
     """The FAQs a visitor whose question got no answer may have meant, best first: the
     match's candidates that reach the grey zone's floor (the best by its confidence, the
-    others by their score), at most ``MAX_SUGGESTIONS``. Asking one of them is answered from
-    its FAQ, so a near miss costs the visitor a click instead of the team an e-mail."""
-    if match.best is None or match.confidence < calibration.grey_floor:
-        return []
-    offered = [match.best]
-    offered += [c for c in match.candidates[1:] if c.score >= calibration.grey_floor]
-    return offered[:MAX_SUGGESTIONS]
+    others by their score), and the one whose answer is nearest to the question (``fit``)
+    when that answer reaches the calibration's ``answer_offer`` and the match its
+    ``offer_floor``; at most ``MAX_SUGGESTIONS``. Asking one of them is answered from its
+    FAQ, so a near miss costs the visitor a click instead of the team an e-mail."""
+    offered: list[FaqCandidate] = []
+    if match.best is not None and match.confidence >= calibration.grey_floor:
+        offered = [match.best]
+        offered += [c for c in match.candidates[1:] if c.score >= calibration.grey_floor]
+        offered = offered[:MAX_SUGGESTIONS]
+    by_answer = _offered_by_answer(fit, match, calibration)
+    if by_answer is not None and by_answer not in offered:
+        offered = [*offered[: MAX_SUGGESTIONS - 1], by_answer]
+    return offered
+
+
+def _offered_by_answer(
+    fit: AnswerFit | None, match: FaqMatch, calibration: Calibration
+) -> FaqCandidate | None:
+    bar = calibration.answer_offer
+    if fit is None or bar is None or fit.similarity < bar:
+        return None
+    return fit.candidate if match.confidence >= calibration.offer_floor else None
