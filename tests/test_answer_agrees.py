@@ -19,11 +19,13 @@ from shared.rag.faq_match import (
     FaqMatch,
     answer_agrees,
     nearest_answer,
+    offered_for_answer,
     suggestions,
 )
 from tests.chat_fixtures import ask, set_bot
 
 FLOOR = INT8_CALIBRATION.answer_agrees or 1.0  # the default runner's, measured
+OFFER = INT8_CALIBRATION.answer_offer or 1.0
 # The demo shop (docs/faq-matching.md, "Before the handoff"): the rental FAQ matches at 0.50,
 # under the grey zone, and the passages retrieved share no word with the question, so the
 # offline answerer reads none out; the rental FAQ's answer ("we rent tents, sleeping bags
@@ -100,6 +102,10 @@ async def test_a_question_handed_over_is_offered_the_faq_whose_answer_fits_it(
     assert body["why"]["faq_confidence"] < INT8_CALIBRATION.grey_floor
     assert [s["question"] for s in body["suggestions"]] == [EXCHANGE]
     assert body["why"]["suggested"] == body["suggestions"]
+    # and says which offer its answer brought, and how near that answer is
+    for_answer = body["why"]["offered_for_answer"]
+    assert for_answer["faq_id"] == body["suggestions"][0]["faq_id"]
+    assert for_answer["answer_similarity"] >= OFFER
     # and taking the offer is answered from that FAQ
     visitor = {k: body[k] for k in ("conversation_id", "visitor_id", "visitor_token")}
     taken = await ask(chat_client, shop, EXCHANGE, **visitor)
@@ -139,8 +145,11 @@ async def test_testing_a_question_shows_that_the_faqs_answer_decides(
     nothing = (await admin.post(url, json={"question": "What is the capital of France?"})).json()
     assert (nothing["decision"], nothing["answer_similarity"]) == ("not_answered", None)
     assert nothing["suggested"] == []
+    assert nothing["offered_for_answer"] is None
     offered = (await admin.post(url, json={"question": SWAP})).json()
     assert (offered["decision"], offered["suggested"]) == ("not_answered", [EXCHANGE])
+    assert offered["offered_for_answer"]["question"] == EXCHANGE
+    assert offered["offered_for_answer"]["answer_similarity"] >= OFFER
 
 
 def candidate(n: int, question: str, answer: str, score: float) -> FaqCandidate:
@@ -177,9 +186,6 @@ async def test_the_best_faq_answers_only_if_its_answer_is_the_nearest_and_near_e
     assert not answer_agrees(fit, DEFAULT_CALIBRATION)
 
 
-OFFER = INT8_CALIBRATION.answer_offer or 1.0
-
-
 def test_the_faq_whose_answer_is_nearest_is_offered_past_both_bars():
     calibration = INT8_CALIBRATION
     floor = calibration.offer_floor
@@ -190,10 +196,12 @@ def test_the_faq_whose_answer_is_nearest_is_offered_past_both_bars():
     too_far = AnswerFit(RENT, OFFER - 0.05, best=False)
     assert suggestions(FaqMatch([WASH, RENT], floor + 0.01), calibration, too_far) == []
     assert suggestions(FaqMatch([WASH, RENT], floor - 0.01), calibration, near) == []
-    # offered once, when the phrasings offer it already
+    assert offered_for_answer(FaqMatch([WASH, RENT], floor + 0.01), calibration, near) == RENT
+    # offered once, when the phrasings offer it already (and not for its answer)
     grey = calibration.grey_floor
     both_near = FaqMatch([RENT, WASH], grey + 0.01)
     assert suggestions(both_near, calibration, AnswerFit(RENT, 0.9, best=True)) == [RENT]
+    assert offered_for_answer(both_near, calibration, AnswerFit(RENT, 0.9, best=True)) is None
     # and kept when the phrasings offer as many as may be offered
     others = [candidate(10 + n, f"Q{n}", f"A{n}", grey + 0.01) for n in range(MAX_SUGGESTIONS)]
     offered = suggestions(FaqMatch(others, grey + 0.02), calibration, near)

@@ -144,7 +144,10 @@ def test_login_shows_the_apis_message_then_lets_the_user_in(api):
 def test_every_page_renders_with_data(api, parley, admin_session):
     chat(api, parley, "Do you sell gift cards?")
     chat(api, parley, "Can I pay with seashells on Mars?")
-    chat(api, parley, "My login link doesn't work")  # a near miss: its FAQ is offered
+    near = chat(api, parley, "My login link doesn't work")  # a near miss: its FAQ is offered
+    visitor = {k: near[k] for k in ("conversation_id", "visitor_id", "visitor_token")}
+    # far from the exchange FAQ's phrasings, near its answer: offered for its answer
+    chat(api, parley, "Can I swap these boots for a bigger size?", **visitor)
     at = as_admin(admin_session)
     for page in PAGES:
         open_page(at, page)
@@ -155,6 +158,9 @@ def test_every_page_renders_with_data(api, parley, admin_session):
     assert transcript.chat_message  # the chosen conversation's messages
     assert "source:" in shown(transcript)  # each answer explained
     assert "offered “I forgot my password”" in shown(transcript)  # the latest conversation
+    assert "offered “Can I exchange an item for a different size?” (its answer fits" in shown(
+        transcript
+    )
     assert "seashells" in shown(open_page(at, "Knowledge gaps")).lower()
     assert "but FAQs offered" in shown(open_page(at, "Analytics"))
 
@@ -362,6 +368,8 @@ def test_testing_a_question_shows_the_decision_and_stores_nothing(api, admin_ses
         # above the threshold, but only the shipping policy speaks of canoes
         ("How much is shipping for a canoe?", "Answered from the documents", "no FAQ mentions"),
         ("Can I pay with seashells on Mars?", "Not answered", None),
+        # too far from the exchange FAQ's phrasings, near its answer: offered with the handoff
+        ("Can I swap these boots for a bigger size?", "Not answered", "its answer fits"),
         # no passage answers it and the rental FAQ's answer does
         ("Can I hire a backpack for a week?", "Answered from the FAQ", "answer fits"),
     ):

@@ -100,7 +100,16 @@ def render(ctx: Context) -> None:
                     limit = decided.get("threshold")
                     said = RULES.get(decided["rule"], decided["rule"])
                     why.append(said + (f" (threshold {limit:.2f})" if limit is not None else ""))
-                offered = [f"“{s['question']}”" for s in decided.get("suggested") or []]
+                for_answer = decided.get("offered_for_answer") or {}
+                offered = [
+                    f"“{s['question']}”"
+                    + (
+                        f" (its answer fits, {for_answer['answer_similarity']:.2f})"
+                        if s["faq_id"] == for_answer.get("faq_id")
+                        else ""
+                    )
+                    for s in decided.get("suggested") or []
+                ]
                 if offered:
                     why.append("offered " + ", ".join(offered))
                 if m.get("provider"):

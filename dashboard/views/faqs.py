@@ -118,6 +118,12 @@ def _test_a_question(ctx: Context) -> None:
     if result.get("suggested"):
         offered = ", ".join(f"“{q}”" for q in result["suggested"])
         st.markdown(f"Offered with the handoff text: {offered}")
+    if result.get("offered_for_answer"):
+        for_answer = result["offered_for_answer"]
+        st.info(
+            f"“{for_answer['question']}” is offered because its answer fits the question"
+            f" (similarity {for_answer['answer_similarity']:.2f}), though its phrasings do not."
+        )
     if result.get("llm_check"):
         st.info(
             "Close to a FAQ but under the threshold: your bot's LLM is first asked which of"

@@ -468,7 +468,8 @@ class Message(BaseModel):
         description="What decided the answer's source: rule (faq_above_threshold,"
         " faq_grey_zone, faq_checked, faq_answer_agrees, documents, no_answer, answer_cache,"
         " spending_cap), faq_confidence, threshold, threshold_from (bot or default),"
-        " closest_passage, checked_by, faq_check, faq_lacks, answer_similarity",
+        " closest_passage, checked_by, faq_check, faq_lacks, answer_similarity, suggested,"
+        " offered_for_answer",
     )
     created_at: datetime
 
@@ -582,6 +583,11 @@ class PreviewPassage(BaseModel):
     similarity: float
 
 
+class PreviewAnswerOffer(BaseModel):
+    question: str
+    answer_similarity: float
+
+
 class Preview(BaseModel):
     decision: Literal["faq", "documents", "not_answered"]
     confidence: float
@@ -606,6 +612,11 @@ class Preview(BaseModel):
         default_factory=list,
         description="Not answered: the FAQ questions the visitor would be offered with the"
         " handoff text",
+    )
+    offered_for_answer: PreviewAnswerOffer | None = Field(
+        None,
+        description="Not answered: the offered FAQ that is offered because its answer is the"
+        " nearest of the candidates' answers to the question, and that cosine",
     )
     candidates: list[PreviewCandidate]
     passages: list[PreviewPassage]

@@ -26,6 +26,7 @@ from shared.rag.faq_match import (
     match_faq,
     named_elsewhere,
     nearest_answer,
+    offered_for_answer,
     suggestions,
     unmatched_words,
 )
@@ -84,6 +85,8 @@ async def preview(
     agreeing = answer_agrees(fit, calibration)
     if agreeing:
         decision = "faq"
+    handed_over = decision == "not_answered"
+    for_answer = offered_for_answer(match, calibration, fit) if handed_over else None
     return {
         "decision": decision,
         "confidence": round(match.confidence, 4),
@@ -92,8 +95,14 @@ async def preview(
         "lacking": lacking,
         "answer_similarity": round(fit.similarity, 4) if agreeing and fit else None,
         "suggested": [c.question for c in suggestions(match, calibration, fit)]
-        if decision == "not_answered"
+        if handed_over
         else [],
+        "offered_for_answer": {
+            "question": for_answer.question,
+            "answer_similarity": round(fit.similarity, 4),
+        }
+        if for_answer is not None and fit is not None
+        else None,
         "llm_check": has_llm
         and bool(bot["check_faq_matches"])
         and in_grey_zone(match, threshold, calibration.grey_floor),

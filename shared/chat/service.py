@@ -49,6 +49,7 @@ from shared.rag.faq_match import (
     match_faq,
     named_elsewhere,
     nearest_answer,
+    offered_for_answer,
     suggestions,
     unmatched_words,
 )
@@ -270,7 +271,7 @@ class ChatService:
                     error="providers_failed" if answer.error else None,
                     faq_check="none" if checked is not None else None,
                     faq_lacks=lacking,
-                    suggested=_suggested(answer, lookup.match, calibration, checked, fit),
+                    **_offers(answer, lookup.match, calibration, checked, fit),
                     **checks,
                     **(answer.why or {}),  # what the generation adds (personal data withheld)
                 )
@@ -486,19 +487,29 @@ def _withheld(bot: Bot) -> list[BotPattern] | None:
     return [BotPattern(p["kind"], p["pattern"]) for p in bot.get("personal_data_patterns") or []]
 
 
-def _suggested(
+def _offers(
     answer: Answer,
     match: FaqMatch,
     calibration: Calibration,
     checked: faq_check.Checked | None,
     fit: AnswerFit | None,
-) -> list[dict[str, str]]:
-    """The FAQs offered with an answer the bot could not give (none when the bot's LLM has
-    judged the match's FAQs and none answers)."""
+) -> dict[str, Any]:
+    """``why``'s record of the FAQs offered with an answer the bot could not give (none when
+    the bot's LLM has judged the match's FAQs and none answers): ``suggested``, and
+    ``offered_for_answer`` when one is offered only because its answer is the nearest (with
+    that answer's cosine)."""
     if answer.source != "fallback" or checked is not None:
-        return []
+        return {}
     offered = suggestions(match, calibration, fit)
-    return [{"faq_id": str(c.faq_id), "question": c.question} for c in offered]
+    why: dict[str, Any] = {
+        "suggested": [{"faq_id": str(c.faq_id), "question": c.question} for c in offered]
+    }
+    if fit is not None and offered_for_answer(match, calibration, fit) is not None:
+        why["offered_for_answer"] = {
+            "faq_id": str(fit.candidate.faq_id),
+            "answer_similarity": round(fit.similarity, 4),
+        }
+    return why
 
 
 def _faq_answer(best: FaqCandidate, confidence: float) -> Answer:

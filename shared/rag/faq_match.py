@@ -225,21 +225,30 @@ def suggestions(
     when that answer reaches the calibration's ``answer_offer`` and the match its
     ``offer_floor``; at most ``MAX_SUGGESTIONS``. Asking one of them is answered from its
     FAQ, so a near miss costs the visitor a click instead of the team an e-mail."""
-    offered: list[FaqCandidate] = []
-    if match.best is not None and match.confidence >= calibration.grey_floor:
-        offered = [match.best]
-        offered += [c for c in match.candidates[1:] if c.score >= calibration.grey_floor]
-        offered = offered[:MAX_SUGGESTIONS]
-    by_answer = _offered_by_answer(fit, match, calibration)
-    if by_answer is not None and by_answer not in offered:
+    offered = _offered_by_phrasings(match, calibration)
+    by_answer = offered_for_answer(match, calibration, fit)
+    if by_answer is not None:
         offered = [*offered[: MAX_SUGGESTIONS - 1], by_answer]
     return offered
 
 
-def _offered_by_answer(
-    fit: AnswerFit | None, match: FaqMatch, calibration: Calibration
+def offered_for_answer(
+    match: FaqMatch, calibration: Calibration, fit: AnswerFit | None
 ) -> FaqCandidate | None:
+    """The FAQ offered because its answer is the nearest to the question (``fit``), where
+    its phrasings alone would not offer it: that answer's cosine reaches the calibration's
+    ``answer_offer`` and the match its ``offer_floor``."""
     bar = calibration.answer_offer
     if fit is None or bar is None or fit.similarity < bar:
         return None
-    return fit.candidate if match.confidence >= calibration.offer_floor else None
+    if match.confidence < calibration.offer_floor:
+        return None
+    return None if fit.candidate in _offered_by_phrasings(match, calibration) else fit.candidate
+
+
+def _offered_by_phrasings(match: FaqMatch, calibration: Calibration) -> list[FaqCandidate]:
+    if match.best is None or match.confidence < calibration.grey_floor:
+        return []
+    offered = [match.best]
+    offered += [c for c in match.candidates[1:] if c.score >= calibration.grey_floor]
+    return offered[:MAX_SUGGESTIONS]
