@@ -615,8 +615,9 @@ class Preview(BaseModel):
     )
     offered_for_answer: PreviewAnswerOffer | None = Field(
         None,
-        description="Not answered: the offered FAQ that is offered because its answer is the"
-        " nearest of the candidates' answers to the question, and that cosine",
+        description="Not answered: the FAQ offered only because its answer is the nearest of"
+        " the candidates' answers to the question (its phrasings alone would not offer it),"
+        " and that answer's cosine",
     )
     candidates: list[PreviewCandidate]
     passages: list[PreviewPassage]

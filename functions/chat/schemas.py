@@ -70,8 +70,8 @@ class ChatResponse(BaseModel):
         " no FAQ shown answers), faq_lacks (the question's words, stemmed, that no FAQ holds"
         " and a passage does: why a match above the threshold gave way to the documents),"
         " personal_data_withheld (kinds counted, never values), suggested (the FAQs offered"
-        " with a fallback answer), offered_for_answer (the one of them offered because its"
-        " answer is the nearest to the question: faq_id, answer_similarity)",
+        " with a fallback answer), offered_for_answer (the one of them offered only because"
+        " its answer is the nearest to the question: faq_id, answer_similarity)",
     )
 
 
