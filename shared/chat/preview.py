@@ -83,7 +83,7 @@ async def preview(
             decision = "documents" if readable else "not_answered"
     fit = await nearest_answer(embedder, match, vector) if decision == "not_answered" else None
     agreeing = answer_agrees(fit, calibration)
-    if agreeing:
+    if agreeing is not None:
         decision = "faq"
     handed_over = decision == "not_answered"
     for_answer = offered_for_answer(match, calibration, fit) if handed_over else None
@@ -93,15 +93,15 @@ async def preview(
         "threshold": threshold,
         "faq": candidates[0] if decision == "faq" else None,
         "lacking": lacking,
-        "answer_similarity": round(fit.similarity, 4) if agreeing and fit else None,
+        "answer_similarity": round(agreeing.similarity, 4) if agreeing else None,
         "suggested": [c.question for c in suggestions(match, calibration, fit)]
         if handed_over
         else [],
         "offered_for_answer": {
-            "question": for_answer.question,
-            "answer_similarity": round(fit.similarity, 4),
+            "question": for_answer.candidate.question,
+            "answer_similarity": round(for_answer.similarity, 4),
         }
-        if for_answer is not None and fit is not None
+        if for_answer
         else None,
         "llm_check": has_llm
         and bool(bot["check_faq_matches"])

@@ -250,14 +250,15 @@ class ChatService:
                 # back for the documents: the best FAQ answers if its answer agrees, and the
                 # FAQ whose answer is nearest may be offered
                 fit = await nearest_answer(embedder, lookup.match, lookup.vector)
-            if fit is not None and answer_agrees(fit, calibration):
-                answer = _faq_answer(fit.candidate, lookup.match.confidence)
+            agreeing = answer_agrees(fit, calibration)
+            if agreeing is not None:
+                answer = _faq_answer(agreeing.candidate, lookup.match.confidence)
                 answer.why = _why(
                     "faq_answer_agrees",
                     bot,
                     calibration,
                     lookup.match.confidence,
-                    answer_similarity=round(fit.similarity, 4),
+                    answer_similarity=round(agreeing.similarity, 4),
                     closest_passage=closest_passage,
                 )
             else:
@@ -504,10 +505,11 @@ def _offers(
     why: dict[str, Any] = {
         "suggested": [{"faq_id": str(c.faq_id), "question": c.question} for c in offered]
     }
-    if fit is not None and offered_for_answer(match, calibration, fit) is not None:
+    for_answer = offered_for_answer(match, calibration, fit)
+    if for_answer is not None:
         why["offered_for_answer"] = {
-            "faq_id": str(fit.candidate.faq_id),
-            "answer_similarity": round(fit.similarity, 4),
+            "faq_id": str(for_answer.candidate.faq_id),
+            "answer_similarity": round(for_answer.similarity, 4),
         }
     return why
 

@@ -196,11 +196,14 @@ async def nearest_answer(
     return AnswerFit(match.candidates[nearest], float(similarities[nearest]), nearest == 0)
 
 
-def answer_agrees(fit: AnswerFit | None, calibration: Calibration) -> bool:
-    """The best FAQ answers a question nothing else answers when its answer, too, is the
-    nearest to the question, at the calibration's ``answer_agrees`` or more."""
+def answer_agrees(fit: AnswerFit | None, calibration: Calibration) -> AnswerFit | None:
+    """``fit`` when its FAQ answers a question nothing else answers: the best FAQ, whose
+    answer, too, is the nearest to the question, at the calibration's ``answer_agrees`` or
+    more; else None."""
     floor = calibration.answer_agrees
-    return fit is not None and fit.best and floor is not None and fit.similarity >= floor
+    if fit is None or not fit.best or floor is None or fit.similarity < floor:
+        return None
+    return fit
 
 
 def confidence(candidates: list[FaqCandidate]) -> float:
@@ -228,22 +231,22 @@ def suggestions(
     offered = _offered_by_phrasings(match, calibration)
     by_answer = offered_for_answer(match, calibration, fit)
     if by_answer is not None:
-        offered = [*offered[: MAX_SUGGESTIONS - 1], by_answer]
+        offered = [*offered[: MAX_SUGGESTIONS - 1], by_answer.candidate]
     return offered
 
 
 def offered_for_answer(
     match: FaqMatch, calibration: Calibration, fit: AnswerFit | None
-) -> FaqCandidate | None:
-    """The FAQ offered because its answer is the nearest to the question (``fit``), where
-    its phrasings alone would not offer it: that answer's cosine reaches the calibration's
-    ``answer_offer`` and the match its ``offer_floor``."""
+) -> AnswerFit | None:
+    """``fit`` when its FAQ is offered because its answer is the nearest to the question,
+    where its phrasings alone would not offer it: that answer's cosine reaches the
+    calibration's ``answer_offer`` and the match its ``offer_floor``; else None."""
     bar = calibration.answer_offer
     if fit is None or bar is None or fit.similarity < bar:
         return None
     if match.confidence < calibration.offer_floor:
         return None
-    return None if fit.candidate in _offered_by_phrasings(match, calibration) else fit.candidate
+    return None if fit.candidate in _offered_by_phrasings(match, calibration) else fit
 
 
 def _offered_by_phrasings(match: FaqMatch, calibration: Calibration) -> list[FaqCandidate]:
