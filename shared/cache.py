@@ -11,9 +11,10 @@ or documents (which bumps the version) makes its old entries unreachable:
 Beside them, the LLM's verdicts on grey-zone FAQ matches (``shared.chat.faq_check``), under
 the same key layout: which FAQ answers the question, or none.
 
-Entries remember the conversations they came from, so a GDPR erasure can find them; the
-SQLite file overwrites what is deleted (``secure_delete``) and an erasure checkpoints the
-write-ahead log, so an erased answer leaves no bytes behind in the cache folder.
+Entries are tagged with the conversation they came from (diskcache's tags, indexed), so a
+GDPR erasure finds them without a list to keep up to date at every answer; the SQLite file
+overwrites what is deleted (``secure_delete``) and an erasure checkpoints the write-ahead log,
+so an erased answer leaves no bytes behind in the cache folder.
 """
 
 from __future__ import annotations
@@ -163,6 +164,8 @@ class AnswerCache:
             # file that took 2.0 ms against 1.3 (parley bench cache); erased entries are
             # overwritten in place (secure_delete).
             disk_min_file_size=2**20,
+            # Entries are tagged with their conversation; the index makes erasing one a lookup.
+            tag_index=True,
         )
         self.ttl = ttl
 
@@ -202,18 +205,17 @@ class AnswerCache:
         vector: npt.NDArray[np.float32] | None = None,
     ) -> None:
         key = self._key(bot_id, kb_version, question)
+        entry = {"answer": asdict(answer)}
+        if vector is None:  # one write, whatever the conversation's length
+            self._cache.set(key, entry, expire=self.ttl, tag=str(conversation_id))
+            return
         with self._cache.transact():
-            self._cache.set(
-                key,
-                {"answer": asdict(answer), "conversations": [str(conversation_id)]},
-                expire=self.ttl,
-            )
+            self._cache.set(key, entry, expire=self.ttl, tag=str(conversation_id))
             self._remember_key(conversation_id, key)
-            if vector is not None:
-                semantic = _semantic_key(bot_id, kb_version)
-                recent = _Recent.load(self._cache.get(semantic)).without({key})
-                added = recent.adding(key, vector, _guard(question), keep=SEMANTIC_ENTRIES)
-                self._cache.set(semantic, added.dump(), expire=self.ttl)
+            semantic = _semantic_key(bot_id, kb_version)
+            recent = _Recent.load(self._cache.get(semantic)).without({key})
+            added = recent.adding(key, vector, _guard(question), keep=SEMANTIC_ENTRIES)
+            self._cache.set(semantic, added.dump(), expire=self.ttl)
 
     def get_verdict(self, bot_id: UUID, kb_version: int, question: str) -> Verdict | None:
         entry = self._cache.get(self._key(bot_id, kb_version, question, "v"))
@@ -229,21 +231,24 @@ class AnswerCache:
         conversation_id: UUID,
     ) -> None:
         key = self._key(bot_id, kb_version, question, "v")
-        with self._cache.transact():
-            self._cache.set(key, asdict(verdict), expire=self.ttl)
-            self._remember_key(conversation_id, key)
+        self._cache.set(key, asdict(verdict), expire=self.ttl, tag=str(conversation_id))
 
     def _remember_key(self, conversation_id: UUID, key: str) -> None:
-        """File ``key`` under its conversation, so an erasure finds it."""
+        """List ``key`` under its conversation: an erasure takes its row out of the meaning
+        layer. Only answers in that layer are listed (the list is rewritten each time, so
+        listing every FAQ answer made a long conversation's answers ever slower to cache)."""
         index = f"c:{conversation_id}"
         self._cache.set(index, [*(self._cache.get(index) or []), key], expire=self.ttl)
 
     def forget_conversation(self, conversation_id: UUID) -> int:
         """Drop every entry made from this conversation (answers, verdicts), and its
-        question's vector from the meaning layer (GDPR erasure); the number dropped."""
+        questions' vectors from the meaning layer (GDPR erasure); the number dropped."""
         with self._cache.transact():
+            # The list names the meaning layers' rows to drop (and, for entries written before
+            # entries were tagged, every entry).
             keys = set(self._cache.pop(f"c:{conversation_id}", default=None) or [])
-            dropped = sum(1 for key in keys if self._cache.delete(key))
+            dropped: int = self._cache.evict(str(conversation_id))
+            dropped += sum(1 for key in keys if self._cache.delete(key))
             for semantic in {f"s:{key.split(':')[1]}:{key.split(':')[2]}" for key in keys}:
                 recent = _Recent.load(self._cache.get(semantic))
                 if recent.keys:

@@ -7,7 +7,7 @@ import uuid
 
 import numpy as np
 
-from shared.cache import SEMANTIC_ENTRIES, AnswerCache, CachedAnswer
+from shared.cache import SEMANTIC_ENTRIES, AnswerCache, CachedAnswer, Verdict
 
 
 def _folder_bytes(folder) -> bytes:
@@ -36,6 +36,40 @@ def test_forgetting_a_conversation_leaves_no_bytes_behind(tmp_path):
     assert other_process.get_similar(bot, 1, "Where is MARKER-7781?", vector) is None
     assert other_process.get(bot, 1, "question 3") is not None  # others' entries stay
     assert cache.forget_conversation(erased) == 0
+
+
+def test_a_long_conversations_faq_answers_and_verdicts_are_all_erased(tmp_path):
+    """GIVEN a conversation with many cached FAQ answers and an LLM verdict, and another
+    conversation's answer, WHEN the first is erased, THEN every entry it made is gone (and
+    counted) and the other conversation's answer stays."""
+    cache = AnswerCache(tmp_path / "cache")
+    bot, erased, kept = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    for i in range(150):
+        cache.put(
+            bot, 1, f"question {i}", CachedAnswer(f"answer {i}", "faq"), conversation_id=erased
+        )
+    cache.put_verdict(bot, 1, "grey question", Verdict(None), conversation_id=erased)
+    cache.put(bot, 1, "hours?", CachedAnswer("9-17", "faq"), conversation_id=kept)
+
+    assert cache.forget_conversation(erased) == 151
+    assert all(cache.get(bot, 1, f"question {i}") is None for i in range(150))
+    assert cache.get_verdict(bot, 1, "grey question") is None
+    assert cache.get(bot, 1, "hours?") == CachedAnswer("9-17", "faq")
+
+
+def test_entries_cached_before_an_upgrade_are_still_erased(tmp_path):
+    """Entries written by the version before (untagged, listed under their conversation)
+    live for a day after an upgrade; an erasure in that day still finds them."""
+    cache = AnswerCache(tmp_path / "cache")
+    bot, erased = uuid.uuid4(), uuid.uuid4()
+    key = AnswerCache._key(bot, 1, "Where is MARKER-7781?")
+    entry = {"answer": {"answer": "MARKER-7781 left today.", "source": "faq"}}
+    cache._cache.set(key, {**entry, "conversations": [str(erased)]})
+    cache._cache.set(f"c:{erased}", [key])
+    assert cache.get(bot, 1, "Where is MARKER-7781?") is not None
+
+    assert cache.forget_conversation(erased) == 1
+    assert cache.get(bot, 1, "Where is MARKER-7781?") is None
 
 
 def test_offboarding_drops_every_entry_of_the_bots(tmp_path):

@@ -4,7 +4,9 @@ The meaning layer holds a bot's last 256 generated answers with their questions'
 every question the FAQ does not answer is compared with all of them before anything is
 generated (``get_similar``), and every generated answer is added (``put``). This times both,
 and the exact lookup, with 0, 32 and 256 answers in the layer: medians over ``runs`` calls,
-on a cache in a temporary folder (the same settings as a server's).
+on a cache in a temporary folder (the same settings as a server's). Then caching a FAQ
+answer (no vector: the exact layer only) at a conversation's 1st, 100th and 1,000th answer
+(medians of 20 puts from there): what a visitor's long conversation costs each answer.
 """
 
 from __future__ import annotations
@@ -82,4 +84,20 @@ def run(runs: int = 50) -> None:
             put = _median_ms(_putting(cache, bot, f"at {size}", vector), min(runs, 20))
             filled += min(runs, 20)
             print(f"  {size:>20} {exact:>10.3f} {similar:>12.3f} {put:>10.3f}")
+        _faq_answers_in_one_conversation(cache, bot)
         cache.close()
+
+
+def _faq_answers_in_one_conversation(cache: AnswerCache, bot: uuid.UUID) -> None:
+    conversation = uuid.uuid4()
+    answer = CachedAnswer("We ship to every EU country, Switzerland, Norway and the UK.", "faq")
+    times = []
+    for n in range(1020):
+        begin = time.perf_counter()
+        cache.put(bot, 1, f"faq question {n}", answer, conversation_id=conversation)
+        times.append((time.perf_counter() - begin) * 1000)
+    medians = {start + 1: statistics.median(times[start : start + 20]) for start in (0, 99, 999)}
+    print(
+        "  caching a FAQ answer, ms (medians of 20), from the conversation's answer "
+        + ", ".join(f"{n}: {ms:.3f}" for n, ms in medians.items())
+    )
