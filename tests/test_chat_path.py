@@ -123,6 +123,6 @@ async def test_a_new_visitors_question_reads_no_conversation_before_its_answer(c
     ids = {k: first[k] for k in ("conversation_id", "visitor_id", "visitor_token")}
     follow, returning, _ = await ask(client, shop, "Can I return a canoe?", **ids)
     await set_bot(runtime, shop.bot_id, daily_token_budget=100_000)
-    budgeted, with_budget, _ = await ask(client, shop, "Do you ship gas cartridges?")
+    budgeted, with_budget, _ = await ask(client, shop, "Are opened hydration bladders returnable?")
     assert [a["source"] for a in (first, follow, budgeted)] == ["rag"] * 3
     assert returning == with_budget == new_visitor + 1

@@ -229,6 +229,28 @@ def test_extractive_answer_takes_the_negative_sentence_for_a_negative_question()
     assert extract_answer("Can I return unused items?", passage).startswith("You may return")
 
 
+def test_extractive_answer_needs_more_than_one_word_of_a_longer_question_in_common():
+    """GIVEN a passage whose sentences share one word with a question of several ("customer"
+    and "custom"-length meet in the crude stem) or only a negation, THEN no answer (the bot
+    hands over); two words in common, or one of a two-word question, are read out."""
+    passage = (
+        "Made-to-order items such as custom-length trekking poles take 5 extra working days. "
+        "If your parcel has not arrived 10 working days after dispatch, contact us."
+    )
+    assert extract_answer("When is your customer service open?", passage) == ""
+    assert extract_answer("My transfer did not go through.", passage) == ""
+    assert extract_answer("Do custom-length poles take longer?", passage).startswith(
+        "Made-to-order items such as custom-length trekking poles"
+    )
+    assert extract_answer("My parcel has not arrived", passage).startswith("If your parcel")
+    # a table's row named by its first cell answers on its own
+    assert extract_answer("How much is shipping to Norway?", SHIPPING).startswith(
+        "Switzerland, Norway, UK — Standard: from €14.90"
+    )
+    returns = "You may return unused items in their original condition within 30 days."
+    assert extract_answer("Can I return a canoe?", returns) == returns
+
+
 def test_semantic_cache_hits_paraphrases_but_not_negations(tmp_path, embedder):
     import uuid
 

@@ -138,17 +138,27 @@ def extract_answer(question: str, passage: str, *, max_words: int = MAX_WORDS) -
     scores = [sum(rarity.get(w, 0.0) for w in wanted & bag) for bag in bags]
     start = max(range(len(units)), key=lambda i: (scores[i], -i))
     if units[start][1]:  # a table row answers on its own
-        return _trim(units[start][0].split(), max_words)
-    picked: list[str] = []
-    count = 0
-    for sentence, is_row in units[start:]:
-        words = sentence.split()
-        if is_row or (picked and count + len(words) > max_words):
-            break
-        picked.append(" ".join(words[: max_words - count]))
-        count += len(words)
-    text = " ".join(picked)
-    return text if count <= max_words else text.rstrip(",;:") + " …"
+        text = _trim(units[start][0].split(), max_words)
+    else:
+        picked: list[str] = []
+        count = 0
+        for sentence, is_row in units[start:]:
+            words = sentence.split()
+            if is_row or (picked and count + len(words) > max_words):
+                break
+            picked.append(" ".join(words[: max_words - count]))
+            count += len(words)
+        text = " ".join(picked)
+        text = text if count <= max_words else text.rstrip(",;:") + " …"
+    # What is read out must share two of the question's words (or half of one or two), or
+    # be the table row the question names (its first cell): one word of several in common is
+    # a coincidence more often than an answer ("customer" service and "custom"-length
+    # poles), and the bot then hands over instead.
+    asked = wanted - {"<not>"}
+    if len(asked & _words(text)) >= min(2, (len(asked) + 1) // 2):
+        return text
+    named_row = units[start][1] and asked & _words(units[start][0].split(" — ")[0])
+    return text if named_row else ""
 
 
 def _trim(words: list[str], max_words: int) -> str:
