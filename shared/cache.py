@@ -6,7 +6,8 @@ or documents (which bumps the version) makes its old entries unreachable:
 - exact: the normalised question's SHA-256 (never the text itself) -> the answer;
 - meaning: recent RAG answers with their question's embedding; a new question within
   ``SEMANTIC_THRESHOLD`` cosine of one of them, with the same negation and the same
-  numbers, reuses its answer (threshold measured on BANKING77, docs/faq-matching.md).
+  numbers, reuses its answer (threshold measured on BANKING77, docs/faq-matching.md;
+  ``shared.meaning_layer`` keeps them).
 
 Beside them, the LLM's verdicts on grey-zone FAQ matches (``shared.chat.faq_check``), under
 the same key layout: which FAQ answers the question, or none.
@@ -20,8 +21,6 @@ so an erased answer leaves no bytes behind in the cache folder.
 from __future__ import annotations
 
 import hashlib
-import json
-import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,24 +31,12 @@ import numpy as np
 import numpy.typing as npt
 
 from shared.embeddings.base import DEFAULT_CALIBRATION
+from shared.meaning_layer import SLOTS, MeaningLayers, guard
 from shared.text import normalize_question
 
 TTL_SECONDS = 24 * 3600
 SEMANTIC_THRESHOLD = DEFAULT_CALIBRATION.same_answer  # the default model's
-SEMANTIC_ENTRIES = 256
-_NEGATIONS = {
-    "not",
-    "no",
-    "never",
-    "cannot",
-    "nothing",
-    "without",
-    "nicht",
-    "kein",
-    "keine",
-    "nie",
-}
-_WORD = re.compile(r"[^\W_]+")
+SEMANTIC_ENTRIES = SLOTS
 
 
 @dataclass
@@ -67,84 +54,8 @@ class Verdict:
     faq_id: str | None  # the FAQ that answers the question; None: none of those shown
 
 
-def _guard(question: str) -> str:
-    """What a paraphrase must keep, as one comparable string: whether it is negated, and
-    the numbers in it ("not|2,30")."""
-    words = _WORD.findall(question.lower().replace("n't", " not"))
-    numbers = sorted({w for w in words if w.isdigit()})
-    return ("not|" if _NEGATIONS & set(words) else "|") + ",".join(numbers)
-
-
 def _semantic_key(bot_id: UUID, kb_version: int) -> str:
     return f"s:{bot_id}:{kb_version}"
-
-
-@dataclass(frozen=True)
-class _Recent:
-    """The meaning layer of one bot's knowledge-base version: recent answers' keys, what
-    their questions must keep (``_guard``), and their questions' vectors as the rows of one
-    matrix, stored as one bytes value (a JSON header, then the rows): a lookup is one
-    product instead of a loop over a list of entries (256 entries: 0.12 ms against 0.51,
-    ``parley bench cache``)."""
-
-    keys: tuple[str, ...] = ()
-    guards: tuple[str, ...] = ()
-    vectors: npt.NDArray[np.float32] = field(
-        default_factory=lambda: np.zeros((0, 0), dtype=np.float32)
-    )
-
-    @classmethod
-    def load(cls, stored: Any) -> _Recent:
-        # Anything else (nothing yet, or an older layout) reads as empty: it refills.
-        if not isinstance(stored, bytes) or len(stored) < 4:
-            return cls()
-        size = int.from_bytes(stored[:4], "little")
-        try:
-            header = json.loads(stored[4 : 4 + size])
-            keys, guards = tuple(header["keys"]), tuple(header["guards"])
-            rows = np.frombuffer(memoryview(stored)[4 + size :], dtype=np.float32)
-            return cls(keys, guards, rows.reshape(len(keys), -1)) if keys else cls()
-        except (ValueError, KeyError, TypeError):  # not a layer this version wrote
-            return cls()
-
-    def dump(self) -> bytes:
-        header = json.dumps({"keys": self.keys, "guards": self.guards}).encode()
-        header += b" " * (-(4 + len(header)) % 16)  # rows aligned: unaligned ones multiply slowly
-        rows = np.ascontiguousarray(self.vectors, dtype=np.float32).data
-        return b"".join((len(header).to_bytes(4, "little"), header, rows))
-
-    def closest(
-        self, vector: npt.NDArray[np.float32], guard: str, min_similarity: float
-    ) -> str | None:
-        """The key of the most similar entry at ``min_similarity`` or above whose question
-        keeps the same guard; None if there is none."""
-        if not self.keys or self.vectors.shape[1] != len(vector):
-            return None
-        similarities = self.vectors @ np.asarray(vector, dtype=np.float32)
-        for index in np.argsort(-similarities):
-            if similarities[index] < min_similarity:
-                return None
-            if self.guards[index] == guard:
-                return self.keys[int(index)]
-        return None
-
-    def without(self, keys: set[str]) -> _Recent:
-        kept = [i for i, key in enumerate(self.keys) if key not in keys]
-        if len(kept) == len(self.keys):
-            return self
-        return _Recent(
-            tuple(self.keys[i] for i in kept),
-            tuple(self.guards[i] for i in kept),
-            self.vectors[kept],
-        )
-
-    def adding(
-        self, key: str, vector: npt.NDArray[np.float32], guard: str, *, keep: int
-    ) -> _Recent:
-        """With one more entry, keeping the ``keep`` most recent."""
-        row = np.asarray(vector, dtype=np.float32).reshape(1, -1)
-        rows = np.vstack([self.vectors, row]) if self.keys else row
-        return _Recent((*self.keys, key)[-keep:], (*self.guards, guard)[-keep:], rows[-keep:])
 
 
 class AnswerCache:
@@ -159,15 +70,15 @@ class AnswerCache:
             # lookup reads a few pages, so 4 MB of each is plenty.
             sqlite_cache_size=1024,
             sqlite_mmap_size=4 * 1024 * 1024,
-            # Values up to 1 MB stay in SQLite rather than files of their own: the meaning
-            # layer (~400 KB when full) is rewritten with each generated answer, and as a
-            # file that took 2.0 ms against 1.3 (parley bench cache); erased entries are
-            # overwritten in place (secure_delete).
+            # Values up to 1 MB stay in SQLite rather than files of their own (a meaning
+            # layer's chunk of vectors is 48 KB), so erased entries are overwritten in place
+            # (secure_delete).
             disk_min_file_size=2**20,
             # Entries are tagged with their conversation; the index makes erasing one a lookup.
             tag_index=True,
         )
         self.ttl = ttl
+        self._meaning = MeaningLayers(self._cache, ttl)
 
     @staticmethod
     def _key(bot_id: UUID, kb_version: int, question: str, layer: str = "a") -> str:
@@ -187,8 +98,8 @@ class AnswerCache:
         *,
         min_similarity: float = SEMANTIC_THRESHOLD,
     ) -> CachedAnswer | None:
-        recent = _Recent.load(self._cache.get(_semantic_key(bot_id, kb_version)))
-        key = recent.closest(vector, _guard(question), min_similarity)
+        layer = _semantic_key(bot_id, kb_version)
+        key = self._meaning.closest(layer, vector, guard(question), min_similarity)
         if key is None:
             return None
         entry = self._cache.get(key)
@@ -212,10 +123,7 @@ class AnswerCache:
         with self._cache.transact():
             self._cache.set(key, entry, expire=self.ttl, tag=str(conversation_id))
             self._remember_key(conversation_id, key)
-            semantic = _semantic_key(bot_id, kb_version)
-            recent = _Recent.load(self._cache.get(semantic)).without({key})
-            added = recent.adding(key, vector, _guard(question), keep=SEMANTIC_ENTRIES)
-            self._cache.set(semantic, added.dump(), expire=self.ttl)
+            self._meaning.add(_semantic_key(bot_id, kb_version), key, vector, guard(question))
 
     def get_verdict(self, bot_id: UUID, kb_version: int, question: str) -> Verdict | None:
         entry = self._cache.get(self._key(bot_id, kb_version, question, "v"))
@@ -249,10 +157,8 @@ class AnswerCache:
             keys = set(self._cache.pop(f"c:{conversation_id}", default=None) or [])
             dropped: int = self._cache.evict(str(conversation_id))
             dropped += sum(1 for key in keys if self._cache.delete(key))
-            for semantic in {f"s:{key.split(':')[1]}:{key.split(':')[2]}" for key in keys}:
-                recent = _Recent.load(self._cache.get(semantic))
-                if recent.keys:
-                    self._cache.set(semantic, recent.without(keys).dump(), expire=self.ttl)
+            for layer in {f"s:{key.split(':')[1]}:{key.split(':')[2]}" for key in keys}:
+                self._meaning.remove(layer, keys)
             return dropped
 
     def forget_bots(self, bot_ids: set[UUID]) -> int:

@@ -3,9 +3,11 @@ sharing the folder, and every byte of the folder (SQLite's free pages and its lo
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import numpy as np
+import pytest
 
 from shared.cache import SEMANTIC_ENTRIES, AnswerCache, CachedAnswer, Verdict
 
@@ -22,7 +24,7 @@ def test_forgetting_a_conversation_leaves_no_bytes_behind(tmp_path):
         cache.put(
             bot, 1, f"question {i}", CachedAnswer(f"filler {i} " * 30, "faq"), conversation_id=kept
         )
-    vector = np.ones(8, np.float32) / np.sqrt(8)
+    vector = np.arange(1, 9, dtype=np.float32) / np.sqrt(204)  # bytes found nowhere else
     answer = CachedAnswer("Parcel MARKER-7781 left today.", "rag")
     cache.put(bot, 1, "Where is MARKER-7781?", answer, conversation_id=erased, vector=vector)
     cache.scrub()
@@ -32,6 +34,7 @@ def test_forgetting_a_conversation_leaves_no_bytes_behind(tmp_path):
     assert cache.forget_conversation(erased) == 1
     cache.scrub()
     assert b"MARKER-7781" not in _folder_bytes(folder)
+    assert vector.tobytes() not in _folder_bytes(folder)  # nor its question's vector
     assert other_process.get(bot, 1, "Where is MARKER-7781?") is None
     assert other_process.get_similar(bot, 1, "Where is MARKER-7781?", vector) is None
     assert other_process.get(bot, 1, "question 3") is not None  # others' entries stay
@@ -117,14 +120,79 @@ def test_a_closer_answer_to_a_negated_question_does_not_hide_the_right_one(tmp_p
     assert cache.get_similar(bot, 1, "Could I return it in 14 days?", near) is None
 
 
-def test_a_meaning_layer_in_the_older_layout_is_read_as_empty_and_replaced(tmp_path):
-    """An upgrade keeps serving: the list of entries earlier versions stored is not read
-    (no error), and the next generated answer starts the layer afresh."""
+def _one_matrix_layout(key: str) -> bytes:
+    """A layer as the version before stored it: one value, a JSON header, then the rows."""
+    header = json.dumps({"keys": [key], "guards": ["|"]}).encode()
+    header += b" " * (-(4 + len(header)) % 16)
+    return len(header).to_bytes(4, "little") + header + _basis(0).tobytes()
+
+
+@pytest.mark.parametrize(
+    "old",
+    [
+        [{"key": "a:x", "vector": _basis(0).tobytes(), "guard": (False, [])}],  # a list
+        _one_matrix_layout("a:x"),
+    ],
+    ids=["list of entries", "one matrix"],
+)
+def test_a_meaning_layer_in_an_older_layout_is_read_as_empty_and_replaced(tmp_path, old):
+    """An upgrade keeps serving: a layer earlier versions stored is not read (no error),
+    and the next generated answer starts the layer afresh."""
     cache = AnswerCache(tmp_path / "cache")
     bot = uuid.uuid4()
-    old = [{"key": "a:x", "vector": _basis(0).tobytes(), "guard": (False, [])}]
     cache._cache.set(f"s:{bot}:1", old)
     assert cache.get_similar(bot, 1, "Where is my parcel?", _basis(0)) is None
     answer = CachedAnswer("It left today.", "rag")
     cache.put(bot, 1, "Where is my parcel?", answer, conversation_id=uuid.uuid4(), vector=_basis(0))
     assert cache.get_similar(bot, 1, "Where's my parcel?", _basis(0)) == answer
+
+
+def test_a_process_sees_the_answers_another_adds_and_erases(tmp_path):
+    """GIVEN two processes on one cache folder, one of which has looked the layer up (and
+    holds it), WHEN the other adds a generated answer and then erases it, THEN the first
+    finds the answer by meaning after the add and no longer after the erasure."""
+    folder = tmp_path / "cache"
+    writer, reader = AnswerCache(folder), AnswerCache(folder)
+    bot, conversation = uuid.uuid4(), uuid.uuid4()
+    first = CachedAnswer("It left today.", "rag")
+    writer.put(bot, 1, "Where is my parcel?", first, conversation_id=uuid.uuid4(), vector=_basis(0))
+    assert reader.get_similar(bot, 1, "Where's my parcel?", _basis(0)) == first
+    assert reader.get_similar(bot, 1, "Do you rent canoes?", _basis(1)) is None
+
+    second = CachedAnswer("Yes, by the week.", "rag")
+    writer.put(
+        bot, 1, "Can I rent a canoe?", second, conversation_id=conversation, vector=_basis(1)
+    )
+    assert reader.get_similar(bot, 1, "Do you rent canoes?", _basis(1)) == second
+    writer.forget_conversation(conversation)
+    assert reader.get_similar(bot, 1, "Do you rent canoes?", _basis(1)) is None
+    assert reader.get_similar(bot, 1, "Where's my parcel?", _basis(0)) == first
+
+    # each adds one after the other: the reader's own add keeps the writer's
+    third = CachedAnswer("Within 30 days.", "rag")
+    writer.put(bot, 1, "How long to return?", third, conversation_id=uuid.uuid4(), vector=_basis(2))
+    fourth = CachedAnswer("No.", "rag")
+    reader.put(
+        bot, 1, "Do you ship to Mars?", fourth, conversation_id=uuid.uuid4(), vector=_basis(3)
+    )
+    assert reader.get_similar(bot, 1, "Return window?", _basis(2)) == third
+    assert writer.get_similar(bot, 1, "Shipping to Mars?", _basis(3)) == fourth
+
+
+def test_an_answer_cached_again_counts_as_recent(tmp_path):
+    """GIVEN a full layer whose oldest answer is cached again, WHEN one more answer comes,
+    THEN the answer cached again is still found by meaning and the next oldest is not."""
+    cache = AnswerCache(tmp_path / "cache")
+    bot = uuid.uuid4()
+
+    def put(i: int) -> None:
+        answer = CachedAnswer(f"answer {i}", "rag")
+        cache.put(bot, 1, f"question {i}", answer, conversation_id=uuid.uuid4(), vector=_basis(i))
+
+    for i in range(SEMANTIC_ENTRIES):
+        put(i)
+    put(0)
+    put(SEMANTIC_ENTRIES)
+    assert cache.get_similar(bot, 1, "question 0", _basis(0)) == CachedAnswer("answer 0", "rag")
+    assert cache.get_similar(bot, 1, "question 1", _basis(1)) is None
+    assert cache.get_similar(bot, 1, "question 2", _basis(2)) == CachedAnswer("answer 2", "rag")
