@@ -6,9 +6,8 @@ a small header — which answer's key and guard each slot holds, the next slot t
 generation number — and the slots' vectors in chunks of ``CHUNK`` rows. Adding an answer
 rewrites the header and one chunk; the layer used to be one ~400 KB value rewritten at every
 generated answer (1.3-4 ms on the event loop, ``parley bench cache``). Each process keeps the
-layers it read as one matrix with the generation it read, so a lookup reads the header's
-first bytes and compares with the matrix it holds unless another process changed the layer
-since.
+layers it read as one matrix with the generation it read, so a lookup reads the header and,
+unless another process changed the layer since, compares with the matrix it holds.
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ import numpy.typing as npt
 
 SLOTS = 256
 CHUNK = 32  # rows a chunk: adding an answer rewrites 48 KB of vectors (384 dimensions)
-MIRRORED = 32  # layers a process keeps as matrices (~400 KB each when full)
+MIRRORED = 32  # layers a process keeps as matrices (~400 KB each: 256 x 384 floats)
 _MAGIC = b"PML2"  # a header of this layout; anything else under the key reads as empty
 _NEGATIONS = {
     "not",
