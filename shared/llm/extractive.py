@@ -121,10 +121,9 @@ def _sentences(text: str) -> list[str]:
 
 def extract_answer(question: str, passage: str, *, max_words: int = MAX_WORDS) -> str:
     """The passage's sentence (or table row) that best fits the question, and for a sentence
-    what follows it, trimmed to ``max_words``; "" when no sentence shares a word with the
-    question (its first would answer something else). Words the question shares with a unit
-    count by how rare they are in the passage, so "UK" outweighs the "Express" every row
-    has."""
+    what follows it, trimmed to ``max_words``; "" when what it would read out shares too few
+    of the question's words (below). Words the question shares with a unit count by how rare
+    they are in the passage, so "UK" outweighs the "Express" every row has."""
     units = _units(passage)
     bags = [_words(text) for text, _ in units]
     wanted = _words(question)
@@ -168,8 +167,9 @@ def _trim(words: list[str], max_words: int) -> str:
 
 class ExtractiveProvider(LLMProvider):
     """The offline answer, as a provider like the others: the best-fitting sentences of the
-    first passage that shares a word with the question, citing it ([1] for the best one).
-    Needs no key and never fails; raises NotInSources when no passage shares a word."""
+    first passage that shares enough of the question's words (``extract_answer``), citing
+    it ([1] for the best one). Needs no key and never fails; raises NotInSources when no
+    passage does."""
 
     name = "extractive"
     default_model = "extractive"
