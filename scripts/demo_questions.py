@@ -21,7 +21,12 @@ set's questions, which the shop should mostly not answer: BANKING77's test quest
 ``../shared/datasets/banking77/queries.jsonl``) and prints how many each rule answered, the
 FAQs offered with the handoff text, and the FAQ answers given below the threshold.
 ``--faq-only`` deletes the shop's documents first (through the admin API), for a shop that
-has only its FAQ.
+has only its FAQ. ``--german`` makes the shop a German one with documents only (the bot's
+language set to German, its FAQs and documents deleted, the German policies of
+``scripts/data/de/`` uploaded) and asks the scored German set of
+``scripts/data/demo_validation_de.jsonl`` (the set to tune German rules on), or with
+``--german test`` the 22 of ``scripts/data/demo_test_de.jsonl`` (written afterwards, to
+check on): the German path offline (multilingual-e5, the offline answerer in German).
 """
 
 from __future__ import annotations
@@ -91,9 +96,16 @@ QUESTIONS = [
 
 
 VALIDATION = Path(__file__).parent / "data" / "demo_validation.jsonl"
+GERMAN = Path(__file__).parent / "data" / "de"
+GERMAN_SETS = {
+    "validation": Path(__file__).parent / "data" / "demo_validation_de.jsonl",
+    "test": Path(__file__).parent / "data" / "demo_test_de.jsonl",
+}
 
 
-def ask_all(questions: list[str], *, faq_only: bool = False) -> list[dict[str, object]]:
+def ask_all(
+    questions: list[str], *, faq_only: bool = False, german: bool = False
+) -> list[dict[str, object]]:
     """Each question's answer from a fresh demo shop (without its documents: ``faq_only``):
     source, rule, confidence, answer."""
     lines: list[dict[str, object]] = []
@@ -105,8 +117,10 @@ def ask_all(questions: list[str], *, faq_only: bool = False) -> list[dict[str, o
             with httpx2.Client(base_url=server.url, timeout=60) as client:
                 admin = {"Authorization": f"Bearer {server.login(client)}"}
                 bot = client.get("/v1/admin/bots", headers=admin).json()["items"][0]
-                if faq_only:
+                if faq_only or german:
                     delete_documents(client, admin, bot["id"])
+                if german:
+                    make_german(client, admin, bot["id"])
                 key = client.post(
                     "/v1/admin/api-keys",
                     headers=admin,
@@ -146,6 +160,22 @@ def delete_documents(client: httpx2.Client, admin: dict[str, str], bot_id: str) 
     documents = f"/v1/admin/bots/{bot_id}/documents"
     for document in client.get(documents, headers=admin).json()["items"]:
         client.delete(f"{documents}/{document['id']}", headers=admin).raise_for_status()
+
+
+def make_german(client: httpx2.Client, admin: dict[str, str], bot_id: str) -> None:
+    """The shop as a German one with German documents and no FAQs."""
+    faqs = f"/v1/admin/bots/{bot_id}/faqs"
+    for faq in client.get(faqs, params={"limit": 200}, headers=admin).json()["items"]:
+        client.delete(f"{faqs}/{faq['id']}", headers=admin).raise_for_status()
+    client.patch(
+        f"/v1/admin/bots/{bot_id}", json={"language": "de"}, headers=admin
+    ).raise_for_status()
+    for path in sorted(GERMAN.glob("*.md")):
+        client.post(
+            f"/v1/admin/bots/{bot_id}/documents",
+            files={"file": (path.name, path.read_bytes(), "text/markdown")},
+            headers=admin,
+        ).raise_for_status()
 
 
 def right(line: dict[str, object], accept: list[str]) -> bool:
@@ -189,23 +219,32 @@ def tally(lines: list[dict[str, object]]) -> None:
             print(f"  {line['question']}\n      -> {line['faq']}")
 
 
-def main(out: Path | None, validation: bool, questions: Path | None, faq_only: bool) -> None:
+def main(
+    out: Path | None,
+    validation: bool,
+    questions: Path | None,
+    faq_only: bool,
+    german: str | None,
+) -> None:
     if questions is not None:
         texts = [json.loads(line)["text"] for line in questions.read_text().splitlines() if line]
-        lines = ask_all(texts, faq_only=faq_only)
+        lines = ask_all(texts, faq_only=faq_only, german=german is not None)
         tally(lines)
     else:
-        lines = ask_set(validation, faq_only)
+        lines = ask_set(validation, faq_only, german)
     if out is not None:
         out.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines))
 
 
-def ask_set(validation: bool, faq_only: bool) -> list[dict[str, object]]:
-    """The fifty or the validation set, each answer printed (and the validation set's
-    scored)."""
+def ask_set(validation: bool, faq_only: bool, german: str | None = None) -> list[dict[str, object]]:
+    """The fifty or a scored set (a German one with ``german``), each answer printed (and a
+    scored set's scored)."""
+    validation = validation or german is not None
     if validation:
-        wanted = [json.loads(line) for line in VALIDATION.read_text().splitlines() if line]
-        lines = ask_all([w["question"] for w in wanted], faq_only=faq_only)
+        scored_set = GERMAN_SETS[german] if german else VALIDATION
+        wanted = [json.loads(line) for line in scored_set.read_text().splitlines() if line]
+        questions = [w["question"] for w in wanted]
+        lines = ask_all(questions, faq_only=faq_only, german=german is not None)
         for line, w in zip(lines, wanted, strict=True):
             line["right"] = right(line, w["accept"])
             line["offered_right"] = offered_right(line, w["accept"])
@@ -224,7 +263,7 @@ def ask_set(validation: bool, faq_only: bool) -> list[dict[str, object]]:
         scored = sum(1 for line in lines if line["right"])
         offered = sum(1 for line in lines if line["offered_right"] and not line["right"])
         print(
-            f"validation: {scored} of {len(lines)} answered right;"
+            f"{german or 'validation'}: {scored} of {len(lines)} answered right;"
             f" {offered} more handed over offering a right FAQ"
         )
     return lines
@@ -240,5 +279,18 @@ if __name__ == "__main__":
         "--questions", type=Path, help="ask the text of each line of this JSON-lines file"
     )
     parser.add_argument("--faq-only", action="store_true", help="delete the shop's documents first")
+    parser.add_argument(
+        "--german",
+        nargs="?",
+        const="validation",
+        choices=sorted(GERMAN_SETS),
+        help="a German shop with German documents only, asked a scored German set",
+    )
     arguments = parser.parse_args()
-    main(arguments.out, arguments.validation, arguments.questions, arguments.faq_only)
+    main(
+        arguments.out,
+        arguments.validation,
+        arguments.questions,
+        arguments.faq_only,
+        arguments.german,
+    )
