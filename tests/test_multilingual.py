@@ -182,3 +182,46 @@ async def test_texts_left_without_embeddings_get_their_bots_model(runtime, admin
     ).json()
     assert body["source"] == "faq", body
     assert "Berlin" in body["answer"]
+
+
+VERSAND = """# Versand
+
+## Versandarten und Kosten
+
+| Ziel | Standard | Express |
+| --- | --- | --- |
+| Deutschland | 4,90 €, 2–4 Werktage | 9,90 €, nächster Werktag |
+| Österreich | 4,90 €, 2–4 Werktage | 14,90 €, 1–2 Werktage |
+
+Der Standardversand nach Deutschland und Österreich ist ab einem Bestellwert von 50 €
+kostenlos. Sperrige Artikel (Zelte über 10 kg, Kanus) verschicken wir per Spedition zum
+Pauschalpreis von 29 €.
+"""
+
+
+async def test_a_german_shops_documents_are_read_out_in_german(runtime, admin, make_client):
+    # GIVEN a German shop with no LLM and only its shipping policy, as a document
+    chat, bot_id = await make_shop(runtime, admin, make_client, "de")
+    for faq in (await admin.get(f"/v1/admin/bots/{bot_id}/faqs")).json()["items"]:
+        deleted = await admin.delete(f"/v1/admin/bots/{bot_id}/faqs/{faq['id']}")
+        assert deleted.status_code == 200, deleted.text
+    uploaded = await admin.post(
+        f"/v1/admin/bots/{bot_id}/documents",
+        params={"filename": "versand.md"},
+        content=VERSAND.encode(),
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    # WHEN a visitor asks what the policy says
+    body = await chat.post("/v1/chat", json={"message": "Was kostet Express nach Österreich?"})
+    # THEN the offline answer is the row that says it, read with German words (read as
+    # English, "nach", "der" and "und" made the free-shipping sentence the best fit)
+    answer = body.json()
+    assert answer["source"] == "rag", answer
+    assert answer["answer"].startswith("Österreich — Standard: 4,90 €"), answer
+    # WHEN a visitor asks what it does not say, THEN the bot hands over, and "Test a question"
+    # says so too (read as English, "der" and "nach" were its words in common)
+    italy = "Wie lange dauert der Versand nach Italien?"
+    handed = (await chat.post("/v1/chat", json={"message": italy})).json()
+    assert handed["source"] == "fallback", handed
+    shown = await admin.post(f"/v1/admin/bots/{bot_id}/preview", json={"question": italy})
+    assert shown.json()["decision"] == "not_answered", shown.text

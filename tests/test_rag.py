@@ -12,6 +12,7 @@ import pytest
 from shared.cache import AnswerCache, CachedAnswer
 from shared.embeddings.base import Calibration, Embedder
 from shared.embeddings.local import LocalEmbedder
+from shared.languages import TEXT_SEARCH
 from shared.llm.base import Deadlines, Generation, NotInSources
 from shared.llm.extractive import ExtractiveProvider, extract_answer
 from shared.rag.chunk import chunk_markdown
@@ -251,6 +252,50 @@ def test_extractive_answer_needs_more_than_one_word_of_a_longer_question_in_comm
     assert extract_answer("Can I return a canoe?", returns) == returns
 
 
+VERSAND = (
+    "| Ziel | Standard | Express | | --- | --- | --- | "
+    "| Deutschland | 4,90 €, 2–4 Werktage | 9,90 €, nächster Werktag | "
+    "| Österreich | 4,90 €, 2–4 Werktage | 14,90 €, 1–2 Werktage | "
+    "Der Standardversand nach Deutschland und Österreich ist ab einem Bestellwert von 50 € "
+    "kostenlos. Sperrige Artikel (Zelte über 10 kg, Kanus) verschicken wir per Spedition zum "
+    "Pauschalpreis von 29 €."
+)
+RUECKGABE = (
+    "Wenn etwas nicht passt, kannst du es zurückgeben. Du kannst unbenutzte Artikel innerhalb "
+    "von 30 Tagen nach der Lieferung zurückgeben. Von der Rückgabe ausgeschlossen sind "
+    "personalisierte Produkte, die Mundstücke von Trinkblasen und Gutscheine."
+)
+
+
+def test_extractive_answer_reads_a_german_bots_passages_in_german():
+    """GIVEN German passages and a German bot, THEN words such as "der", "die" and "von" do
+    not count, and a German negation is the question's: read as English, the first two
+    questions got the free-shipping sentence, the third nothing, and the fourth a sentence it
+    shares only "die" and "von" with."""
+    assert extract_answer(
+        "Was kostet der Versand nach Österreich?", VERSAND, language="de"
+    ).startswith("Österreich — Standard: 4,90 €")
+    assert extract_answer("Was kostet der Versand eines Kanus?", VERSAND, language="de") == (
+        "Sperrige Artikel (Zelte über 10 kg, Kanus) verschicken wir per Spedition zum "
+        "Pauschalpreis von 29 €."
+    )
+    assert extract_answer("Kann ich Gutscheine zurückgeben?", RUECKGABE, language="de") == (
+        "Von der Rückgabe ausgeschlossen sind personalisierte Produkte, die Mundstücke von "
+        "Trinkblasen und Gutscheine."
+    )
+    assert extract_answer("Was ist die Hauptstadt von Frankreich?", RUECKGABE, language="de") == ""
+    assert extract_answer("Was ist die Hauptstadt von Frankreich?", RUECKGABE) != ""
+    # a German negation is the question's, as "not" is in English
+    hygiene = (
+        "Ungeöffnete Hygieneartikel können innerhalb von 30 Tagen zurückgegeben werden. "
+        "Geöffnete Hygieneartikel können nicht zurückgegeben werden."
+    )
+    assert (
+        extract_answer("Welche Hygieneartikel kann ich nicht zurückgeben?", hygiene, language="de")
+        == "Geöffnete Hygieneartikel können nicht zurückgegeben werden."
+    )
+
+
 def test_semantic_cache_hits_paraphrases_but_not_negations(tmp_path, embedder):
     import uuid
 
@@ -406,3 +451,11 @@ def test_the_default_threshold_reads_the_models_points_by_phrasings_per_faq():
     assert threshold_for(None, points, 5.5) == pytest.approx(0.725)  # between, linearly
     assert threshold_for(None, points, 40.0) == 0.70  # flat past the last
     assert threshold_for(None, Calibration(faq_threshold=0.8), 40.0) == 0.8  # none measured
+
+
+@pytest.mark.parametrize("language", sorted(TEXT_SEARCH))
+def test_extractive_answer_reads_every_bot_language(language):
+    """Every language a bot may have has its stop words, stemmer and negations: a passage
+    that repeats the question is read out."""
+    question = "Paket Lieferung Versand Zelt"
+    assert extract_answer(question, f"{question}.", language=language) == f"{question}."

@@ -79,7 +79,11 @@ async def preview(
         elif grey_zone_pick(match, threshold, closest, calibration) is not None:
             decision = "faq"  # the grey zone: the FAQ is clearly closer than any passage
         else:
-            readable = found if has_llm else [p for p in found if extract_answer(text, p.text)]
+            readable = (
+                found
+                if has_llm
+                else [p for p in found if extract_answer(text, p.text, language=bot["language"])]
+            )
             decision = "documents" if readable else "not_answered"
     fit = await nearest_answer(embedder, match, vector) if decision == "not_answered" else None
     agreeing = answer_agrees(fit, calibration)

@@ -354,7 +354,7 @@ class ChatService:
         over_budget = _over_budget(bot, context)
         if over_budget:
             log.warning("daily token budget reached; answering extractively", bot_id=str(bot["id"]))
-        request = Generation(text, passages, history, bot["instructions"])
+        request = Generation(text, passages, history, bot["instructions"], bot["language"])
         names = self.chain.names(bot["llm_chain"], over_budget=over_budget)
         admission = await self._admit(lease, bot, request, names)
         if admission is not None and admission.capped:

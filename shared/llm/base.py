@@ -26,6 +26,7 @@ class Generation:
     passages: Sequence[Passage]
     history: Sequence[ChatMessage] = ()
     instructions: str = ""
+    language: str = "en"  # the bot's: how the offline answerer reads the passages
 
 
 @dataclass(frozen=True)

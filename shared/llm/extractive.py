@@ -1,15 +1,21 @@
-"""The no-LLM answer: the sentences of the best passage that best fit the question."""
+"""The no-LLM answer: the sentences of the best passage that best fit the question, read in
+the bot's language."""
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from functools import cache, lru_cache
 
+from shared.languages import TEXT_SEARCH
 from shared.llm.base import Deadlines, Generation, LLMError, LLMProvider, NotInSources, Usage
 
 MAX_WORDS = 70
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9*|])|\n+")
+# A sentence ends before a capital (accented ones too: "Ärger", "Élan"), a digit, a list's
+# or table's mark, or a line break.
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9*|À-ÖØ-Þ])|\n+")
 _WORD = re.compile(r"[a-zA-ZÀ-ÿ0-9]+")
 _STOP = {
     "a",
@@ -43,6 +49,19 @@ _STOP = {
 
 
 _NEGATION = re.compile(r"\b(?:not|no|never|cannot|can't|won't|don't|doesn't|isn't|aren't)\b|n't\b")
+# The words that negate a question in the other languages a bot may have.
+_NEGATIONS = {
+    "de": "nicht|kein|keine|keinen|keinem|keiner|keines|nie|niemals",
+    "fr": "ne|pas|jamais|aucun|aucune",
+    "es": "no|nunca|ningún|ninguna|ninguno",
+    "it": "non|mai|nessun|nessuno|nessuna",
+    "nl": "niet|geen|nooit",
+    "pt": "não|nunca|nenhum|nenhuma",
+    "sv": "inte|ej|aldrig|ingen|inget|inga",
+    "da": "ikke|aldrig|ingen|intet",
+    "no": "ikke|aldri|ingen",
+    "fi": "ei|en|et|emme|ette|eivät",
+}
 # A Markdown table as the chunker leaves it: rows on one line, "| a | b | | --- | --- | | …".
 _TABLE = re.compile(r"\|[^\n]*?\|\s*:?-{3,}:?\s*\|[^\n]*\|")
 _RULE = re.compile(r":?-{3,}:?")
@@ -64,9 +83,49 @@ def _stem(word: str) -> str:
     return word[:6]
 
 
-def _words(text: str) -> set[str]:
-    found = {_stem(w.lower()) for w in _WORD.findall(text) if w.lower() not in _STOP}
-    if _NEGATION.search(text.lower()):
+@dataclass(frozen=True)
+class _Reading:
+    """How the words of one language are compared: which carry no meaning, what a word's
+    stem is, and what negates a question."""
+
+    stop: frozenset[str]
+    stem: Callable[[str], str]
+    negation: re.Pattern[str]
+    # What is read out shares half the question's words, rounded up in English; rounded down
+    # in the others, whose inflections and compounds leave fewer words in common.
+    half_up: bool = False
+
+
+_ENGLISH = _Reading(frozenset(_STOP), _stem, _NEGATION, half_up=True)
+
+
+@cache
+def _reading(language: str) -> _Reading:
+    """English as measured (its own short stop list and stemmer); another language of
+    ``shared.languages`` with its stop words and Snowball stemmer (PostgreSQL's full-text
+    search stems with Snowball too), cut to six letters as English words are, so the head of
+    a compound meets the word ("Versand", "Versandkosten"); any other language by the
+    English rules."""
+    name = TEXT_SEARCH.get(language)
+    if language == "en" or name is None:
+        return _ENGLISH
+    import snowballstemmer  # loaded for a bot of another language only (30 ms: every stemmer)
+    import stop_words
+
+    stemmer = snowballstemmer.stemmer(name)
+
+    @lru_cache(maxsize=20_000)
+    def stem(word: str) -> str:
+        return str(stemmer.stemWord(word))[:6]
+
+    negation = re.compile(rf"\b(?:{_NEGATIONS[language]})\b")
+    return _Reading(frozenset(stop_words.get_stop_words(name)), stem, negation)
+
+
+def _words(text: str, reading: _Reading = _ENGLISH) -> set[str]:
+    lowered = text.lower()
+    found = {reading.stem(w) for w in _WORD.findall(lowered) if w not in reading.stop}
+    if reading.negation.search(lowered):
         found.add("<not>")  # "which items can't be returned" wants the sentence that says so
     return found
 
@@ -119,14 +178,18 @@ def _sentences(text: str) -> list[str]:
     return [s.strip(" |") for s in _SENTENCE.split(text) if s.strip(" |")]
 
 
-def extract_answer(question: str, passage: str, *, max_words: int = MAX_WORDS) -> str:
+def extract_answer(
+    question: str, passage: str, *, language: str = "en", max_words: int = MAX_WORDS
+) -> str:
     """The passage's sentence (or table row) that best fits the question, and for a sentence
     what follows it, trimmed to ``max_words``; "" when what it would read out shares too few
     of the question's words (below). Words the question shares with a unit count by how rare
-    they are in the passage, so "UK" outweighs the "Express" every row has."""
+    they are in the passage, so "UK" outweighs the "Express" every row has. ``language``:
+    the bot's, whose stop words and stems the words are compared by."""
+    reading = _reading(language)
     units = _units(passage)
-    bags = [_words(text) for text, _ in units]
-    wanted = _words(question)
+    bags = [_words(text, reading) for text, _ in units]
+    wanted = _words(question, reading)
     rarity = {
         w: math.log(1 + len(bags) / sum(1 for bag in bags if w in bag))
         for w in wanted
@@ -149,14 +212,15 @@ def extract_answer(question: str, passage: str, *, max_words: int = MAX_WORDS) -
             count += len(words)
         text = " ".join(picked)
         text = text if count <= max_words else text.rstrip(",;:") + " …"
-    # What is read out must share two of the question's words (or half of one or two), or
-    # be the table row the question names (its first cell): one word of several in common is
+    # What is read out must share two of the question's words (half of a shorter question's:
+    # ``_Reading.half_up``), or be the table row the question names (its first cell): one
+    # word of several in common is
     # a coincidence more often than an answer ("customer" service and "custom"-length
     # poles), and the bot then hands over instead.
     asked = wanted - {"<not>"}
-    if len(asked & _words(text)) >= min(2, (len(asked) + 1) // 2):
+    if len(asked & _words(text, reading)) >= min(2, (len(asked) + reading.half_up) // 2):
         return text
-    named_row = units[start][1] and asked & _words(units[start][0].split(" — ")[0])
+    named_row = units[start][1] and asked & _words(units[start][0].split(" — ")[0], reading)
     return text if named_row else ""
 
 
@@ -184,7 +248,7 @@ class ExtractiveProvider(LLMProvider):
         deadlines: Deadlines,
     ) -> AsyncIterator[str | Usage]:
         for number, passage in enumerate(request.passages, start=1):
-            text = extract_answer(request.question, passage.text)
+            text = extract_answer(request.question, passage.text, language=request.language)
             if text:
                 yield f"{text} [{number}]"
                 yield Usage(0, 0)
