@@ -21,12 +21,14 @@ set's questions, which the shop should mostly not answer: BANKING77's test quest
 ``../shared/datasets/banking77/queries.jsonl``) and prints how many each rule answered, the
 FAQs offered with the handoff text, and the FAQ answers given below the threshold.
 ``--faq-only`` deletes the shop's documents first (through the admin API), for a shop that
-has only its FAQ. ``--german`` makes the shop a German one with documents only (the bot's
-language set to German, its FAQs and documents deleted, the German policies of
-``scripts/data/de/`` uploaded) and asks the scored German set of
-``scripts/data/demo_validation_de.jsonl`` (the set to tune German rules on), or with
-``--german test`` the 22 of ``scripts/data/demo_test_de.jsonl`` (written afterwards, to
-check on): the German path offline (multilingual-e5, the offline answerer in German).
+has only its FAQ, ``--documents-only`` deletes its FAQs instead. ``--german`` makes the shop
+a German one (the bot's language set to German, its FAQs and documents replaced by the German
+ones of ``scripts/data/de/``: the FAQs and policies translated) and asks a scored German set:
+``validation`` (the default; ``scripts/data/demo_validation_de.jsonl``, what the policies
+say, the set to tune German rules on), ``test`` (``demo_test_de.jsonl``, written afterwards,
+to check on), ``faq-validation`` and ``faq-test`` (``demo_faq_*_de.jsonl``, paraphrases of
+the FAQs, the test set written after the validation set): the German path offline
+(multilingual-e5, the offline answerer in German).
 """
 
 from __future__ import annotations
@@ -98,16 +100,26 @@ QUESTIONS = [
 VALIDATION = Path(__file__).parent / "data" / "demo_validation.jsonl"
 GERMAN = Path(__file__).parent / "data" / "de"
 GERMAN_SETS = {
-    "validation": Path(__file__).parent / "data" / "demo_validation_de.jsonl",
-    "test": Path(__file__).parent / "data" / "demo_test_de.jsonl",
+    name: Path(__file__).parent / "data" / f"demo_{stem}_de.jsonl"
+    for name, stem in [
+        ("validation", "validation"),
+        ("test", "test"),
+        ("faq-validation", "faq_validation"),
+        ("faq-test", "faq_test"),
+    ]
 }
 
 
 def ask_all(
-    questions: list[str], *, faq_only: bool = False, german: bool = False
+    questions: list[str],
+    *,
+    faq_only: bool = False,
+    documents_only: bool = False,
+    german: bool = False,
 ) -> list[dict[str, object]]:
-    """Each question's answer from a fresh demo shop (without its documents: ``faq_only``):
-    source, rule, confidence, answer."""
+    """Each question's answer from a fresh demo shop (German: ``german``; without its
+    documents: ``faq_only``; without its FAQs: ``documents_only``): source, rule, confidence,
+    answer."""
     lines: list[dict[str, object]] = []
     with tempfile.TemporaryDirectory() as tmp:
         # One caller asks them all: thousands a minute with --questions.
@@ -117,10 +129,12 @@ def ask_all(
             with httpx2.Client(base_url=server.url, timeout=60) as client:
                 admin = {"Authorization": f"Bearer {server.login(client)}"}
                 bot = client.get("/v1/admin/bots", headers=admin).json()["items"][0]
-                if faq_only or german:
-                    delete_documents(client, admin, bot["id"])
                 if german:
                     make_german(client, admin, bot["id"])
+                if faq_only:
+                    delete_documents(client, admin, bot["id"])
+                if documents_only:
+                    delete_faqs(client, admin, bot["id"])
                 key = client.post(
                     "/v1/admin/api-keys",
                     headers=admin,
@@ -162,14 +176,26 @@ def delete_documents(client: httpx2.Client, admin: dict[str, str], bot_id: str) 
         client.delete(f"{documents}/{document['id']}", headers=admin).raise_for_status()
 
 
-def make_german(client: httpx2.Client, admin: dict[str, str], bot_id: str) -> None:
-    """The shop as a German one with German documents and no FAQs."""
+def delete_faqs(client: httpx2.Client, admin: dict[str, str], bot_id: str) -> None:
     faqs = f"/v1/admin/bots/{bot_id}/faqs"
     for faq in client.get(faqs, params={"limit": 200}, headers=admin).json()["items"]:
         client.delete(f"{faqs}/{faq['id']}", headers=admin).raise_for_status()
+
+
+def make_german(client: httpx2.Client, admin: dict[str, str], bot_id: str) -> None:
+    """The shop as a German one: its FAQs and documents replaced by the German ones."""
+    delete_documents(client, admin, bot_id)
+    delete_faqs(client, admin, bot_id)
     client.patch(
         f"/v1/admin/bots/{bot_id}", json={"language": "de"}, headers=admin
     ).raise_for_status()
+    for line in (GERMAN / "faqs.jsonl").read_text(encoding="utf-8").splitlines():
+        faq = json.loads(line)
+        client.post(
+            f"/v1/admin/bots/{bot_id}/faqs",
+            json={k: faq[k] for k in ("question", "alternatives", "answer")},
+            headers=admin,
+        ).raise_for_status()
     for path in sorted(GERMAN.glob("*.md")):
         client.post(
             f"/v1/admin/bots/{bot_id}/documents",
@@ -223,20 +249,23 @@ def main(
     out: Path | None,
     validation: bool,
     questions: Path | None,
-    faq_only: bool,
+    shop: dict[str, bool],
     german: str | None,
 ) -> None:
+    """``shop``: what ``ask_all`` changes in the demo shop first."""
     if questions is not None:
         texts = [json.loads(line)["text"] for line in questions.read_text().splitlines() if line]
-        lines = ask_all(texts, faq_only=faq_only, german=german is not None)
+        lines = ask_all(texts, **shop)
         tally(lines)
     else:
-        lines = ask_set(validation, faq_only, german)
+        lines = ask_set(validation, shop, german)
     if out is not None:
         out.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines))
 
 
-def ask_set(validation: bool, faq_only: bool, german: str | None = None) -> list[dict[str, object]]:
+def ask_set(
+    validation: bool, shop: dict[str, bool], german: str | None = None
+) -> list[dict[str, object]]:
     """The fifty or a scored set (a German one with ``german``), each answer printed (and a
     scored set's scored)."""
     validation = validation or german is not None
@@ -244,12 +273,12 @@ def ask_set(validation: bool, faq_only: bool, german: str | None = None) -> list
         scored_set = GERMAN_SETS[german] if german else VALIDATION
         wanted = [json.loads(line) for line in scored_set.read_text().splitlines() if line]
         questions = [w["question"] for w in wanted]
-        lines = ask_all(questions, faq_only=faq_only, german=german is not None)
+        lines = ask_all(questions, **shop)
         for line, w in zip(lines, wanted, strict=True):
             line["right"] = right(line, w["accept"])
             line["offered_right"] = offered_right(line, w["accept"])
     else:
-        lines = ask_all(QUESTIONS, faq_only=faq_only)
+        lines = ask_all(QUESTIONS, **shop)
     for line in lines:
         confidence = line["faq_confidence"]
         verdict = "" if "right" not in line else ("right  " if line["right"] else "WRONG  ")
@@ -280,6 +309,9 @@ if __name__ == "__main__":
     )
     parser.add_argument("--faq-only", action="store_true", help="delete the shop's documents first")
     parser.add_argument(
+        "--documents-only", action="store_true", help="delete the shop's FAQs first"
+    )
+    parser.add_argument(
         "--german",
         nargs="?",
         const="validation",
@@ -287,10 +319,9 @@ if __name__ == "__main__":
         help="a German shop with German documents only, asked a scored German set",
     )
     arguments = parser.parse_args()
-    main(
-        arguments.out,
-        arguments.validation,
-        arguments.questions,
-        arguments.faq_only,
-        arguments.german,
-    )
+    shop = {
+        "faq_only": arguments.faq_only,
+        "documents_only": arguments.documents_only,
+        "german": arguments.german is not None,
+    }
+    main(arguments.out, arguments.validation, arguments.questions, shop, arguments.german)
