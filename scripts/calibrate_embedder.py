@@ -17,7 +17,8 @@ data):
   question pairs.
 
 Prints the values that shared/embeddings/multilingual.py (``--to multilingual``) and
-shared/embeddings/onnx.py (``--to int8``; its model in PARLEY_MODEL_DIR) use.
+shared/embeddings/onnx.py (``--to int8``; its model in PARLEY_MODEL_DIR) use — except e5's
+FAQ threshold, set on German questions to the demo shop in German (docs/faq-matching.md).
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ async def faq_confidences(
     embedder: Embedder, faqs: list[dict[str, object]], questions: list[tuple[str, str]]
 ) -> tuple[np.ndarray, np.ndarray]:
     """(confidence, right?) of each training question's best FAQ: Parley's formula without
-    its small full-text term (0.5 max + 0.5 mean over phrasings, plus a quarter margin)."""
+    its small full-text term (0.5 max + 0.5 mean over phrasings, plus a quarter of the margin,
+    capped at 0.2 times the model's ``spread``)."""
     phrasings = [(n, t) for n, f in enumerate(faqs) for t in [f["question"], *f["alternatives"]]]  # type: ignore[misc]
     owners = np.array([n for n, _ in phrasings])
     vectors = await embedder.embed([t for _, t in phrasings])
@@ -58,7 +60,8 @@ async def faq_confidences(
     order = np.argsort(-scores, axis=1)
     top = scores[np.arange(len(scores)), order[:, 0]]
     runner = scores[np.arange(len(scores)), order[:, 1]]
-    confidence = np.clip(top + 0.25 * np.minimum(top - runner, 0.2), 0, 1)
+    cap = 0.2 * embedder.calibration.spread
+    confidence = np.clip(top + 0.25 * np.minimum(top - runner, cap), 0, 1)
     ids = [f["id"] for f in faqs]
     right = np.array([ids[order[i, 0]] == want for i, (_, want) in enumerate(questions)])
     return confidence, right
@@ -117,7 +120,17 @@ async def main(to: str, sample: int) -> None:
         f"{len(minilm):,} question pairs and {len(questions):,} FAQ questions from BANKING77's"
         " training split"
     )
-    for name, value in vars(DEFAULT_CALIBRATION).items():
+    carried_over = (
+        "faq_threshold",
+        "faq_sure",
+        "grey_floor",
+        "faq_lead",
+        "passage_relevance",
+        "same_answer",
+        "same_gap",
+    )
+    for name in carried_over:
+        value = getattr(DEFAULT_CALIBRATION, name)
         if name in ("faq_threshold", "grey_floor"):
             carried = same_precision(value, minilm_faq, e5_faq)
             print(

@@ -105,7 +105,7 @@ async def test_unrelated_questions_are_not_answered_from_the_faq(german_shop, qu
 async def test_an_english_question_finds_the_german_faq_below_the_model_threshold(
     german_shop, runtime
 ):
-    """Across languages the match is less sure (0.92 here, under e5's 0.934): an owner who
+    """Across languages the match is less sure (under e5's threshold, above 0.9): an owner who
     wants it lowers the bot's threshold."""
     question = {"message": "How much does shipping cost?"}
     handed_over = (await german_shop.post("/v1/chat", json=question)).json()

@@ -132,6 +132,8 @@ def test_confidence_rewards_a_clear_winner_only_a_little():
 
     assert confidence(cands(0.80, 0.79)) == pytest.approx(0.8025)
     assert confidence(cands(0.80, 0.20)) == pytest.approx(0.85)  # margin capped at 0.2
+    # ... and at 0.2 x the spread of a model whose cosines crowd together (e5: 0.2)
+    assert confidence(cands(0.80, 0.20), Calibration(spread=0.2)) == pytest.approx(0.81)
     assert confidence(cands(0.60)) == pytest.approx(0.65)
     assert confidence([]) == 0.0
 
@@ -386,6 +388,17 @@ async def test_the_match_returns_the_best_enabled_faqs_in_order_of_their_score(
     assert top[0]["question"] == "Which countries do you ship to?"
     match = await match_faq(conn, bot_id=shop.bot_id, text=text, vector=vector, limit=3)
     assert [c.faq_id for c in match.candidates] == [r["id"] for r in top]
+    # a model whose cosines crowd together weighs the full-text term by its spread
+    crowded = await match_faq(
+        conn,
+        bot_id=shop.bot_id,
+        text=text,
+        vector=vector,
+        limit=EVERY_CANDIDATE,
+        calibration=Calibration(spread=0.2),
+    )
+    scaled = [r["semantic"] + 0.2 * LEXICAL_WEIGHT * r["lexical"] / best_lexical for r in every]
+    assert [c.score for c in crowded.candidates] == pytest.approx(sorted(scaled, reverse=True))
 
     await conn.execute("UPDATE faqs SET enabled = false WHERE id = %s", (top[0]["id"],))
     after = await rows(EVERY_CANDIDATE)

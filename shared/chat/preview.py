@@ -38,10 +38,15 @@ async def preview(
 ) -> dict[str, Any]:
     """``has_llm``: the bot's provider chain has a remote LLM."""
     vector = await embedder.embed_one(text)
-    match = await match_faq(
-        conn, bot_id=bot["id"], text=text, vector=vector, indexed=bot["faqs_indexed"]
-    )
     calibration = embedder.calibration
+    match = await match_faq(
+        conn,
+        bot_id=bot["id"],
+        text=text,
+        vector=vector,
+        indexed=bot["faqs_indexed"],
+        calibration=calibration,
+    )
     threshold = bot_threshold(bot, calibration)
     candidates = [
         {"faq_id": c.faq_id, "question": c.question, "answer": c.answer, "score": round(c.score, 4)}

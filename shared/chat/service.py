@@ -303,11 +303,16 @@ class ChatService:
             return Lookup(_from_cache(early.cached))
         assert early.vector is not None
         vector = (await early.vector)[0]
+        calibration = embedder.calibration
         match = await match_faq(
-            conn, bot_id=bot_id, text=text, vector=vector, indexed=bot["faqs_indexed"]
+            conn,
+            bot_id=bot_id,
+            text=text,
+            vector=vector,
+            indexed=bot["faqs_indexed"],
+            calibration=calibration,
         )
         best = match.best
-        calibration = embedder.calibration
         threshold = bot_threshold(bot, calibration)
         if best is not None and match.confidence >= threshold:
             unmatched = await unmatched_words(

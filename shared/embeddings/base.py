@@ -51,6 +51,10 @@ class Calibration:
     # ``offer_floor`` (an offer is not an answer: lower bars); None: not measured, never.
     answer_offer: float | None = None
     offer_floor: float = 0.5
+    # How widely this model's cosines spread, against MiniLM's: the FAQ match's full-text term
+    # and the cap on its margin over the runner-up (shared.rag.faq_match) are scaled by it, so
+    # they weigh as much beside the cosines as they were measured to for MiniLM.
+    spread: float = 1.0
 
 
 DEFAULT_CALIBRATION = Calibration()

@@ -65,15 +65,17 @@ async def match_faq(
     vector: npt.NDArray[np.float32],
     limit: int = 5,
     indexed: bool = False,
+    calibration: Calibration = DEFAULT_CALIBRATION,
 ) -> FaqMatch:
     """The best FAQs for the question; ``indexed``: the bot has indexes of its own for its
-    phrasings (``bots.faqs_indexed``)."""
+    phrasings (``bots.faqs_indexed``); ``calibration``: the model's that embedded ``vector``
+    (its ``spread`` scales the full-text term and the margin)."""
     rows = await faqs.match_rows(
         conn,
         bot_id=bot_id,
         text=text,
         vector=vector,
-        lexical_weight=LEXICAL_WEIGHT,
+        lexical_weight=LEXICAL_WEIGHT * calibration.spread,
         limit=limit,
         indexed=indexed,
     )
@@ -81,7 +83,9 @@ async def match_faq(
         FaqCandidate(r["id"], r["question"], r["answer"], float(r["score"])) for r in rows
     ]
     return FaqMatch(
-        candidates, confidence(candidates), has_documents=bool(rows and rows[0]["has_documents"])
+        candidates,
+        confidence(candidates, calibration),
+        has_documents=bool(rows and rows[0]["has_documents"]),
     )
 
 
@@ -206,12 +210,14 @@ def answer_agrees(fit: AnswerFit | None, calibration: Calibration) -> AnswerFit 
     return fit
 
 
-def confidence(candidates: list[FaqCandidate]) -> float:
+def confidence(
+    candidates: list[FaqCandidate], calibration: Calibration = DEFAULT_CALIBRATION
+) -> float:
     if not candidates:
         return 0.0
     top = candidates[0].score
     runner_up = candidates[1].score if len(candidates) > 1 else 0.0
-    margin = min(top - runner_up, MARGIN_CAP)
+    margin = min(top - runner_up, MARGIN_CAP * calibration.spread)
     return float(min(1.0, max(0.0, top + MARGIN_WEIGHT * margin)))
 
 
