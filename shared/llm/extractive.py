@@ -214,9 +214,8 @@ def extract_answer(
         text = text if count <= max_words else text.rstrip(",;:") + " …"
     # What is read out must share two of the question's words (half of a shorter question's:
     # ``_Reading.half_up``), or be the table row the question names (its first cell): one
-    # word of several in common is
-    # a coincidence more often than an answer ("customer" service and "custom"-length
-    # poles), and the bot then hands over instead.
+    # word of several in common is a coincidence more often than an answer ("customer"
+    # service and "custom"-length poles), and the bot then hands over instead.
     asked = wanted - {"<not>"}
     if len(asked & _words(text, reading)) >= min(2, (len(asked) + reading.half_up) // 2):
         return text
