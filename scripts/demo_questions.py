@@ -100,13 +100,8 @@ QUESTIONS = [
 VALIDATION = Path(__file__).parent / "data" / "demo_validation.jsonl"
 GERMAN = Path(__file__).parent / "data" / "de"
 GERMAN_SETS = {
-    name: Path(__file__).parent / "data" / f"demo_{stem}_de.jsonl"
-    for name, stem in [
-        ("validation", "validation"),
-        ("test", "test"),
-        ("faq-validation", "faq_validation"),
-        ("faq-test", "faq_test"),
-    ]
+    name: Path(__file__).parent / "data" / f"demo_{name.replace('-', '_')}_de.jsonl"
+    for name in ("validation", "test", "faq-validation", "faq-test")
 }
 
 
@@ -316,7 +311,7 @@ if __name__ == "__main__":
         nargs="?",
         const="validation",
         choices=sorted(GERMAN_SETS),
-        help="a German shop with German documents only, asked a scored German set",
+        help="the shop in German (its FAQs and policies translated), asked a scored German set",
     )
     arguments = parser.parse_args()
     shop = {
