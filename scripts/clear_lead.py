@@ -56,9 +56,8 @@ def matched(data: Dataset, questions: list[str], state: Path) -> list[Match]:
     out = []
     for rows in results:
         candidates = [FaqCandidate(r["id"], r["question"], r["answer"], r["score"]) for r in rows]
-        scores = [c.score for c in candidates] + [0.0, 0.0]
         best = mapping[str(candidates[0].faq_id)] if candidates else None
-        lead = scores[0] - scores[1] if len(candidates) > 1 else 0.0
+        lead = candidates[0].score - candidates[1].score if len(candidates) > 1 else 0.0
         out.append(Match(best, confidence(candidates), lead))
     return out
 
