@@ -26,10 +26,10 @@ a German one (the bot's language set to German, its FAQs and documents replaced 
 ones of ``scripts/data/de/``: the FAQs and policies translated) and asks a scored German set:
 ``validation`` (the default; ``scripts/data/demo_validation_de.jsonl``, what the policies
 say, right from the documents or from a FAQ whose answer says it too; the set to tune German
-rules on), ``test`` (``demo_test_de.jsonl``, written afterwards,
-to check on), ``faq-validation`` and ``faq-test`` (``demo_faq_*_de.jsonl``, paraphrases of
-the FAQs, the test set written after the validation set): the German path offline
-(multilingual-e5, the offline answerer in German).
+rules on), ``test`` (``demo_test_de.jsonl``, written afterwards, to check on),
+``faq-validation`` and ``faq-test`` (``demo_faq_*_de.jsonl``, paraphrases of the FAQs, the
+test set written after the validation set): the German path offline (multilingual-e5, the
+offline answerer in German).
 """
 
 from __future__ import annotations
