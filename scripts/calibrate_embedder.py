@@ -34,6 +34,7 @@ import numpy as np
 
 from shared.embeddings.base import DEFAULT_CALIBRATION, Embedder
 from shared.embeddings.local import LocalEmbedder
+from shared.rag.faq_match import MARGIN_CAP, MARGIN_WEIGHT
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "banking77"
 TRAIN = DATA / "train.csv"
@@ -43,8 +44,8 @@ async def faq_confidences(
     embedder: Embedder, faqs: list[dict[str, object]], questions: list[tuple[str, str]]
 ) -> tuple[np.ndarray, np.ndarray]:
     """(confidence, right?) of each training question's best FAQ: Parley's formula without
-    its small full-text term (0.5 max + 0.5 mean over phrasings, plus a quarter of the margin,
-    capped at 0.2 times the model's ``spread``)."""
+    its small full-text term (0.5 max + 0.5 mean over phrasings, plus ``MARGIN_WEIGHT`` of the
+    margin, capped at ``MARGIN_CAP`` times the model's ``spread``)."""
     phrasings = [(n, t) for n, f in enumerate(faqs) for t in [f["question"], *f["alternatives"]]]  # type: ignore[misc]
     owners = np.array([n for n, _ in phrasings])
     vectors = await embedder.embed([t for _, t in phrasings])
@@ -60,8 +61,8 @@ async def faq_confidences(
     order = np.argsort(-scores, axis=1)
     top = scores[np.arange(len(scores)), order[:, 0]]
     runner = scores[np.arange(len(scores)), order[:, 1]]
-    cap = 0.2 * embedder.calibration.spread
-    confidence = np.clip(top + 0.25 * np.minimum(top - runner, cap), 0, 1)
+    cap = MARGIN_CAP * embedder.calibration.spread
+    confidence = np.clip(top + MARGIN_WEIGHT * np.minimum(top - runner, cap), 0, 1)
     ids = [f["id"] for f in faqs]
     right = np.array([ids[order[i, 0]] == want for i, (_, want) in enumerate(questions)])
     return confidence, right

